@@ -1,0 +1,10 @@
+"""Deployed entry point for ipn_webhook (GOOGLE_FUNCTION_SOURCE=entry_ipn_webhook.py).
+
+The buildpack starts functions-framework from the package root without PYTHONPATH, so a
+nested functions/ipn_webhook/main.py could not import `shared`. This file lives at the root and
+re-exports the function; it loads only ipn_webhook's own modules.
+"""
+
+from functions.ipn_webhook.main import ipn_webhook
+
+__all__ = ["ipn_webhook"]

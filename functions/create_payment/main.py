@@ -1,0 +1,110 @@
+"""create_payment: the HTTPS endpoint shop frontends call.
+
+``POST /`` creates an order priced from the catalog and charges it; ``GET /orders/<id>``
+answers the order's public state. CORS for configured origins only.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import flask
+
+from shared import log
+from shared.checkout import Checkout
+from shared.config import settings
+from shared.http_context import handle
+from shared.mercadopago.gateway import MercadoPagoGateway, gateway
+from shared.schemas import SchemaError, parse_request, raw_card_fields
+from shared.secrets import reader
+from shared.store.client import client
+from shared.store.idempotency import IdempotencyStore, payload_hash
+from shared.store.orders import OrderRepository
+from shared.web import (
+    ApiError,
+    cors_headers,
+    json_response,
+    method_not_allowed,
+    parse_json_object,
+    read_body,
+)
+
+_ORDER_PATH = re.compile(r"^/orders/([A-Za-z0-9_\-]{1,64})/?$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _gateway() -> MercadoPagoGateway:
+    s = settings()
+    token = reader().require(s.mp_access_token)
+    return gateway(token, s.mp_api_base_url, float(s.mp_timeout_seconds))
+
+
+@lru_cache(maxsize=1)
+def _checkout() -> Checkout:
+    s = settings()
+    db = client(s.project, s.firestore_database)
+    return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
+                    _gateway)
+
+
+def _create(request: flask.Request) -> flask.Response:
+    s = settings()
+    raw = read_body(request, s.max_body_bytes)
+    payload = parse_json_object(request, raw)
+    card_fields = raw_card_fields(payload)
+    if card_fields:
+        # The body is dropped unread and unlogged: it holds card data.
+        log.warning("raw_card_data_rejected", "request carried raw card fields",
+                    field_count=len(card_fields))
+        raise ApiError(400, "raw_card_data_forbidden",
+                       "send a Mercado Pago card token, never card data",
+                       [{"path": p, "message": "raw card data is forbidden"} for p in card_fields])
+    try:
+        parsed = parse_request(payload)
+    except SchemaError as exc:
+        raise ApiError(400, "invalid_request", "the request does not match the schema",
+                       [{"path": exc.path, "message": exc.message}]) from exc
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
+                       "printable characters")
+    result = _checkout().create(parsed, key, payload_hash(payload))
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return json_response(result.body, result.status, headers)
+
+
+def _route(request: flask.Request) -> flask.Response:
+    cors = cors_headers(request, settings().cors_allowed_origins)
+    if request.method == "OPTIONS":
+        if not cors:
+            raise ApiError(403, "origin_not_allowed", "this origin may not call the API")
+        return flask.Response(status=204, headers=cors)
+    try:
+        response = _dispatch(request)
+    except ApiError as exc:
+        exc.headers.update(cors)
+        raise
+    response.headers.update(cors)
+    return response
+
+
+def _dispatch(request: flask.Request) -> flask.Response:
+    path = request.path
+    order = _ORDER_PATH.match(path)
+    if order:
+        if request.method not in ("GET", "HEAD"):
+            raise method_not_allowed(["GET", "OPTIONS"])
+        log.bind(order_id=order.group(1))
+        return json_response(_checkout().order_view(order.group(1)))
+    if path in ("/", ""):
+        if request.method != "POST":
+            raise method_not_allowed(["POST", "OPTIONS"])
+        return _create(request)
+    if path.startswith("/orders/"):
+        raise ApiError(404, "order_not_found", "no such order")
+    raise ApiError(404, "not_found", "no such endpoint")
+
+
+def create_payment(request: flask.Request) -> flask.Response:
+    return handle("create_payment", request, _route)

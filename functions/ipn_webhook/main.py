@@ -1,0 +1,66 @@
+"""ipn_webhook: receives Mercado Pago notifications, verifies them, queues a fulfil task.
+
+Imports neither Firestore nor the Mercado Pago SDK: it answers in milliseconds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import flask
+
+from shared import log
+from shared.config import settings
+from shared.http_context import handle
+from shared.notifications import HANDLED_TOPICS, Intake, parse
+from shared.tasks import TaskQueue, task_queue
+from shared.web import ApiError, json_response, method_not_allowed, read_body
+
+
+def _queue() -> TaskQueue:
+    s = settings()
+    return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+
+
+@lru_cache(maxsize=1)
+def _intake() -> Intake:
+    return Intake(settings(), _queue)
+
+
+def _route(request: flask.Request) -> flask.Response:
+    if request.method != "POST":
+        raise method_not_allowed(["POST"])
+    raw = read_body(request, settings().max_body_bytes, too_large_status=400)
+    query = {k: v for k, v in request.args.items()}
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    log.bind(request_id=headers.get("x-request-id", "")[:128],
+             resource_id=query.get("data.id", "")[:64], topic=query.get("type", "")[:64])
+    intake = _intake()
+    intake.verify(query, headers)
+    note = parse(query, headers, raw)
+    if note.topic not in HANDLED_TOPICS:
+        log.info("notification_ignored", "topic not handled", topic=note.topic)
+        return json_response({"status": "ignored"})
+    created = intake.enqueue(note)
+    log.info("notification_queued" if created else "notification_duplicate",
+             "notification queued" if created else "notification already queued",
+             action=note.action)
+    return json_response({"status": "queued" if created else "duplicate"})
+
+
+def ipn_webhook(request: flask.Request) -> flask.Response:
+    return handle("ipn_webhook", request, _route)
+
+
+def _warm() -> None:
+    """Create the Cloud Tasks client while the instance starts, not on the first request."""
+    try:
+        _queue().client()
+    except Exception as exc:  # misconfiguration surfaces on the request, as a clear error
+        log.warning("warmup_failed", "could not create the Cloud Tasks client",
+                    error=type(exc).__name__)
+
+
+_warm()
+
+__all__ = ["ApiError", "ipn_webhook"]

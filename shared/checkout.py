@@ -1,0 +1,299 @@
+"""create_payment's use case: price an order from the catalog and charge it once.
+
+Nothing is written before Mercado Pago answers except the request's idempotency record;
+the order, its first payment attempt and the completed record are then written in one
+atomic batch. A failed request leaves no order behind. A retry with the same
+``Idempotency-Key`` resumes the same order id, hence the same Mercado Pago
+``X-Idempotency-Key``, so a timeout followed by a retry never charges twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from shared import log
+from shared.config import Settings
+from shared.mercadopago.errors import (
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from shared.mercadopago.gateway import MercadoPagoGateway
+from shared.mercadopago.models import CardPaymentRequest, PaymentSnapshot
+from shared.money import format_amount, quantize
+from shared.orders import OrderStatus
+from shared.schemas import CreatePaymentRequest
+from shared.secrets import SecretError
+from shared.store.catalog import load_products
+from shared.store.client import UNAVAILABLE
+from shared.store.idempotency import (
+    IdempotencyStore,
+    InProgress,
+    KeyReused,
+    Replay,
+    Started,
+    key_hash,
+)
+from shared.store.orders import OrderRepository
+from shared.web import ApiError
+
+MAX_QUANTITY = 99
+
+
+@dataclass(frozen=True)
+class PricedOrder:
+    order_id: str
+    amount: Decimal
+    currency: str
+    items: list[dict[str, Any]]
+    description: str
+    existing: bool
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def new_order_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def attempt_key(order_id: str, card_token: str) -> str:
+    """Mercado Pago's X-Idempotency-Key for one payment attempt: stable per (order, token)."""
+    return hashlib.sha256(f"{order_id}:{card_token}".encode()).hexdigest()
+
+
+def notification_url(base: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}source_news=webhooks"
+
+
+def storage_unavailable() -> ApiError:
+    return ApiError(503, "storage_unavailable", "the order store is not answering; retry",
+                    headers={"Retry-After": "2"}, extra={"retryable": True})
+
+
+class Checkout:
+    def __init__(
+        self,
+        settings: Settings,
+        orders: OrderRepository,
+        idempotency: IdempotencyStore,
+        db: Any,
+        gateway: Callable[[], MercadoPagoGateway],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._orders = orders
+        self._idempotency = idempotency
+        self._db = db
+        self._gateway = gateway
+        self._clock = clock
+
+    # -- pricing -------------------------------------------------------------------------
+    def price_new(self, request: CreatePaymentRequest, order_id: str) -> PricedOrder:
+        assert request.items is not None
+        bad_quantity = [
+            {"path": f"$.items[{i}].quantity", "message": f"must be 1 to {MAX_QUANTITY}"}
+            for i, item in enumerate(request.items) if not 1 <= item.quantity <= MAX_QUANTITY
+        ]
+        if bad_quantity:
+            raise ApiError(422, "invalid_quantity", "a quantity is out of range", bad_quantity)
+        products = load_products(self._db, [i.product_id for i in request.items])
+        unknown = [
+            {"path": f"$.items[{i}].product_id", "message": "unknown or inactive product"}
+            for i, item in enumerate(request.items)
+            if item.product_id not in products or not products[item.product_id].active
+        ]
+        if unknown:
+            raise ApiError(422, "unknown_product", "a product is unknown or inactive", unknown)
+        currencies = {products[i.product_id].currency for i in request.items}
+        if len(currencies) != 1:
+            raise ApiError(422, "mixed_currency", "the products are priced in different currencies")
+        lines = []
+        total = Decimal("0")
+        for item in request.items:
+            product = products[item.product_id]
+            line_total = quantize(product.unit_price * item.quantity)
+            total += line_total
+            lines.append({
+                "product_id": product.id, "title": product.title, "quantity": item.quantity,
+                "unit_price": format_amount(product.unit_price),
+                "line_total": format_amount(line_total),
+            })
+        description = ", ".join(f"{line['quantity']}x {line['title']}" for line in lines)[:240]
+        return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False)
+
+    def price_existing(self, order_id: str) -> PricedOrder:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise ApiError(404, "order_not_found", "no such order")
+        if order.get("status") != OrderStatus.PENDING.value:
+            raise ApiError(409, "order_not_payable", "the order is not waiting for a payment",
+                           extra={"order_status": order.get("status")})
+        description = ", ".join(f"{i['quantity']}x {i['title']}" for i in order["items"])[:240]
+        return PricedOrder(order_id, Decimal(order["amount"]), order["currency"],
+                           order["items"], description, True)
+
+    # -- the use case --------------------------------------------------------------------
+    def create(
+        self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str
+    ) -> CheckoutResult:
+        if not self._settings.notification_url:
+            raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
+        key_digest = key_hash(idempotency_key) if idempotency_key else None
+        try:
+            order_id = request.order_id or new_order_id()
+            priced = (self.price_existing(order_id) if request.order_id
+                      else self.price_new(request, order_id))
+            if key_digest is not None:
+                begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
+                if isinstance(begun, Replay):
+                    return CheckoutResult(begun.status, begun.body, replayed=True)
+                if isinstance(begun, KeyReused):
+                    raise ApiError(409, "idempotency_key_reused",
+                                   "this Idempotency-Key was used with another request body")
+                if isinstance(begun, InProgress):
+                    raise ApiError(409, "request_in_progress",
+                                   "a request with this Idempotency-Key is still running",
+                                   headers={"Retry-After": "1"})
+                assert isinstance(begun, Started)
+                if begun.order_id != priced.order_id and not request.order_id:
+                    priced = PricedOrder(begun.order_id, priced.amount, priced.currency,
+                                         priced.items, priced.description, False)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        log.bind(order_id=priced.order_id)
+        try:
+            payment = self._charge(request, priced)
+            result = self._commit(priced, payment, key_digest)
+        except ApiError:
+            if key_digest is not None:
+                self._idempotency.fail(key_digest)
+            raise
+        return result
+
+    def _charge(self, request: CreatePaymentRequest, priced: PricedOrder) -> PaymentSnapshot:
+        try:
+            token = self._settings.mp_access_token
+            from shared.secrets import reader
+
+            reader().require(token)
+        except SecretError as exc:
+            log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
+            raise ApiError(503, "not_configured", "the payment provider is not configured") from exc
+        identification = request.payer.identification
+        charge = CardPaymentRequest(
+            amount=priced.amount,
+            description=priced.description,
+            token=request.payment.token,
+            payment_method_id=request.payment.payment_method_id,
+            installments=request.payment.installments,
+            issuer_id=request.payment.issuer_id,
+            payer_email=request.payer.email,
+            payer_identification_type=identification.type if identification else None,
+            payer_identification_number=identification.number if identification else None,
+            external_reference=priced.order_id,
+            notification_url=notification_url(self._settings.notification_url),
+            idempotency_key=attempt_key(priced.order_id, request.payment.token),
+        )
+        try:
+            payment = self._gateway().create_card_payment(charge)
+        except ProviderUnavailable as exc:
+            log.warning("provider_unavailable", "Mercado Pago failed creating a payment",
+                        timeout=exc.timeout, provider_status=exc.status)
+            status, code = (503, "provider_timeout") if exc.timeout else (
+                (502, "provider_error") if exc.status else (503, "provider_unreachable"))
+            raise ApiError(status, code, "the payment provider did not answer; retry with the "
+                           "same Idempotency-Key", headers={"Retry-After": "2"},
+                           extra={"retryable": True}) from exc
+        except ProviderAuthFailed as exc:
+            log.error("provider_auth_failed", "Mercado Pago refused our credentials",
+                      provider_status=exc.status)
+            raise ApiError(502, "provider_auth_failed", "the payment provider refused our "
+                           "credentials") from exc
+        except ProviderRejected as exc:
+            log.info("provider_rejected", "Mercado Pago refused the payment request",
+                     provider_status=exc.status, causes=exc.cause_codes)
+            raise ApiError(422, "payment_request_rejected", exc.reason or "refused by the "
+                           "payment provider", extra={"provider_causes": exc.cause_codes}) from exc
+        except ProviderError as exc:
+            raise ApiError(502, "provider_error", "unexpected answer from the payment "
+                           "provider", extra={"retryable": True}) from exc
+        if payment.external_reference and payment.external_reference != priced.order_id:
+            raise ApiError(502, "provider_error", "the provider returned a foreign payment")
+        log.bind(payment_id=payment.id)
+        log.info("payment_created", "payment created", payment_status=payment.status,
+                 payment_status_detail=payment.status_detail)
+        return payment
+
+    def _commit(
+        self, priced: PricedOrder, payment: PaymentSnapshot, key_digest: str | None
+    ) -> CheckoutResult:
+        now = self._clock()
+        body = {"order_id": priced.order_id, "payment_id": payment.id,
+                "status": payment.status, "status_detail": payment.status_detail}
+        attempt = {"id": payment.id, "status": payment.status,
+                   "status_detail": payment.status_detail}
+        record = None
+        if key_digest is not None:
+            record = (self._idempotency.ref(key_digest), self._idempotency.completion(201, body))
+        try:
+            if priced.existing:
+                self._orders.commit_new_attempt(priced.order_id, attempt, now, record)
+            else:
+                self._orders.commit_new_order({
+                    "order_id": priced.order_id, "status": OrderStatus.PENDING.value,
+                    "amount": format_amount(priced.amount), "currency": priced.currency,
+                    "items": priced.items, "created_at": now, "updated_at": now,
+                    "last_payment_id": payment.id, "last_payment": attempt,
+                    "payment_ids": [payment.id], "history": [
+                        {"status": OrderStatus.PENDING.value, "at": now}],
+                }, record)
+        except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.NotFound) as exc:
+            raise ApiError(409, "conflict", "the order changed meanwhile; retry") from exc
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        return CheckoutResult(201, body)
+
+    def order_view(self, order_id: str) -> dict[str, Any]:
+        try:
+            order = self._orders.get(order_id)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        if order is None:
+            raise ApiError(404, "order_not_found", "no such order")
+        return public_order(order)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else (str(value) if value else None)
+
+
+def public_order(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as the buyer's frontend may see it: no payer data."""
+    last = order.get("last_payment") or {}
+    return {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "amount": order["amount"],
+        "currency": order["currency"],
+        "items": [{k: i[k] for k in ("product_id", "title", "quantity", "unit_price")}
+                  for i in order.get("items", [])],
+        "updated_at": _iso(order.get("updated_at")),
+        "paid_at": _iso(order.get("paid_at")),
+        "last_payment": {"id": last.get("id"), "status": last.get("status"),
+                         "status_detail": last.get("status_detail")} if last else None,
+    }

@@ -1,0 +1,147 @@
+"""One typed settings object, read from the environment once per instance."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+from shared.secrets import SecretRef, secret_ref
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable (not a number, not a URL...)."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+
+
+def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return env.get(name, "").strip() or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the functions read from their environment.
+
+    Secrets are held as references (where to read them), never as values: the value is read
+    when needed through :mod:`shared.secrets`, so a rotation reaches a warm instance.
+    """
+
+    project: str
+    firestore_database: str = "(default)"
+    mp_api_base_url: str = "https://api.mercadopago.com"
+    mp_timeout_seconds: Decimal = Decimal("8")
+    notification_url: str = ""
+    cors_allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 65536
+    signature_tolerance_seconds: int = 600
+    tasks_location: str = "us-central1"
+    fulfill_queue: str = "fulfill"
+    fulfill_url: str = ""
+    merchant_events_queue: str = "merchant-events"
+    tasks_service_account: str = ""
+    cloud_tasks_emulator_host: str = ""
+    fulfill_auth_audience: str = ""
+    fulfill_allowed_service_account: str = ""
+    id_token_certs_url: str = GOOGLE_CERTS_URL
+    id_token_issuers: tuple[str, ...] = GOOGLE_ISSUERS
+    fulfill_max_attempts: int = 10
+    unknown_payment_max_attempts: int = 3
+    merchant_webhook_url: str = ""
+    secret_cache_ttl_seconds: int = 60
+    secret_manager_emulator_host: str = ""
+    idempotency_ttl_seconds: int = 86400
+    processed_ttl_days: int = 30
+    log_level: str = "INFO"
+    mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
+    mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
+    mp_webhook_secret_previous: SecretRef = field(
+        default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET_PREVIOUS")
+    )
+    merchant_webhook_secret: SecretRef = field(
+        default_factory=lambda: SecretRef("MERCHANT_WEBHOOK_SECRET")
+    )
+
+    @property
+    def fulfill_auth_enabled(self) -> bool:
+        """The ID token check runs when both the audience and the account are configured."""
+        return bool(self.fulfill_auth_audience and self.fulfill_allowed_service_account)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        project = _str(env, "GOOGLE_CLOUD_PROJECT") or _str(env, "GCP_PROJECT")
+        if not project:
+            raise ConfigError("GOOGLE_CLOUD_PROJECT is not set")
+        return cls(
+            project=project,
+            firestore_database=_str(env, "FIRESTORE_DATABASE", "(default)"),
+            mp_api_base_url=_str(env, "MP_API_BASE_URL", "https://api.mercadopago.com").rstrip("/"),
+            mp_timeout_seconds=_decimal(env, "MP_TIMEOUT_SECONDS", "8"),
+            notification_url=_str(env, "NOTIFICATION_URL"),
+            cors_allowed_origins=_list(env, "CORS_ALLOWED_ORIGINS"),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 65536, minimum=1024),
+            signature_tolerance_seconds=_int(env, "SIGNATURE_TOLERANCE_SECONDS", 600),
+            tasks_location=_str(env, "TASKS_LOCATION", "us-central1"),
+            fulfill_queue=_str(env, "FULFILL_QUEUE", "fulfill"),
+            fulfill_url=_str(env, "FULFILL_URL"),
+            merchant_events_queue=_str(env, "MERCHANT_EVENTS_QUEUE", "merchant-events"),
+            tasks_service_account=_str(env, "TASKS_SERVICE_ACCOUNT"),
+            cloud_tasks_emulator_host=_str(env, "CLOUD_TASKS_EMULATOR_HOST"),
+            fulfill_auth_audience=_str(env, "FULFILL_AUTH_AUDIENCE"),
+            fulfill_allowed_service_account=_str(env, "FULFILL_ALLOWED_SERVICE_ACCOUNT"),
+            id_token_certs_url=_str(env, "ID_TOKEN_CERTS_URL", GOOGLE_CERTS_URL),
+            id_token_issuers=_list(env, "ID_TOKEN_ISSUERS", GOOGLE_ISSUERS),
+            fulfill_max_attempts=_int(env, "FULFILL_MAX_ATTEMPTS", 10, minimum=1),
+            unknown_payment_max_attempts=_int(env, "UNKNOWN_PAYMENT_MAX_ATTEMPTS", 3, minimum=1),
+            merchant_webhook_url=_str(env, "MERCHANT_WEBHOOK_URL"),
+            secret_cache_ttl_seconds=_int(env, "SECRET_CACHE_TTL_SECONDS", 60),
+            secret_manager_emulator_host=_str(env, "SECRET_MANAGER_EMULATOR_HOST"),
+            idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, minimum=60),
+            processed_ttl_days=_int(env, "PROCESSED_TTL_DAYS", 30, minimum=1),
+            log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+            mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
+            mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
+            mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),
+            merchant_webhook_secret=secret_ref(env, "MERCHANT_WEBHOOK_SECRET"),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The instance's settings, read once."""
+    return Settings.from_env()

@@ -1,0 +1,221 @@
+"""fulfill's use case: fetch the canonical payment, apply it to its order, fulfil once.
+
+A fulfil task names a resource; its body is never trusted for state. The payment is fetched
+from Mercado Pago and applied with :meth:`OrderRepository.apply_payment` (monotonic, one
+winner per transition). The effects of a fulfilment (the shop's hooks, the signed
+``order.paid`` event) run after the transition is committed, under a lease on the fulfilment
+marker; a failure leaves the marker pending and the task is retried to finish them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from shared import events, hooks, log
+from shared.config import Settings
+from shared.mercadopago.errors import ProviderError, ResourceNotFound
+from shared.mercadopago.gateway import MercadoPagoGateway
+from shared.mercadopago.models import PaymentSnapshot
+from shared.secrets import SecretError, reader
+from shared.store.client import UNAVAILABLE
+from shared.store.ledger import Ledger
+from shared.store.orders import Contention, OrderNotFound, OrderRepository
+from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+
+HANDLED_TOPICS = frozenset({"payment"})
+
+
+@dataclass(frozen=True)
+class FulfilTask:
+    topic: str
+    resource_id: str
+    notification_id: str
+    action: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def parse(cls, raw: bytes) -> FulfilTask:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("task body is not an object")
+        topic, resource = str(data.get("topic") or ""), str(data.get("resource_id") or "")
+        if not topic or not resource or len(resource) > 64:
+            raise ValueError("task body lacks topic or resource_id")
+        return cls(topic, resource, str(data.get("notification_id") or ""),
+                   str(data.get("action") or ""), str(data.get("request_id") or ""))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"topic": self.topic, "resource_id": self.resource_id,
+                "notification_id": self.notification_id, "action": self.action,
+                "request_id": self.request_id}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Where this delivery stands in the queue's retry budget."""
+
+    number: int          # 1 for the first delivery
+    max_attempts: int
+
+    @property
+    def is_last(self) -> bool:
+        return self.number >= self.max_attempts
+
+
+@dataclass
+class Outcome:
+    status: int
+    result: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {"result": self.result, **self.detail}
+
+
+class Fulfilment:
+    def __init__(
+        self,
+        settings: Settings,
+        orders: OrderRepository,
+        ledger: Ledger,
+        gateway: Callable[[], MercadoPagoGateway],
+        queue: Callable[[], TaskQueue],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._orders = orders
+        self._ledger = ledger
+        self._gateway = gateway
+        self._queue = queue
+        self._clock = clock
+
+    def handle(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        if task.topic not in HANDLED_TOPICS:
+            log.info("task_ignored", "topic not handled", topic=task.topic)
+            return Outcome(200, "ignored")
+        now = self._clock()
+        try:
+            if task.notification_id and self._ledger.was_processed(task.notification_id, now):
+                return Outcome(200, "duplicate")
+            outcome = self._process_payment(task, attempt)
+        except UNAVAILABLE as exc:
+            return self._failure(task, attempt, "storage_unavailable", exc)
+        except Contention as exc:
+            return self._failure(task, attempt, "contention", exc)
+        except ProviderError as exc:
+            return self._failure(task, attempt, "provider_unavailable", exc)
+        except SecretError as exc:
+            log.error("secret_missing", "a secret fulfill needs is unavailable")
+            return self._failure(task, attempt, "not_configured", exc)
+        except EnqueueError as exc:
+            return self._failure(task, attempt, "enqueue_failed", exc)
+        return outcome
+
+    def _process_payment(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        access_token = reader().require(self._settings.mp_access_token)
+        del access_token  # read to fail closed before any work; the gateway reads it again
+        try:
+            payment = self._gateway().get_payment(task.resource_id)
+        except ResourceNotFound:
+            if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
+                log.warning("payment_unknown", "Mercado Pago does not know this payment yet",
+                            attempt=attempt.number)
+                return Outcome(503, "payment_unknown_retrying")
+            return self._dead_letter(task, attempt, "unknown_payment",
+                                     "Mercado Pago does not know this payment")
+        log.bind(payment_id=payment.id, order_id=payment.external_reference)
+        if not payment.external_reference:
+            log.info("payment_foreign", "payment has no external_reference; not ours")
+            return Outcome(200, "ignored_foreign_payment")
+        now = self._clock()
+        try:
+            applied = self._orders.apply_payment(payment, now)
+        except OrderNotFound:
+            if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
+                log.warning("order_unknown", "no order for this payment yet",
+                            attempt=attempt.number)
+                return Outcome(503, "order_unknown_retrying")
+            return self._dead_letter(task, attempt, "order_not_found",
+                                     "no order matches the payment's external_reference")
+        log.info("payment_applied", "payment state applied", payment_status=payment.status,
+                 payment_status_detail=payment.status_detail, order_status=applied.after.value,
+                 order_status_before=applied.before.value)
+        if applied.decision.anomaly is not None:
+            log.alert(applied.decision.anomaly.value,
+                      "payment does not match its order; not fulfilled",
+                      payment_amount=str(payment.amount), payment_currency=payment.currency)
+        effects: list[str] = []
+        if applied.fulfilment_due:
+            effects = self._run_effects(payment.external_reference, payment, fresh=applied.decision.fulfil)
+        if task.notification_id:
+            self._ledger.mark_processed(task.notification_id, {
+                "topic": task.topic, "resource_id": task.resource_id,
+                "order_id": payment.external_reference}, now)
+        return Outcome(200, "applied", {"order_status": applied.after.value,
+                                        "payment_status": payment.status,
+                                        "fulfilled": bool(effects) or applied.decision.fulfil})
+
+    def _run_effects(self, order_id: str, payment: PaymentSnapshot, fresh: bool) -> list[str]:
+        """Run the fulfilment's effects once the marker's lease is ours."""
+        now = self._clock()
+        if not fresh and self._orders.claim_fulfilment(order_id, now) is None:
+            return []
+        marker = self._orders.fulfilment(order_id) or {}
+        order = self._orders.get(order_id) or {}
+        amount = Decimal(str(marker.get("amount") or order.get("amount")))
+        currency = str(marker.get("currency") or order.get("currency"))
+        paid_payment = str(marker.get("payment_id") or payment.id)
+        effects: list[str] = []
+        paid = hooks.PaidOrder(
+            fulfilment_id=f"ful_{order_id}", order_id=order_id, payment_id=paid_payment,
+            amount=amount, currency=currency, items=tuple(order.get("items", [])))
+        for hook in hooks.configured():
+            hook(paid)
+            effects.append(f"hook:{getattr(hook, '__name__', 'hook')}")
+        if self._settings.merchant_webhook_url:
+            self._send_event("order.paid", order_id, paid_payment, amount, currency, now)
+            effects.append("event:order.paid")
+        self._orders.finish_fulfilment(order_id, self._clock(), effects)
+        log.info("order_fulfilled", "order fulfilled", effects=effects)
+        return effects or ["marked"]
+
+    def _send_event(self, event_type: str, order_id: str, payment_id: str, amount: Decimal,
+                    currency: str, now: datetime) -> None:
+        secret = reader().require(self._settings.merchant_webhook_secret)
+        event = events.build(event_type, order_id, payment_id, amount, currency, now)
+        body = event.body()
+        created = self._queue().enqueue(HttpTask(
+            queue=self._settings.merchant_events_queue,
+            task_id=task_id("e", event.id),
+            url=self._settings.merchant_webhook_url,
+            body=body,
+            headers={"Content-Type": "application/json", "X-Event-Id": event.id,
+                     "X-Event-Type": event_type,
+                     "X-Signature": events.signature(secret, event.created, body)},
+            dispatch_deadline_seconds=30,
+        ))
+        log.info("merchant_event_enqueued" if created else "merchant_event_duplicate",
+                 "merchant event queued", event_id=event.id, event_type=event_type)
+
+    def _dead_letter(self, task: FulfilTask, attempt: Attempt, reason: str, detail: str) -> Outcome:
+        letter = task.notification_id or f"{task.topic}-{task.resource_id}"
+        self._ledger.record_dead_letter(letter, reason, task.as_dict(), attempt.number,
+                                        self._clock(), detail)
+        log.error("dead_letter_recorded", detail, reason=reason, attempt=attempt.number)
+        return Outcome(200, "dead_lettered", {"reason": reason})
+
+    def _failure(self, task: FulfilTask, attempt: Attempt, reason: str, exc: Exception) -> Outcome:
+        log.error("fulfill_failed", f"fulfil attempt failed: {reason}", reason=reason,
+                  attempt=attempt.number, error=type(exc).__name__, last_attempt=attempt.is_last)
+        if attempt.is_last:
+            try:
+                return self._dead_letter(task, attempt, reason, type(exc).__name__)
+            except UNAVAILABLE:
+                log.alert("dead_letter_lost", "last attempt failed and the dead letter could "
+                          "not be written", reason=reason, task=task.as_dict())
+        return Outcome(503, reason)

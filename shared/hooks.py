@@ -1,0 +1,48 @@
+"""The extension point where a shop plugs its own fulfilment code.
+
+Set ``ORDER_PAID_HOOKS`` to a comma-separated list of ``package.module:function`` names. Each
+function receives a :class:`PaidOrder` once the order is ``paid`` (ship the goods, grant
+access...). A hook runs inside the fulfil task: if it raises, the task is retried and the hook
+is called again with the same ``fulfilment_id``, so make it idempotent on that id. Once every
+hook has returned, the fulfilment is marked done and they are never called again for that order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class PaidOrder:
+    fulfilment_id: str
+    order_id: str
+    payment_id: str
+    amount: Decimal
+    currency: str
+    items: tuple[dict[str, object], ...]
+
+
+Hook = Callable[[PaidOrder], None]
+
+
+@lru_cache(maxsize=4)
+def load(spec: str) -> tuple[Hook, ...]:
+    hooks: list[Hook] = []
+    for name in (s.strip() for s in spec.split(",")):
+        if not name:
+            continue
+        module_name, _, attr = name.partition(":")
+        function = getattr(importlib.import_module(module_name), attr)
+        if not callable(function):
+            raise TypeError(f"{name} is not callable")
+        hooks.append(function)
+    return tuple(hooks)
+
+
+def configured() -> tuple[Hook, ...]:
+    return load(os.environ.get("ORDER_PAID_HOOKS", ""))

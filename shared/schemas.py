@@ -1,0 +1,107 @@
+"""The create_payment request: its shape, checked with msgspec, and the raw-card-data guard."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+# Keys that carry raw card data. A server must never receive them: the browser tokenizes the
+# card with Mercado Pago and sends only the token.
+_RAW_CARD_KEYS = frozenset({
+    "cardnumber", "number_card", "pan", "securitycode", "cvv", "cvc", "cvv2", "cid",
+    "expirationmonth", "expirationyear", "expirationdate", "cardexpiration", "expiry",
+    "track1", "track2",
+})
+_NORMALISE = re.compile(r"[^a-z0-9]")
+
+ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+OrderId = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class Item(msgspec.Struct, forbid_unknown_fields=True):
+    product_id: ProductId
+    quantity: int
+
+
+class Identification(msgspec.Struct, forbid_unknown_fields=True):
+    type: Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z]+$")]
+    number: Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[0-9A-Za-z.\-]+$")]
+
+
+class Payer(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    identification: Identification | None = None
+    first_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    last_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class CardPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="card"):
+    token: Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+$")]
+    payment_method_id: Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[a-z_]+$")]
+    installments: Annotated[int, msgspec.Meta(ge=1, le=36)] = 1
+    issuer_id: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9]+$")] | None = None
+
+
+class CreatePaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    payer: Payer
+    payment: CardPayment
+    items: Annotated[list[Item], msgspec.Meta(min_length=1, max_length=50)] | None = None
+    order_id: OrderId | None = None
+
+
+SUPPORTED_METHODS: tuple[Literal["card"], ...] = ("card",)
+
+
+def raw_card_fields(value: Any, path: str = "$") -> list[str]:
+    """Paths of every key that looks like raw card data, at any depth."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            here = f"{path}.{key}"
+            if _NORMALISE.sub("", str(key).lower()) in _RAW_CARD_KEYS:
+                found.append(here)
+            found.extend(raw_card_fields(child, here))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found.extend(raw_card_fields(child, f"{path}[{index}]"))
+    return found
+
+
+class SchemaError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def parse_request(payload: Any) -> CreatePaymentRequest:
+    """Validate an already-parsed JSON value. Raises :class:`SchemaError` with the failing path."""
+    if not isinstance(payload, dict):
+        raise SchemaError("$", "the body must be a JSON object")
+    method = payload.get("payment", {}).get("method") if isinstance(
+        payload.get("payment"), dict) else None
+    if method is None:
+        raise SchemaError("$.payment.method", "Object missing required field `method`")
+    if method not in SUPPORTED_METHODS:
+        raise SchemaError("$.payment.method", f"unsupported payment method {str(method)[:20]!r}")
+    try:
+        request = msgspec.convert(payload, CreatePaymentRequest)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path = "$"
+        if " - at `" in message:
+            message, _, rest = message.partition(" - at `")
+            path = rest.rstrip("`")
+        # msgspec never echoes values in its messages, so this is safe to return and log.
+        raise SchemaError(path, message) from None
+    if (request.items is None) == (request.order_id is None):
+        raise SchemaError("$", "give either items (a new order) or order_id (pay an existing one)")
+    if request.items is not None:
+        seen: set[str] = set()
+        for index, item in enumerate(request.items):
+            if item.product_id in seen:
+                raise SchemaError(f"$.items[{index}].product_id", "duplicate product_id")
+            seen.add(item.product_id)
+    return request

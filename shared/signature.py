@@ -1,0 +1,133 @@
+"""Mercado Pago ``x-signature`` verification: stateless, typed failure reasons, injected clock.
+
+Rules (see README, "Webhook signature"):
+- header ``ts=<timestamp>,v1=<hex>``: split on ``,``, then on the first ``=``;
+- manifest ``id:<data.id>;request-id:<x-request-id>;ts:<ts>;``, a part left out when its value
+  is absent;
+- HMAC-SHA256 keyed with the webhook secret, hex, compared in constant time;
+- ``data.id`` tried as received, then lowercased (official sources disagree);
+- ``ts`` in seconds or milliseconds (13 digits) for the freshness window;
+- several secrets accepted (current and previous during a rotation).
+
+The official SDK's ``WebhookSignatureValidator`` implements the same manifest, but it lives in
+the ``mercadopago`` package (importing it loads the whole SDK, which ipn_webhook does not
+otherwise need), it tries only one casing and one secret, and its freshness check treats a
+13-digit ``ts`` as seconds. The unit tests check that both accept the same vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+_MS_THRESHOLD = 100_000_000_000  # a ts above this is in milliseconds (year 5138 in seconds)
+
+
+class SignatureFailure(StrEnum):
+    NO_SECRET = "no_secret"
+    MISSING_HEADER = "missing_header"
+    MALFORMED_HEADER = "malformed_header"
+    MISSING_TS = "missing_ts"
+    MISSING_V1 = "missing_v1"
+    INVALID_TS = "invalid_ts"
+    STALE = "stale"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    ok: bool
+    failure: SignatureFailure | None = None
+    secret_index: int | None = None  # 0 = current secret, 1 = previous
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass(frozen=True)
+class ParsedSignature:
+    ts: str
+    v1: tuple[str, ...]
+
+
+def parse_header(x_signature: str) -> ParsedSignature | SignatureFailure:
+    ts = ""
+    v1: list[str] = []
+    for part in x_signature.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            return SignatureFailure.MALFORMED_HEADER
+        key, value = key.strip().lower(), value.strip()
+        if key == "ts":
+            ts = value
+        elif key == "v1" and value:
+            v1.append(value.lower())
+    if not ts:
+        return SignatureFailure.MISSING_TS
+    if not v1:
+        return SignatureFailure.MISSING_V1
+    return ParsedSignature(ts=ts, v1=tuple(v1))
+
+
+def manifest(data_id: str | None, request_id: str | None, ts: str) -> str:
+    parts = []
+    if data_id:
+        parts.append(f"id:{data_id};")
+    if request_id:
+        parts.append(f"request-id:{request_id};")
+    parts.append(f"ts:{ts};")
+    return "".join(parts)
+
+
+def sign(secret: str, data_id: str | None, request_id: str | None, ts: str) -> str:
+    """The ``v1`` value Mercado Pago would send (used by tests, the simulator and mpctl)."""
+    message = manifest(data_id, request_id, ts).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def ts_seconds(ts: str) -> float | None:
+    if not ts.isdigit():
+        return None
+    value = int(ts)
+    return value / 1000 if value >= _MS_THRESHOLD else float(value)
+
+
+def verify(
+    x_signature: str | None,
+    x_request_id: str | None,
+    data_id: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance_seconds: int,
+    now: float,
+) -> SignatureResult:
+    """Check one notification. ``tolerance_seconds=0`` switches the freshness window off."""
+    usable = [s for s in secrets if s]
+    if not usable:
+        return SignatureResult(False, SignatureFailure.NO_SECRET)
+    if not x_signature:
+        return SignatureResult(False, SignatureFailure.MISSING_HEADER)
+    parsed = parse_header(x_signature)
+    if isinstance(parsed, SignatureFailure):
+        return SignatureResult(False, parsed)
+    seconds = ts_seconds(parsed.ts)
+    if seconds is None:
+        return SignatureResult(False, SignatureFailure.INVALID_TS)
+    if tolerance_seconds and abs(now - seconds) > tolerance_seconds:
+        return SignatureResult(False, SignatureFailure.STALE)
+    ids: list[str | None] = [data_id]
+    if data_id and data_id.lower() != data_id:
+        ids.append(data_id.lower())
+    matched: int | None = None
+    for index, secret in enumerate(usable):
+        for candidate in ids:
+            expected = sign(secret, candidate, x_request_id, parsed.ts)
+            for received in parsed.v1:
+                if hmac.compare_digest(expected, received) and matched is None:
+                    matched = index
+    if matched is None:
+        return SignatureResult(False, SignatureFailure.MISMATCH)
+    return SignatureResult(True, secret_index=matched)

@@ -1,0 +1,247 @@
+"""Orders, payments and fulfilment markers.
+
+Concurrent fulfil tasks for one order are serialised with optimistic preconditions
+(``last_update_time`` on the order, ``create`` on the payment and fulfilment marker), all in
+one atomic batch: exactly one writer wins a transition, the others re-read and find nothing
+left to do. (Firestore's emulator handles contended transactions badly; preconditions hold.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.mercadopago.models import PaymentSnapshot
+from shared.mercadopago.status import payment_rank
+from shared.money import format_amount, to_decimal
+from shared.orders import Anomaly, Decision, OrderState, OrderStatus, PaymentState, decide
+from shared.store.client import CALL_TIMEOUT, RETRY
+
+ORDERS = "orders"
+PAYMENTS = "payments"
+FULFILMENTS = "fulfilments"
+ANOMALIES = "anomalies"
+FULFILMENT_LEASE_SECONDS = 60
+MAX_OPTIMISTIC_TRIES = 8
+
+
+class Contention(RuntimeError):
+    """Too many concurrent writers on one order; the task is retried."""
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    order_id: str
+    before: OrderStatus
+    after: OrderStatus
+    decision: Decision
+    payment_changed: bool
+    fulfilment_due: bool  # a fulfilment marker exists and is not done: run the effects
+
+
+def order_state(data: dict[str, Any]) -> OrderState:
+    return OrderState(
+        status=OrderStatus(data["status"]),
+        amount=to_decimal(data["amount"]),
+        currency=str(data["currency"]),
+        last_payment_id=data.get("last_payment_id"),
+        paid_by_payment_id=data.get("paid_by_payment_id"),
+    )
+
+
+def _payment_is_newer(previous: dict[str, Any] | None, snap: PaymentSnapshot) -> bool:
+    if previous is None:
+        return True
+    old = (str(previous.get("date_last_updated") or ""), payment_rank(previous.get("status", "")))
+    new = (snap.date_last_updated, payment_rank(snap.status))
+    if new == old:
+        return previous.get("status") != snap.status or previous.get(
+            "status_detail") != snap.status_detail
+    return new > old
+
+
+def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "payment_id": snap.id,
+        "order_id": snap.external_reference,
+        "status": snap.status,
+        "status_detail": snap.status_detail,
+        "amount": format_amount(snap.amount),
+        "currency": snap.currency,
+        "refunded_amount": format_amount(snap.refunded_amount),
+        "payment_method_id": snap.payment_method_id,
+        "payment_type_id": snap.payment_type_id,
+        "live_mode": snap.live_mode,
+        "date_created": snap.date_created,
+        "date_last_updated": snap.date_last_updated,
+        "updated_at": now,
+    }
+
+
+class OrderRepository:
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def ref(self, order_id: str) -> Any:
+        return self._db.collection(ORDERS).document(order_id)
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        snap = self.ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        return snap.to_dict() if snap.exists else None
+
+    def commit_new_order(
+        self, order: dict[str, Any], idempotency: tuple[Any, dict[str, Any]] | None
+    ) -> None:
+        """Create the order (with its first payment attempt) and complete the request record."""
+        batch = self._db.batch()
+        batch.create(self.ref(order["order_id"]), order)
+        if idempotency is not None:
+            batch.update(idempotency[0], idempotency[1])
+        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
+
+    def commit_new_attempt(
+        self,
+        order_id: str,
+        attempt: dict[str, Any],
+        now: datetime,
+        idempotency: tuple[Any, dict[str, Any]] | None,
+    ) -> None:
+        """Record another payment attempt on an existing order."""
+        batch = self._db.batch()
+        batch.update(self.ref(order_id), {
+            "last_payment_id": attempt["id"],
+            "last_payment": attempt,
+            "payment_ids": firestore.ArrayUnion([attempt["id"]]),
+            "updated_at": now,
+        })
+        if idempotency is not None:
+            batch.update(idempotency[0], idempotency[1])
+        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
+
+    def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
+        """Apply Mercado Pago's canonical payment state to its order, monotonically."""
+        order_ref = self.ref(snap.external_reference)
+        payment_ref = self._db.collection(PAYMENTS).document(snap.id)
+        marker_ref = self._db.collection(FULFILMENTS).document(snap.external_reference)
+        for _ in range(MAX_OPTIMISTIC_TRIES):
+            order_snap = order_ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+            if not order_snap.exists:
+                raise OrderNotFound(snap.external_reference)
+            data = order_snap.to_dict() or {}
+            state = order_state(data)
+            pay_snap = payment_ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+            previous = pay_snap.to_dict() if pay_snap.exists else None
+            newer = _payment_is_newer(previous, snap)
+            # A stale fetch is judged by the stored, newer payment state instead.
+            effective = snap if newer or previous is None else None
+            payment = PaymentState(
+                id=snap.id,
+                status=effective.status if effective else str(previous["status"]),  # type: ignore[index]
+                status_detail=(effective.status_detail if effective
+                               else str(previous.get("status_detail", ""))),  # type: ignore[union-attr]
+                amount=snap.amount,
+                currency=snap.currency,
+            )
+            decision = decide(state, payment)
+            batch = self._db.batch()
+            writes = 0
+            if newer:
+                doc = payment_doc(snap, now)
+                if pay_snap.exists:
+                    batch.update(payment_ref, doc, option=self._db.write_option(
+                        last_update_time=pay_snap.update_time))
+                else:
+                    batch.create(payment_ref, doc)
+                writes += 1
+            order_updates: dict[str, Any] = {}
+            if newer and snap.id == state.last_payment_id:
+                order_updates["last_payment"] = {
+                    "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
+            if decision.new_status is not None:
+                order_updates["status"] = decision.new_status.value
+                order_updates["history"] = firestore.ArrayUnion([{
+                    "status": decision.new_status.value, "at": now, "payment_id": snap.id,
+                    "payment_status": payment.status, "payment_status_detail":
+                    payment.status_detail}])
+            if decision.fulfil:
+                order_updates["paid_at"] = now
+                order_updates["paid_by_payment_id"] = snap.id
+                batch.create(marker_ref, {
+                    "order_id": snap.external_reference, "payment_id": snap.id,
+                    "amount": format_amount(snap.amount), "currency": snap.currency,
+                    "state": "pending", "created_at": now,
+                    "lease_until": now + timedelta(seconds=FULFILMENT_LEASE_SECONDS),
+                })
+            if decision.anomaly is not None:
+                batch.set(self._db.collection(ANOMALIES).document(
+                    f"{decision.anomaly.value}-{snap.id}"), {
+                    "kind": decision.anomaly.value, "order_id": snap.external_reference,
+                    "payment_id": snap.id, "payment_amount": format_amount(snap.amount),
+                    "payment_currency": snap.currency, "order_amount": format_amount(
+                        state.amount), "order_currency": state.currency, "at": now})
+                order_updates["review_required"] = decision.anomaly.value
+            if order_updates:
+                order_updates["updated_at"] = now
+                batch.update(order_ref, order_updates, option=self._db.write_option(
+                    last_update_time=order_snap.update_time))
+                writes += 1
+            if writes == 0 and decision.anomaly is None:
+                return ApplyResult(snap.external_reference, state.status, state.status,
+                                   decision, False, self._fulfilment_due(marker_ref, now))
+            try:
+                batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
+            except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.NotFound):
+                continue  # someone else wrote first: re-read and decide again
+            after = decision.new_status or state.status
+            return ApplyResult(snap.external_reference, state.status, after, decision, newer,
+                               decision.fulfil)
+        raise Contention(snap.external_reference)
+
+    def _fulfilment_due(self, marker_ref: Any, now: datetime) -> bool:
+        snap = marker_ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+        if not snap.exists:
+            return False
+        data = snap.to_dict() or {}
+        return data.get("state") != "done" and data.get("lease_until", now) <= now
+
+    def claim_fulfilment(self, order_id: str, now: datetime) -> dict[str, Any] | None:
+        """Take the lease on a pending fulfilment whose previous lease ran out."""
+        ref = self._db.collection(FULFILMENTS).document(order_id)
+        snap = ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        if data.get("state") == "done" or data.get("lease_until", now) > now:
+            return None
+        try:
+            ref.update({"lease_until": now + timedelta(seconds=FULFILMENT_LEASE_SECONDS)},
+                       option=self._db.write_option(last_update_time=snap.update_time))
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return None
+        return data
+
+    def fulfilment(self, order_id: str) -> dict[str, Any] | None:
+        snap = self._db.collection(FULFILMENTS).document(order_id).get(
+            retry=RETRY, timeout=CALL_TIMEOUT)
+        return snap.to_dict() if snap.exists else None
+
+    def finish_fulfilment(self, order_id: str, now: datetime, effects: list[str]) -> None:
+        self._db.collection(FULFILMENTS).document(order_id).update(
+            {"state": "done", "done_at": now, "effects": effects},
+            retry=RETRY, timeout=CALL_TIMEOUT)
+
+
+def amount_of(order: dict[str, Any]) -> Decimal:
+    return to_decimal(order["amount"])
+
+
+__all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository"]

@@ -1,0 +1,219 @@
+"""Config, secrets, schemas, keys, events, money: the small pieces."""
+
+import hashlib
+import json
+import os
+import time
+from decimal import Decimal
+
+import pytest
+
+from shared import events
+from shared.checkout import attempt_key, notification_url
+from shared.config import ConfigError, Settings
+from shared.log import scrub, trace_fields
+from shared.money import format_amount, same_money, to_decimal, to_json_number
+from shared.notifications import parse
+from shared.schemas import SchemaError, parse_request, raw_card_fields
+from shared.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
+from shared.store.idempotency import key_hash, payload_hash
+from shared.tasks import task_id
+from shared.web import ApiError
+
+GOOD = {"items": [{"product_id": "demo-product", "quantity": 2}],
+        "payer": {"email": "buyer@example.com",
+                  "identification": {"type": "CPF", "number": "12345678909"}},
+        "payment": {"method": "card", "token": "ff8080814c11e237014c1ff593b57b4d",
+                    "payment_method_id": "visa", "installments": 1}}
+
+
+# -- config ------------------------------------------------------------------------------
+def test_config_reads_typed_values_and_defaults():
+    s = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "MAX_BODY_BYTES": "2048",
+                           "CORS_ALLOWED_ORIGINS": "https://a.example/, https://b.example",
+                           "MP_TIMEOUT_SECONDS": "2.5"})
+    assert s.project == "p" and s.max_body_bytes == 2048
+    assert s.cors_allowed_origins == ("https://a.example", "https://b.example")
+    assert s.mp_timeout_seconds == Decimal("2.5") and s.signature_tolerance_seconds == 600
+    assert not s.fulfill_auth_enabled
+
+
+@pytest.mark.parametrize("env", [
+    {}, {"GOOGLE_CLOUD_PROJECT": "p", "MAX_BODY_BYTES": "many"},
+    {"GOOGLE_CLOUD_PROJECT": "p", "MP_TIMEOUT_SECONDS": "-1"},
+    {"GOOGLE_CLOUD_PROJECT": "p", "FULFILL_MAX_ATTEMPTS": "0"},
+])
+def test_config_rejects_unusable_values(env):
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_auth_needs_both_audience_and_account():
+    base = {"GOOGLE_CLOUD_PROJECT": "p", "FULFILL_AUTH_AUDIENCE": "https://f"}
+    assert not Settings.from_env(base).fulfill_auth_enabled
+    assert Settings.from_env({**base, "FULFILL_ALLOWED_SERVICE_ACCOUNT": "a@b"}).fulfill_auth_enabled
+
+
+# -- secrets -----------------------------------------------------------------------------
+def test_secret_sources_and_repr_hides_value(tmp_path):
+    f = tmp_path / "value"
+    f.write_text("from-file\n")
+    ref = secret_ref({"X_FILE": str(f)}, "X")
+    assert SecretReader().require(ref) == "from-file" and ref.source == "file"
+    lit = secret_ref({"X": "literal-value"}, "X")
+    assert SecretReader().get(lit) == "literal-value"
+    assert "literal-value" not in repr(lit)
+
+
+def test_missing_secret_fails_closed(tmp_path):
+    with pytest.raises(MissingSecret):
+        SecretReader().require(secret_ref({}, "X"))
+    with pytest.raises(SecretUnavailable):
+        SecretReader().require(secret_ref({"X_FILE": str(tmp_path / "absent")}, "X"))
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(SecretUnavailable):
+        SecretReader().require(secret_ref({"X_FILE": str(tmp_path / "empty")}, "X"))
+
+
+def test_file_secret_rotates_after_ttl(tmp_path):
+    f = tmp_path / "value"
+    f.write_text("v1")
+    now = [0.0]
+    reader = SecretReader(ttl_seconds=60, clock=lambda: now[0])
+    ref = secret_ref({"X_FILE": str(f)}, "X")
+    assert reader.require(ref) == "v1"
+    f.write_text("v2")
+    now[0] = 59
+    assert reader.require(ref) == "v1"  # cached
+    now[0] = 61
+    assert reader.require(ref) == "v2"  # rotation reached the warm instance
+
+
+# -- request schema ----------------------------------------------------------------------
+def test_good_request_parses():
+    r = parse_request(GOOD)
+    assert r.items[0].quantity == 2 and r.payment.token.startswith("ff80")
+
+
+@pytest.mark.parametrize(("mutate", "path"), [
+    (lambda b: b["items"][0].update(quantity="2"), "$.items[0].quantity"),
+    (lambda b: b.pop("payer"), "$"),
+    (lambda b: b["payer"].update(email="not-an-email"), "$.payer.email"),
+    (lambda b: b["payment"].update(method="bitcoin"), "$.payment.method"),
+    (lambda b: b["payment"].pop("method"), "$.payment.method"),
+    (lambda b: b["payment"].update(installments=0), "$.payment.installments"),
+    (lambda b: b.update(extra=1), "$"),
+    (lambda b: b.update(items=[]), "$.items"),
+    (lambda b: b.update(order_id="abcdefgh1234"), "$"),
+    (lambda b: b["items"].append({"product_id": "demo-product", "quantity": 1}),
+     "$.items[1].product_id"),
+])
+def test_schema_violations_name_the_field(mutate, path):
+    body = json.loads(json.dumps(GOOD))
+    mutate(body)
+    with pytest.raises(SchemaError) as caught:
+        parse_request(body)
+    assert caught.value.path == path
+
+
+def test_raw_card_fields_found_at_any_depth():
+    body = {"payment": {"card": {"card_number": "4509", "securityCode": "123"}},
+            "x": [{"CVV": 1}], "expiration_month": 11}
+    assert set(raw_card_fields(body)) == {"$.payment.card.card_number",
+                                           "$.payment.card.securityCode", "$.x[0].CVV",
+                                           "$.expiration_month"}
+    assert raw_card_fields(GOOD) == []
+
+
+# -- keys --------------------------------------------------------------------------------
+def test_attempt_key_is_per_order_and_token():
+    k = attempt_key("order1", "tokA")
+    assert k == attempt_key("order1", "tokA") and len(k) == 64
+    assert k != attempt_key("order1", "tokB") and k != attempt_key("order2", "tokA")
+
+
+def test_payload_hash_ignores_key_order_and_key_hash_is_stable():
+    assert payload_hash({"a": 1, "b": [1, 2]}) == payload_hash({"b": [1, 2], "a": 1})
+    assert payload_hash({"a": 1}) != payload_hash({"a": 2})
+    assert key_hash("k") == hashlib.sha256(b"k").hexdigest()
+
+
+def test_task_ids_are_valid_and_stable():
+    t = task_id("n", "payment|123|payment.created|999")
+    assert t == task_id("n", "payment|123|payment.created|999")
+    assert t.replace("-", "").isalnum() and len(t) <= 500
+
+
+def test_notification_url_asks_for_webhooks_only():
+    assert notification_url("https://x/hook") == "https://x/hook?source_news=webhooks"
+    assert notification_url("https://x/hook?a=1") == "https://x/hook?a=1&source_news=webhooks"
+
+
+# -- notification parsing ----------------------------------------------------------------
+def test_notification_key_separates_updates_and_matches_redelivery():
+    body = json.dumps({"id": 1, "type": "payment", "action": "payment.created",
+                       "data": {"id": "123"}}).encode()
+    first = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r1"}, body)
+    again = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r2"}, body)
+    update = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r3"},
+                   json.dumps({"id": 2, "action": "payment.updated", "data": {"id": "123"}}).encode())
+    assert first.key() == again.key() != update.key()
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ({"type": "payment"}, b"{}"), ({"data.id": "1"}, b"{}"),
+    ({"data.id": "1", "type": "payment"}, b"{not json"),
+    ({"data.id": "1", "type": "payment"}, b"[1]"),
+    ({"data.id": "1/../x", "type": "payment"}, b"{}"),
+])
+def test_malformed_notifications_are_400(query, body):
+    with pytest.raises(ApiError) as caught:
+        parse(query, {}, body)
+    assert caught.value.status == 400
+
+
+# -- money, events, logs -----------------------------------------------------------------
+def test_money_is_decimal():
+    assert to_decimal(0.1) + to_decimal(0.2) == Decimal("0.3")
+    assert format_amount(Decimal("100")) == "100.00"
+    assert same_money(Decimal("10"), "brl", Decimal("10.00"), "BRL")
+    assert to_json_number(Decimal("19.99")) == 19.99
+    with pytest.raises(TypeError):
+        to_decimal(True)
+
+
+def test_merchant_event_signature_round_trip_and_stable_id():
+    e = events.build("order.paid", "o1", "p1", Decimal("200"), "BRL", __import__(
+        "datetime").datetime.fromtimestamp(1_700_000_000, __import__("datetime").UTC))
+    assert e.id == events.event_id("order.paid", "o1")
+    body = e.body()
+    assert json.loads(body)["amount"] == "200.00"
+    header = events.signature("s3cret", e.created, body)
+    assert events.verify("s3cret", header, body, 300, 1_700_000_100)
+    assert not events.verify("other", header, body, 300, 1_700_000_100)
+    assert not events.verify("s3cret", header, body + b" ", 300, 1_700_000_100)
+    assert not events.verify("s3cret", header, body, 300, 1_700_001_000)
+
+
+def test_logs_never_carry_payer_or_card_fields():
+    out = scrub({"payer": {"email": "x"}, "email": "y", "token": "t", "order_id": "o",
+                 "nested": [{"card_number": "1", "ok": 2}]})
+    assert out == {"order_id": "o", "nested": [{"ok": 2}]}
+
+
+def test_trace_from_traceparent_and_cloud_header():
+    tp = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    assert trace_fields(tp, "p")["logging.googleapis.com/trace"] == \
+        "projects/p/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    legacy = {"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"}
+    fields = trace_fields(legacy, "p")
+    assert fields["logging.googleapis.com/spanId"] == "1"
+    assert fields["logging.googleapis.com/trace_sampled"] == "true"
+    assert trace_fields({}, "p") == {}
+
+
+def test_settings_from_real_environment_does_not_need_secrets(monkeypatch):
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    s = Settings.from_env(os.environ)
+    assert s.mp_access_token.source in ("none", "literal", "file", "secret_manager")
+    assert time.time() > 0
