@@ -1,14 +1,21 @@
 """create_payment's use case: price an order from the catalog and charge it once.
 
-Nothing is written before Mercado Pago answers except the request's idempotency record;
-the order, its first payment attempt and the completed record are then written in one
-atomic batch. A failed request leaves no order behind. A retry with the same
-``Idempotency-Key`` resumes the same order id, hence the same Mercado Pago
-``X-Idempotency-Key``, so a timeout followed by a retry never charges twice.
+Order of writes:
+1. the request's idempotency record (when an ``Idempotency-Key`` is sent);
+2. the order, ``pending`` with no payment yet, so that Mercado Pago's notification for the
+   payment always finds it (the notification can arrive before the payment call returns);
+3. the payment at Mercado Pago, with ``X-Idempotency-Key = sha256(order_id:card_token)``;
+4. the attempt on the order and the completed request record, in one atomic batch.
+
+A definite refusal (Mercado Pago answered an error, or could not be reached at all) deletes
+the order again: a failed request leaves nothing behind. A timeout leaves the outcome unknown,
+so the order stays and its id is returned; a retry (same ``Idempotency-Key``, or the same
+``order_id`` and card token) reuses the same Mercado Pago key and so never charges twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -176,14 +183,38 @@ class Checkout:
         except UNAVAILABLE as exc:
             raise storage_unavailable() from exc
         log.bind(order_id=priced.order_id)
+        created_here = False
+        if not priced.existing:
+            try:
+                created_here = self._orders.create_draft(self._draft(priced))
+            except UNAVAILABLE as exc:
+                if key_digest is not None:
+                    self._idempotency.fail(key_digest)
+                raise storage_unavailable() from exc
         try:
             payment = self._charge(request, priced)
             result = self._commit(priced, payment, key_digest)
-        except ApiError:
+        except ApiError as exc:
+            outcome_unknown = bool(exc.extra.get("outcome_unknown"))
+            if created_here and not outcome_unknown:
+                with contextlib.suppress(*UNAVAILABLE):
+                    self._orders.delete_draft(priced.order_id)
+            if outcome_unknown or not created_here:
+                exc.extra["order_id"] = priced.order_id
             if key_digest is not None:
                 self._idempotency.fail(key_digest)
             raise
         return result
+
+    def _draft(self, priced: PricedOrder) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "order_id": priced.order_id, "status": OrderStatus.PENDING.value,
+            "amount": format_amount(priced.amount), "currency": priced.currency,
+            "items": priced.items, "created_at": now, "updated_at": now,
+            "last_payment_id": None, "last_payment": None, "payment_ids": [],
+            "history": [{"status": OrderStatus.PENDING.value, "at": now}],
+        }
 
     def _charge(self, request: CreatePaymentRequest, priced: PricedOrder) -> PaymentSnapshot:
         try:
@@ -218,7 +249,7 @@ class Checkout:
                 (502, "provider_error") if exc.status else (503, "provider_unreachable"))
             raise ApiError(status, code, "the payment provider did not answer; retry with the "
                            "same Idempotency-Key", headers={"Retry-After": "2"},
-                           extra={"retryable": True}) from exc
+                           extra={"retryable": True, "outcome_unknown": exc.timeout}) from exc
         except ProviderAuthFailed as exc:
             log.error("provider_auth_failed", "Mercado Pago refused our credentials",
                       provider_status=exc.status)
@@ -251,21 +282,14 @@ class Checkout:
         if key_digest is not None:
             record = (self._idempotency.ref(key_digest), self._idempotency.completion(201, body))
         try:
-            if priced.existing:
-                self._orders.commit_new_attempt(priced.order_id, attempt, now, record)
-            else:
-                self._orders.commit_new_order({
-                    "order_id": priced.order_id, "status": OrderStatus.PENDING.value,
-                    "amount": format_amount(priced.amount), "currency": priced.currency,
-                    "items": priced.items, "created_at": now, "updated_at": now,
-                    "last_payment_id": payment.id, "last_payment": attempt,
-                    "payment_ids": [payment.id], "history": [
-                        {"status": OrderStatus.PENDING.value, "at": now}],
-                }, record)
-        except (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.NotFound) as exc:
+            self._orders.record_attempt(priced.order_id, attempt, now, record)
+        except (gexc.FailedPrecondition, gexc.NotFound) as exc:
             raise ApiError(409, "conflict", "the order changed meanwhile; retry") from exc
         except UNAVAILABLE as exc:
-            raise storage_unavailable() from exc
+            # The payment exists; the retry (same keys) finds it and records it.
+            raise ApiError(503, "storage_unavailable", "the order store is not answering; retry",
+                           headers={"Retry-After": "2"},
+                           extra={"retryable": True, "outcome_unknown": True}) from exc
         return CheckoutResult(201, body)
 
     def order_view(self, order_id: str) -> dict[str, Any]:

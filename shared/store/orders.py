@@ -8,6 +8,7 @@ left to do. (Firestore's emulator handles contended transactions badly; precondi
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -98,24 +99,35 @@ class OrderRepository:
         snap = self.ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
         return snap.to_dict() if snap.exists else None
 
-    def commit_new_order(
-        self, order: dict[str, Any], idempotency: tuple[Any, dict[str, Any]] | None
-    ) -> None:
-        """Create the order (with its first payment attempt) and complete the request record."""
-        batch = self._db.batch()
-        batch.create(self.ref(order["order_id"]), order)
-        if idempotency is not None:
-            batch.update(idempotency[0], idempotency[1])
-        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
+    def create_draft(self, order: dict[str, Any]) -> bool:
+        """Create the order before Mercado Pago is called, so its notifications find it.
 
-    def commit_new_attempt(
+        False if it already exists (a resumed request created it earlier).
+        """
+        try:
+            self.ref(order["order_id"]).create(order, retry=RETRY, timeout=CALL_TIMEOUT)
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    def delete_draft(self, order_id: str) -> None:
+        """Remove an order no payment was ever created for (a definite provider refusal)."""
+        snap = self.ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        if not snap.exists or (snap.to_dict() or {}).get("payment_ids"):
+            return
+        # If a notification touched it meanwhile, the precondition fails and it is kept.
+        with contextlib.suppress(gexc.FailedPrecondition, gexc.NotFound):
+            self.ref(order_id).delete(option=self._db.write_option(
+                last_update_time=snap.update_time), retry=RETRY, timeout=CALL_TIMEOUT)
+
+    def record_attempt(
         self,
         order_id: str,
         attempt: dict[str, Any],
         now: datetime,
         idempotency: tuple[Any, dict[str, Any]] | None,
     ) -> None:
-        """Record another payment attempt on an existing order."""
+        """Record a payment attempt on its order and complete the request record, atomically."""
         batch = self._db.batch()
         batch.update(self.ref(order_id), {
             "last_payment_id": attempt["id"],

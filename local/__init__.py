@@ -1,0 +1,1 @@
+"""Local-only platform pieces (emulators, fakes, launchers); never deployed."""

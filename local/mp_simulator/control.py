@@ -1,0 +1,118 @@
+"""Test controls under ``/_sim/`` (JSON in, JSON out, no auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from .errors import ApiError
+from .web import answer, json_body, sim
+
+bp = Blueprint("mp_sim_control", __name__, url_prefix="/_sim")
+
+
+def _object() -> dict[str, Any]:
+    body = json_body(default={})
+    if not isinstance(body, dict):
+        raise ApiError(400, "expected a JSON object")
+    return body
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ApiError(400, f"{name} must be an integer")
+    return int(value)
+
+
+@bp.errorhandler(ValueError)
+def _invalid(exc: ValueError) -> tuple[Response, int]:
+    return answer(ApiError(400, str(exc)).body(), 400)
+
+
+@bp.get("/health")
+def health() -> tuple[Response, int]:
+    s = sim()
+    return answer({
+        "status": "ok",
+        "payments": len(s.store.payments),
+        "card_tokens": len(s.store.card_tokens),
+        "scheduled": s.scheduler.pending(),
+        "currency": s.config.currency,
+    })
+
+
+@bp.post("/reset")
+def reset() -> tuple[Response, int]:
+    sim().reset()
+    return answer({"reset": True})
+
+
+@bp.get("/faults")
+def list_faults() -> tuple[Response, int]:
+    return answer({"faults": sim().faults.rules()})
+
+
+@bp.post("/faults")
+def add_fault() -> tuple[Response, int]:
+    rule = sim().faults.add(_object())
+    return answer({"fault": rule.to_json(), "faults": sim().faults.rules()}, 201)
+
+
+@bp.delete("/faults")
+def clear_faults() -> tuple[Response, int]:
+    sim().faults.clear()
+    return answer({"faults": []})
+
+
+@bp.get("/notifications")
+def notifications() -> tuple[Response, int]:
+    s = sim()
+    return answer({**s.notifier.settings(), "notifications": s.notifier.produced()})
+
+
+@bp.post("/notifications")
+def configure_notifications() -> tuple[Response, int]:
+    body = _object()
+    duplicates = body.get("duplicates")
+    return answer(sim().notifier.configure(
+        mode=body.get("mode"),
+        duplicates=None if duplicates is None else _int(duplicates, "duplicates"),
+    ))
+
+
+@bp.post("/notifications/flush")
+def flush_notifications() -> tuple[Response, int]:
+    order = _object().get("order", "fifo")
+    return answer({"order": order, "flushed": sim().notifier.flush(str(order))})
+
+
+@bp.get("/notifications/log")
+def notification_log() -> tuple[Response, int]:
+    return answer({"deliveries": sim().notifier.delivery_log()})
+
+
+@bp.get("/payments")
+def list_payments() -> tuple[Response, int]:
+    return answer({"results": sim().store.payments.values()})
+
+
+@bp.post("/payments/<payment_id>/status")
+def move_payment(payment_id: str) -> tuple[Response, int]:
+    body = _object()
+    status = body.get("status")
+    detail = body.get("status_detail")
+    if not isinstance(status, str) or (detail is not None and not isinstance(detail, str)):
+        raise ApiError(400, "status (string) is required; status_detail is a string")
+    doc = sim().payments.change_status(_int(payment_id, "payment id"), status, detail)
+    return answer(doc)
+
+
+@bp.post("/webhooks/resend")
+def resend_webhook() -> tuple[Response, int]:
+    body = _object()
+    action = body.get("action", "payment.updated")
+    if not isinstance(action, str):
+        raise ApiError(400, "action must be a string")
+    notification_id = sim().payments.resend(_int(body.get("payment_id"), "payment_id"), action)
+    return answer({"notification_id": notification_id})

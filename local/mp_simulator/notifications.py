@@ -1,0 +1,314 @@
+"""Webhook notifications: building, signing, delivering with retries, test modes, log.
+
+Nothing here runs inside an API request: ``Notifier.notify`` only queues. Delivery runs on a
+thread pool; retries are re-queued through the scheduler with ``config.retry_delays``.
+Modes: ``deliver`` (default), ``drop`` (never sent) and ``hold`` (kept until ``flush``).
+``duplicates = n`` sends every notification n times concurrently (each copy retries alone).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import clock
+from .config import SimulatorConfig
+from .ids import IdSequence
+from .scheduler import Scheduler
+from .signing import signature_header
+
+log = logging.getLogger(__name__)
+
+MODES = ("deliver", "drop", "hold")
+ORDERS = ("fifo", "reverse", "shuffle")
+USER_AGENT = "MercadoPago WebHook v1.0"
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    topic: str
+    action: str
+    data_id: str
+    url: str  # the resource's notification_url, as given
+    date_created: str
+    user_id: int
+    generation: int
+    duplicates: int
+
+    def target_url(self) -> str:
+        sep = "&" if urlsplit(self.url).query else ("" if self.url.endswith("?") else "?")
+        return f"{self.url}{sep}data.id={self.data_id}&type={self.topic}"
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "live_mode": False,
+            "type": self.topic,
+            "date_created": self.date_created,
+            "user_id": self.user_id,
+            "api_version": "v1",
+            "action": self.action,
+            "data": {"id": self.data_id},
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.topic,
+            "action": self.action,
+            "data_id": self.data_id,
+            "url": self.target_url(),
+            "date_created": self.date_created,
+        }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post_json(url: str, payload: bytes, headers: dict[str, str], timeout: float) -> Attempt:
+    """One POST with the standard library (no proxies from the environment, no redirects)."""
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.hostname is None:
+        return Attempt(None, "invalid notification_url")
+    secure = parts.scheme == "https"
+    conn_cls = http.client.HTTPSConnection if secure else http.client.HTTPConnection
+    conn = conn_cls(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=payload, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return Attempt(response.status, None)
+    except TimeoutError:
+        return Attempt(None, "timeout")
+    except OSError as exc:
+        return Attempt(None, f"connection_error: {type(exc).__name__}")
+    except http.client.HTTPException as exc:
+        return Attempt(None, f"http_error: {type(exc).__name__}")
+    finally:
+        conn.close()
+
+
+class _DaemonPool:
+    """Worker threads that never hold up interpreter exit (a receiver may hang for 22 s)."""
+
+    def __init__(self, workers: int) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], None], threading.Event] | None] = queue.Queue()
+        self._closed = False
+        for n in range(workers):
+            threading.Thread(target=self._work, name=f"mp-sim-hook-{n}", daemon=True).start()
+        self._workers = workers
+
+    def submit(self, job: Callable[[], None]) -> threading.Event | None:
+        if self._closed:
+            return None
+        done = threading.Event()
+        self._jobs.put((job, done))
+        return done
+
+    def close(self) -> None:
+        self._closed = True
+        for _ in range(self._workers):
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, done = item
+            try:
+                job()
+            except Exception:
+                log.exception("notification delivery failed")
+            finally:
+                done.set()
+
+
+class Notifier:
+    def __init__(self, config: SimulatorConfig, scheduler: Scheduler) -> None:
+        self._config = config
+        self._scheduler = scheduler
+        self._ids = IdSequence(10_000_000_000, 90_000_000_000)
+        self._lock = threading.Lock()
+        self._pool = _DaemonPool(config.delivery_workers)
+        self._generation = 0
+        self._mode = "deliver"
+        self._duplicates = 1
+        self._held: list[Notification] = []
+        self._produced: list[dict[str, Any]] = []
+        self._log: list[dict[str, Any]] = []
+
+    # --- settings and inspection -------------------------------------------------------
+    def configure(self, mode: str | None = None, duplicates: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            if mode is not None:
+                if mode not in MODES:
+                    raise ValueError(f"mode must be one of {', '.join(MODES)}")
+                self._mode = mode
+            if duplicates is not None:
+                if duplicates < 1:
+                    raise ValueError("duplicates must be >= 1")
+                self._duplicates = duplicates
+        return self.settings()
+
+    def settings(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "mode": self._mode,
+                "duplicates": self._duplicates,
+                "held": [n.summary() for n in self._held],
+            }
+
+    def produced(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(p) for p in self._produced]
+
+    def delivery_log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for e in self._log]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._mode = "deliver"
+            self._duplicates = 1
+            self._held.clear()
+            self._produced.clear()
+            self._log.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._generation += 1
+        self._pool.close()
+
+    # --- producing -----------------------------------------------------------------------
+    def notify(self, topic: str, action: str, data_id: str, url: str | None) -> int | None:
+        """Queue a notification for ``url`` (none when url is empty). Returns its id."""
+        if not url:
+            return None
+        with self._lock:
+            note = Notification(
+                id=self._ids.next(),
+                topic=topic,
+                action=action,
+                data_id=data_id,
+                url=url,
+                date_created=clock.iso(clock.now()),
+                user_id=self._config.user_id,
+                generation=self._generation,
+                duplicates=self._duplicates,
+            )
+            disposition = {"deliver": "sent", "drop": "dropped", "hold": "held"}[self._mode]
+            self._produced.append({**note.summary(), "disposition": disposition})
+            if self._mode == "hold":
+                self._held.append(note)
+            mode = self._mode
+        if mode == "deliver":
+            self._start(note)
+        return note.id
+
+    def flush(self, order: str = "fifo") -> list[int]:
+        """Deliver held notifications, one after another in ``order``, off this thread."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+        with self._lock:
+            batch, self._held = self._held, []
+            for entry in self._produced:
+                if entry["disposition"] == "held" and any(n.id == entry["id"] for n in batch):
+                    entry["disposition"] = "flushed"
+        if order == "reverse":
+            batch.reverse()
+        elif order == "shuffle":
+            random.shuffle(batch)
+        if batch:
+            threading.Thread(
+                target=self._deliver_in_order, args=(batch,), name="mp-sim-flush", daemon=True
+            ).start()
+        return [n.id for n in batch]
+
+    # --- delivering ----------------------------------------------------------------------
+    def _current(self, note: Notification) -> bool:
+        with self._lock:
+            return note.generation == self._generation
+
+    def _submit(self, note: Notification, attempt: int, copy: int) -> threading.Event | None:
+        return self._pool.submit(lambda: self._attempt(note, attempt, copy))
+
+    def _start(self, note: Notification) -> list[threading.Event]:
+        started = [self._submit(note, 0, copy) for copy in range(note.duplicates)]
+        return [done for done in started if done is not None]
+
+    def _deliver_in_order(self, batch: list[Notification]) -> None:
+        for note in batch:
+            for done in self._start(note):
+                done.wait()
+
+    def _attempt(self, note: Notification, attempt: int, copy: int) -> None:
+        if not self._current(note):
+            return
+        request_id = str(uuid.uuid4())
+        ts = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"{USER_AGENT} {note.topic}",
+            "x-request-id": request_id,
+            "x-signature": signature_header(
+                self._config.webhook_secret, note.data_id, request_id, ts
+            ),
+            "x-socket-timeout": str(int(self._config.receiver_timeout * 1000)),
+        }
+        if attempt > 0:
+            headers["x-retry"] = str(attempt)
+        payload = json.dumps(note.body()).encode()
+        started = clock.now()
+        t0 = time.monotonic()
+        result = post_json(note.target_url(), payload, headers, self._config.receiver_timeout)
+        entry = {
+            "notification_id": note.id,
+            "type": note.topic,
+            "action": note.action,
+            "data_id": note.data_id,
+            "url": note.target_url(),
+            "payment_id": note.data_id if note.topic == "payment" else None,
+            "attempt": attempt,
+            "copy": copy,
+            "request_id": request_id,
+            "status_code": result.status_code,
+            "error": result.error,
+            "ok": result.ok,
+            "time": clock.iso(started),
+            "duration_ms": round((time.monotonic() - t0) * 1000, 1),
+        }
+        with self._lock:
+            if note.generation != self._generation:
+                return
+            self._log.append(entry)
+        log.info(
+            "webhook %s %s data.id=%s attempt=%d -> %s",
+            note.id, note.action, note.data_id, attempt, result.status_code or result.error,
+        )
+        delays = self._config.retry_delays
+        if not result.ok and attempt < len(delays):
+            self._scheduler.call_later(
+                delays[attempt], lambda: self._retry(note, attempt + 1, copy)
+            )
+
+    def _retry(self, note: Notification, attempt: int, copy: int) -> None:
+        if self._current(note):
+            self._submit(note, attempt, copy)

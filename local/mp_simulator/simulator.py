@@ -1,0 +1,40 @@
+"""One simulator instance: the parts wired together, plus reset and shutdown."""
+
+from __future__ import annotations
+
+import threading
+
+from .config import SimulatorConfig
+from .faults import Faults
+from .notifications import Notifier
+from .payments import Payments
+from .scheduler import Scheduler
+from .store import Store
+
+
+class Simulator:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.store = Store()
+        self.scheduler = Scheduler()
+        self.notifier = Notifier(config, self.scheduler)
+        self.faults = Faults()
+        self.payments = Payments(config, self.store, self.notifier, self.scheduler)
+        self._stopping = threading.Event()
+
+    def reset(self) -> None:
+        """Forget everything: resources, keys, scheduled transitions, faults, notifications."""
+        self.scheduler.clear()
+        self.notifier.reset()
+        self.faults.clear()
+        self.store.reset()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that ends early when the simulator stops (faults use it)."""
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.scheduler.stop()
+        self.notifier.close()

@@ -1,0 +1,927 @@
+"""A small process supervisor for the local stack, used by ``make dev`` and by the tests.
+
+Each service runs in its own process group (``start_new_session``) with stdout/stderr going
+to ``<run_dir>/<name>.log`` (and, optionally, prefixed to the console). Services start in
+order; each is waited for (an HTTP readiness URL) before the next one starts, and a service
+that dies or times out is reported with the tail of its log. Stopping sends SIGTERM to every
+process group, then SIGKILL after a grace period, and waits until no member of any group is
+left (checked by scanning ``/proc``, so grandchildren count too).
+
+``standard_services`` builds the whole local platform (Firestore emulator, Cloud Tasks
+emulator, Mercado Pago simulator, the three functions) for given ports and options, with
+each function's environment computed per docs/contracts.md; ``start_stack`` starts it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Any, ClassVar, Self
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PROJECT_ID = "demo-mp-local"
+LOCATION = "us-central1"
+HOST = "127.0.0.1"
+MP_ACCESS_TOKEN = "TEST-local-access-token"
+MP_PUBLIC_KEY = "TEST-local-public-key"
+MP_WEBHOOK_SECRET = "dev-webhook-secret"
+MERCHANT_WEBHOOK_SECRET = "dev-merchant-webhook-secret"
+TASKS_SERVICE_ACCOUNT = f"tasks-invoker@{PROJECT_ID}.iam.gserviceaccount.com"
+CORS_ALLOWED_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill")
+
+LOG_TAIL_LINES = 40
+_SUPERVISOR_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+class StackError(RuntimeError):
+    """A service failed to start, or died while the stack was running."""
+
+    def __init__(self, service: str, reason: str, log_path: Path | None, tail: str) -> None:
+        self.service = service
+        self.reason = reason
+        self.log_path = log_path
+        self.tail = tail
+        message = f"service {service!r} {reason}"
+        if log_path is not None:
+            message += f"\n--- last lines of {log_path} ---\n{tail or '(log is empty)'}\n---"
+        super().__init__(message)
+
+
+class ServiceStartError(StackError):
+    """A service exited or did not become ready in time."""
+
+
+class ServiceDied(StackError):
+    """A service exited while the stack was running."""
+
+
+# --------------------------------------------------------------------------------------
+# Service description
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the stack.
+
+    ``env`` is the complete environment of the process (``None``: inherit ours).
+    ``ready_status``: the HTTP status that means ready; ``None`` accepts any status below 500.
+    ``ready_body``: if set, the response body (stripped) must equal it.
+    ``ready_url`` ``None``: ready as soon as it is started (and still alive).
+    """
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    ready_url: str | None = None
+    ready_status: int | None = 200
+    ready_body: str | None = None
+    timeout: float = 30.0
+    url: str | None = None  # what to show/expose as this service's base URL
+    stop_wave: int = 0  # services stop in waves, lowest first (clients before their servers)
+    stop_signal: signal.Signals = signal.SIGTERM  # sent to the group first; SIGKILL follows
+
+
+# --------------------------------------------------------------------------------------
+# Process groups
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes whose process group is ``pgid`` (via /proc)."""
+    members: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # pragma: no cover - not Linux
+        return _killpg_probe(pgid)
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        if len(rest) < 3:
+            continue
+        state, pgrp = rest[0], int(rest[2])
+        if pgrp == pgid and state not in (b"Z", b"X"):
+            members.append(int(entry))
+    return members
+
+
+def _killpg_probe(pgid: int) -> list[int]:  # pragma: no cover - not Linux
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        return [pgid]
+    return [pgid]
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _make_preexec() -> Callable[[], None] | None:
+    """Ask Linux to SIGTERM the service if the supervisor dies without cleaning up."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
+    pr_set_pdeathsig = 1
+    sigterm = int(signal.SIGTERM)
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, sigterm, 0, 0, 0)
+        # The supervisor blocks SIGINT/SIGTERM while spawning; the service must not inherit it.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SUPERVISOR_SIGNALS)
+
+    return preexec
+
+
+_PREEXEC = _make_preexec()
+
+
+def tail_file(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            data = fh.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------------------
+# Running services
+
+
+class _Running:
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        proc: Any,  # subprocess.Popen[bytes]
+        log_path: Path,
+        log_file: IO[bytes],
+        pump: threading.Thread | None,
+    ) -> None:
+        self.spec = spec
+        self.proc = proc
+        self.pgid: int = proc.pid  # start_new_session: the leader's pid is the group id
+        self.log_path = log_path
+        self.log_file = log_file
+        self.pump = pump
+        self.expected_exit = False
+
+
+def _pump(stream: IO[bytes], log_file: IO[bytes], prefix: bytes, console: IO[bytes]) -> None:
+    """Copy a service's output to its log file and, prefixed, to the console."""
+    try:
+        for line in iter(stream.readline, b""):
+            log_file.write(line)
+            log_file.flush()
+            try:
+                console.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
+                console.flush()
+            except (OSError, ValueError):
+                pass
+    except (OSError, ValueError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
+_LIVE_STACKS: weakref.WeakSet[Stack] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    for stack in list(_LIVE_STACKS):
+        with contextlib.suppress(Exception):
+            stack.stop()
+
+
+_COLORS = (b"\x1b[36m", b"\x1b[33m", b"\x1b[35m", b"\x1b[32m", b"\x1b[34m", b"\x1b[31m")
+
+
+class Stack:
+    """Starts services in order, supervises them, stops them all.
+
+    Use as a context manager, or call ``start()`` and ``stop()`` (``stop`` is idempotent and
+    also runs at interpreter exit).
+    """
+
+    def __init__(
+        self,
+        services: Sequence[ServiceSpec],
+        run_dir: Path,
+        *,
+        console: bool = False,
+        grace: float = 5.0,
+    ) -> None:
+        names = [s.name for s in services]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate service names: {names}")
+        self.services = list(services)
+        self.run_dir = Path(run_dir)
+        self.console = console
+        self.grace = grace
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.RLock()
+        self._stopped = False
+
+    # -- information -------------------------------------------------------------------
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {s.name: s.url for s in self.services if s.url is not None}
+
+    def log_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.log"
+
+    def pid(self, name: str) -> int:
+        return int(self._running[name].proc.pid)
+
+    @property
+    def pgids(self) -> dict[str, int]:
+        return {name: r.pgid for name, r in self._running.items()}
+
+    def dead_services(self) -> dict[str, int]:
+        """Services that exited (unexpectedly): name -> exit code."""
+        dead: dict[str, int] = {}
+        for name, r in list(self._running.items()):
+            code = r.proc.poll()
+            if code is not None and not r.expected_exit:
+                dead[name] = int(code)
+        return dead
+
+    def check_alive(self) -> None:
+        """Raise ``ServiceDied`` if any service has exited."""
+        for name, code in self.dead_services().items():
+            self._raise_died(name, code)
+
+    def _raise_died(self, name: str, code: int) -> None:
+        r = self._running[name]
+        self._close_output(r)
+        raise ServiceDied(
+            name,
+            f"exited unexpectedly with {_describe_exit(code)}",
+            r.log_path,
+            tail_file(r.log_path),
+        )
+
+    # -- start -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start every service in order, each waited for before the next one.
+
+        On any failure everything already started is stopped and the error is raised.
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _LIVE_STACKS.add(self)
+        try:
+            for index, spec in enumerate(self.services):
+                with _signals_blocked():  # a Ctrl-C must not fall between fork and bookkeeping
+                    self._spawn(spec, index)
+                self._wait_ready(spec)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, spec: ServiceSpec, index: int) -> None:
+        import subprocess
+
+        log_path = self.log_path(spec.name)
+        log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        header = f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: "
+        log_file.write((header + " ".join(spec.argv) + "\n").encode())
+        log_file.flush()
+        stdout: int | IO[bytes] = subprocess.PIPE if self.console else log_file
+        try:
+            proc = subprocess.Popen(
+                list(spec.argv),
+                env=dict(spec.env) if spec.env is not None else None,
+                cwd=str(spec.cwd) if spec.cwd is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_PREEXEC,
+                close_fds=True,
+            )
+        except OSError as exc:
+            log_file.write(f"cannot start: {exc}\n".encode())
+            log_file.close()
+            raise ServiceStartError(
+                spec.name, f"could not be started: {exc}", log_path, tail_file(log_path)
+            ) from exc
+        pump: threading.Thread | None = None
+        if self.console:
+            assert proc.stdout is not None
+            color = _COLORS[index % len(_COLORS)] if _console_is_tty() else b""
+            reset = b"\x1b[0m" if color else b""
+            prefix = color + spec.name.encode().ljust(15) + b"|" + reset + b" "
+            pump = threading.Thread(
+                target=_pump,
+                args=(proc.stdout, log_file, prefix, sys.stdout.buffer),
+                name=f"log-{spec.name}",
+                daemon=True,
+            )
+            pump.start()
+        with self._lock:
+            self._running[spec.name] = _Running(spec, proc, log_path, log_file, pump)
+
+    def _wait_ready(self, spec: ServiceSpec) -> None:
+        r = self._running[spec.name]
+        deadline = time.monotonic() + spec.timeout
+        last = "no answer yet"
+        delay = 0.02
+        while True:
+            code = r.proc.poll()
+            if code is not None:
+                self._close_output(r)
+                raise ServiceStartError(
+                    spec.name,
+                    f"exited with {_describe_exit(code)} before becoming ready"
+                    + (f" ({spec.ready_url})" if spec.ready_url else ""),
+                    r.log_path,
+                    tail_file(r.log_path),
+                )
+            if spec.ready_url is None:
+                return
+            ok, last = _probe(spec)
+            if ok:
+                return
+            if time.monotonic() >= deadline:
+                raise ServiceStartError(
+                    spec.name,
+                    f"not ready after {spec.timeout:g} s: GET {spec.ready_url}: {last}",
+                    r.log_path,
+                    tail_file(r.log_path),
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+
+    # -- supervise ---------------------------------------------------------------------
+
+    def wait(self, poll_interval: float = 0.2) -> None:
+        """Block until a service dies (raises ``ServiceDied``) or the stack is stopped."""
+        while not self._stopped:
+            self.check_alive()
+            time.sleep(poll_interval)
+
+    # -- stop --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Signal every process group (SIGTERM), SIGKILL what is left after ``grace`` seconds.
+
+        Services stop in waves (``ServiceSpec.stop_wave``, lowest first), each wave getting
+        its own grace period. Returns only when no member of any service's process group is
+        alive. Idempotent.
+        """
+        with self._lock, _signals_blocked():
+            running = list(self._running.values())
+            for r in running:
+                r.expected_exit = True
+            for wave in sorted({r.spec.stop_wave for r in running}):
+                members = [r for r in reversed(running) if r.spec.stop_wave == wave]
+                for r in members:
+                    _signal_group(r.pgid, r.spec.stop_signal)
+                import sys as _s; print("DEBUG sig", wave, time.monotonic(), file=_s.stderr)
+                self._wait_groups_gone(members, time.monotonic() + self.grace)
+                leftover = [r for r in members if process_group_members(r.pgid)]
+                for r in leftover:
+                    print("DEBUG KILL", r.spec.name, process_group_members(r.pgid), file=_s.stderr)
+                    _signal_group(r.pgid, signal.SIGKILL)
+                self._wait_groups_gone(leftover, time.monotonic() + 10.0)
+            for r in running:
+                with contextlib.suppress(Exception):
+                    r.proc.wait(timeout=5)
+                self._close_output(r)
+            self._stopped = True
+            _LIVE_STACKS.discard(self)
+
+    def _wait_groups_gone(self, running: Sequence[_Running], deadline: float) -> None:
+        pending = list(running)
+        while pending:
+            for r in pending:
+                r.proc.poll()  # reap the leader so it does not linger as a zombie
+            _before = {r.spec.name for r in pending}
+            pending = [r for r in pending if process_group_members(r.pgid)]
+            import sys as _s; _gone = _before - {r.spec.name for r in pending}
+            if _gone: print("DEBUG gone", _gone, time.monotonic(), file=_s.stderr)
+            if not pending or time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
+
+    def _close_output(self, r: _Running) -> None:
+        if r.pump is not None:
+            r.pump.join(timeout=2.0)
+        with contextlib.suppress(OSError):
+            r.log_file.close()
+
+    # -- context manager ---------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        if not self._running:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _console_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _probe(spec: ServiceSpec) -> tuple[bool, str]:
+    assert spec.ready_url is not None
+    request = urllib.request.Request(spec.ready_url, method="GET")
+    status: int
+    body: bytes
+    try:
+        with _NO_PROXY_OPENER.open(request, timeout=2.0) as response:
+            status = int(response.status)
+            body = response.read(4096)
+    except urllib.error.HTTPError as err:
+        status = int(err.code)
+        body = err.read(4096) if err.fp is not None else b""
+    except (OSError, ValueError) as err:
+        return False, f"{type(err).__name__}: {err}"
+    ok = status < 500 if spec.ready_status is None else status == spec.ready_status
+    if ok and spec.ready_body is not None:
+        ok = body.decode("utf-8", errors="replace").strip() == spec.ready_body
+    return ok, f"HTTP {status} {body[:200]!r}"
+
+
+# Loopback only: never route readiness probes through an HTTP proxy from the environment.
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM while stopping, so a second Ctrl-C cannot strand processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+# --------------------------------------------------------------------------------------
+# Ports and options of the standard stack
+
+
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """``count`` distinct ports that were free on ``host`` a moment ago."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    create_payment: int = 8081
+    ipn_webhook: int = 8082
+    fulfill: int = 8083
+    simulator: int = 8090
+    firestore: int = 8085
+    tasks_grpc: int = 8123
+    tasks_http: int = 8124
+
+    ENV_NAMES: ClassVar[dict[str, str]] = {
+        "create_payment": "CREATE_PAYMENT_PORT",
+        "ipn_webhook": "IPN_WEBHOOK_PORT",
+        "fulfill": "FULFILL_PORT",
+        "simulator": "MP_SIMULATOR_PORT",
+        "firestore": "FIRESTORE_PORT",
+        "tasks_grpc": "CLOUD_TASKS_PORT",
+        "tasks_http": "CLOUD_TASKS_HTTP_PORT",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackPorts:
+        """The default ports, each overridable by its environment variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV_NAMES[f.name], "").strip()
+            if raw:
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{cls.ENV_NAMES[f.name]}={raw!r} is not a port") from None
+        return cls(**values)
+
+    @classmethod
+    def free(cls, host: str = HOST) -> StackPorts:
+        names = [f.name for f in fields(cls)]
+        return cls(**dict(zip(names, free_ports(len(names), host), strict=True)))
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """Knobs of the standard stack.
+
+    ``time_scale`` scales the Cloud Tasks emulator's clock (backoffs); ``cont_delay`` and
+    ``retry_delays`` are the simulator's delay before an asynchronous payment settles and
+    between its webhook retries (seconds). ``base_env`` is the environment passed through to
+    every service (default: ours); ``function_env`` is added to the functions' environment
+    last (wins over everything).
+    """
+
+    time_scale: float = 1.0
+    cont_delay: float = 2.0
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    project: str = PROJECT_ID
+    location: str = LOCATION
+    fulfill_queue: str = "fulfill:max_attempts=10,min_backoff=0.2,max_backoff=10,max_doublings=4"
+    merchant_events_queue: str = "merchant-events:max_attempts=50,min_backoff=1,max_backoff=60"
+    currency: str = "BRL"
+    base_env: Mapping[str, str] | None = None
+    function_env: Mapping[str, str] = field(default_factory=dict)
+    python: str = sys.executable
+    functions_framework: str | None = None
+    start_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    create_payment: str
+    ipn_webhook: str
+    fulfill: str
+    simulator: str
+    firestore: str
+    tasks_http: str
+    firestore_host: str
+    tasks_grpc_host: str
+    certs: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def stack_urls(ports: StackPorts, host: str = HOST) -> StackUrls:
+    def base(port: int) -> str:
+        return f"http://{host}:{port}"
+
+    return StackUrls(
+        create_payment=base(ports.create_payment),
+        ipn_webhook=base(ports.ipn_webhook),
+        fulfill=base(ports.fulfill),
+        simulator=base(ports.simulator),
+        firestore=base(ports.firestore),
+        tasks_http=base(ports.tasks_http),
+        firestore_host=f"{host}:{ports.firestore}",
+        tasks_grpc_host=f"{host}:{ports.tasks_grpc}",
+        certs=base(ports.tasks_http) + "/oauth2/v1/certs",
+    )
+
+
+# Variables the stack wires itself: the caller's environment never overrides them.
+# (Secrets forced here must match what the simulator is started with.)
+_FORCED_SECRETS = ("MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET")
+
+
+def function_env(ports: StackPorts, options: StackOptions | None = None, host: str = HOST) -> dict[str, str]:
+    """The complete environment of each function process (the same for all three).
+
+    Order: caller's environment (passed through, e.g. ``MERCHANT_WEBHOOK_URL``, ``LOG_LEVEL``)
+    < overridable local defaults (``CORS_ALLOWED_ORIGINS``, ``MERCHANT_WEBHOOK_SECRET``)
+    < the stack's wiring (project, emulator hosts, URLs, simulator secrets)
+    < ``options.function_env``.
+    """
+    opts = options or StackOptions()
+    urls = stack_urls(ports, host)
+    env = dict(os.environ if opts.base_env is None else opts.base_env)
+    # A secret is given one way only: drop _FILE/_SECRET variants of the forced ones, and
+    # of MERCHANT_WEBHOOK_SECRET unless the caller gave that secret explicitly.
+    for name in _FORCED_SECRETS:
+        env.pop(f"{name}_FILE", None)
+        env.pop(f"{name}_SECRET", None)
+    defaults = {
+        "CORS_ALLOWED_ORIGINS": CORS_ALLOWED_ORIGINS,
+        "MERCHANT_WEBHOOK_SECRET": MERCHANT_WEBHOOK_SECRET,
+    }
+    for name, value in defaults.items():
+        if name not in env and f"{name}_FILE" not in env and f"{name}_SECRET" not in env:
+            env[name] = value
+    env.update(
+        {
+            "GOOGLE_CLOUD_PROJECT": opts.project,
+            "TASKS_LOCATION": opts.location,
+            "FIRESTORE_EMULATOR_HOST": urls.firestore_host,
+            "MP_API_BASE_URL": urls.simulator,
+            "MP_ACCESS_TOKEN": MP_ACCESS_TOKEN,
+            "MP_WEBHOOK_SECRET": MP_WEBHOOK_SECRET,
+            "NOTIFICATION_URL": urls.ipn_webhook,
+            "FULFILL_URL": urls.fulfill,
+            "CLOUD_TASKS_EMULATOR_HOST": urls.tasks_grpc_host,
+            "TASKS_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
+            "FULFILL_AUTH_AUDIENCE": urls.fulfill,
+            "FULFILL_ALLOWED_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
+            "ID_TOKEN_CERTS_URL": urls.certs,
+            "PYTHONPATH": _pythonpath(env.get("PYTHONPATH")),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(opts.function_env)
+    return env
+
+
+def _pythonpath(existing: str | None) -> str:
+    parts = [str(REPO_ROOT)] + [p for p in (existing or "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(parts))
+
+
+def _service_env(opts: StackOptions) -> dict[str, str]:
+    env = dict(os.environ if opts.base_env is None else opts.base_env)
+    env["PYTHONPATH"] = _pythonpath(env.get("PYTHONPATH"))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def find_functions_framework(opts: StackOptions | None = None) -> str:
+    """The project venv's ``functions-framework`` console script."""
+    if opts is not None and opts.functions_framework:
+        return opts.functions_framework
+    candidates = [
+        Path(opts.python if opts else sys.executable).parent / "functions-framework",
+        REPO_ROOT / ".venv" / "bin" / "functions-framework",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("functions-framework")
+    if found:
+        return found
+    raise FileNotFoundError("functions-framework not found (is the project venv installed?)")
+
+
+def _fmt_seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def standard_services(
+    ports: StackPorts | None = None, options: StackOptions | None = None, host: str = HOST
+) -> list[ServiceSpec]:
+    """Firestore emulator, Cloud Tasks emulator, MP simulator, then the three functions."""
+    from local.firestore_emulator import firestore_service
+
+    p = ports or StackPorts.from_env()
+    opts = options or StackOptions()
+    urls = stack_urls(p, host)
+    py = opts.python
+    senv = _service_env(opts)
+    timeout = opts.start_timeout
+    services = [
+        replace(firestore_service(p.firestore, host=host, env=senv), timeout=max(timeout, 60.0)),
+        ServiceSpec(
+            name="cloudtasks",
+            argv=[
+                py,
+                "-m",
+                "local.cloudtasks_emulator",
+                "--host",
+                host,
+                "--grpc-port",
+                str(p.tasks_grpc),
+                "--http-port",
+                str(p.tasks_http),
+                "--project",
+                opts.project,
+                "--location",
+                opts.location,
+                "--queue",
+                opts.fulfill_queue,
+                "--queue",
+                opts.merchant_events_queue,
+                "--time-scale",
+                _fmt_seconds(opts.time_scale),
+            ],
+            env=senv,
+            cwd=REPO_ROOT,
+            ready_url=urls.tasks_http + "/healthz",
+            ready_status=200,
+            timeout=timeout,
+            url=urls.tasks_http,
+            stop_wave=1,
+        ),
+        ServiceSpec(
+            name="simulator",
+            argv=[
+                py,
+                "-m",
+                "local.mp_simulator",
+                "--host",
+                host,
+                "--port",
+                str(p.simulator),
+                "--access-token",
+                MP_ACCESS_TOKEN,
+                "--public-key",
+                MP_PUBLIC_KEY,
+                "--webhook-secret",
+                MP_WEBHOOK_SECRET,
+                "--currency",
+                opts.currency,
+                "--cont-delay",
+                _fmt_seconds(opts.cont_delay),
+                "--retry-delays",
+                ",".join(_fmt_seconds(d) for d in opts.retry_delays),
+            ],
+            env=senv,
+            cwd=REPO_ROOT,
+            ready_url=urls.simulator + "/_sim/health",
+            ready_status=200,
+            timeout=timeout,
+            url=urls.simulator,
+            stop_wave=1,
+        ),
+    ]
+    ff = find_functions_framework(opts)
+    fenv = function_env(p, opts, host)
+    for name, port, url in (
+        ("create_payment", p.create_payment, urls.create_payment),
+        ("ipn_webhook", p.ipn_webhook, urls.ipn_webhook),
+        ("fulfill", p.fulfill, urls.fulfill),
+    ):
+        services.append(
+            ServiceSpec(
+                name=name,
+                argv=[
+                    ff,
+                    f"--target={name}",
+                    f"--source=entry_{name}.py",
+                    f"--host={host}",
+                    f"--port={port}",
+                ],
+                env=fenv,
+                cwd=REPO_ROOT,
+                # create_payment answers GET /orders/<unknown> with 404; the other two
+                # answer GET / with some 4xx: any answer below 500 means it is serving.
+                ready_url=url + ("/orders/x" if name == "create_payment" else "/"),
+                ready_status=404 if name == "create_payment" else None,
+                timeout=timeout,
+                url=url,
+                stop_wave=0,
+                # gunicorn's quick shutdown: on SIGTERM its worker lingers up to ~2.5 s over
+                # idle kept-alive connections, which only slows every local stop down.
+                stop_signal=signal.SIGINT,
+            )
+        )
+    return services
+
+
+class LocalStack(Stack):
+    """The standard stack, with its ports, options and URLs."""
+
+    def __init__(
+        self,
+        ports: StackPorts,
+        options: StackOptions,
+        run_dir: Path,
+        *,
+        console: bool = False,
+        host: str = HOST,
+        services: Sequence[ServiceSpec] | None = None,
+    ) -> None:
+        super().__init__(
+            services if services is not None else standard_services(ports, options, host),
+            run_dir,
+            console=console,
+        )
+        self.ports = ports
+        self.options = options
+        self.host = host
+        self.endpoints = stack_urls(ports, host)
+
+    @property
+    def project(self) -> str:
+        return self.options.project
+
+    @property
+    def function_env(self) -> dict[str, str]:
+        return function_env(self.ports, self.options, self.host)
+
+
+def default_run_dir() -> Path:
+    return REPO_ROOT / ".local-run" / time.strftime(f"%Y%m%d-%H%M%S-{os.getpid()}")
+
+
+def start_stack(
+    ports: StackPorts | None = None,
+    options: StackOptions | None = None,
+    *,
+    run_dir: Path | None = None,
+    console: bool = False,
+    only: Sequence[str] | None = None,
+) -> LocalStack:
+    """Build and start the standard stack (``only``: a subset of service names, in order).
+
+    Returns the running stack; stop it with ``.stop()`` or use it as a context manager.
+    """
+    p = ports or StackPorts.from_env()
+    opts = options or StackOptions()
+    services = standard_services(p, opts)
+    if only is not None:
+        unknown = set(only) - {s.name for s in services}
+        if unknown:
+            raise ValueError(f"unknown services: {sorted(unknown)}")
+        services = [s for s in services if s.name in only]
+    stack = LocalStack(p, opts, run_dir or default_run_dir(), console=console, services=services)
+    stack.start()
+    return stack
+
+
+# --------------------------------------------------------------------------------------
+# Signals, for long-running supervisors (make dev)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM (or SIGHUP) arrives."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_on_signals() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into a ``Terminated`` exception, SIGINT into KeyboardInterrupt.
+
+    SIGINT is set explicitly: a process started in the background by a non-interactive shell
+    inherits it ignored, and Ctrl-C (or ``kill -INT``) must still stop the stack.
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, handler),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, handler),
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+    }
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

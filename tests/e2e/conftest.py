@@ -1,0 +1,53 @@
+"""The running stack for end-to-end tests, with a merchant-event receiver and a test hook."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from local.firestore_emulator import wipe
+from local.seed import seed
+from local.stack import LocalStack, StackPorts, start_stack
+from tests.support.receiver import Receiver, start_receiver
+from tests.support.stack_fixtures import E2E_OPTIONS
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    r = start_receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def e2e_stack(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    options = dataclasses.replace(E2E_OPTIONS, function_env={
+        "MERCHANT_WEBHOOK_URL": receiver.url,
+        "ORDER_PAID_HOOKS": "tests.support.hooks:record_paid",
+        "MP_TIMEOUT_SECONDS": "1.5",
+        "UNKNOWN_PAYMENT_MAX_ATTEMPTS": "3",
+        "LOG_LEVEL": "DEBUG",
+    })
+    stack = start_stack(StackPorts.free(), options,
+                        run_dir=tmp_path_factory.mktemp("e2e-stack", numbered=True))
+    try:
+        seed(stack.project, stack.endpoints.firestore_host)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def live(e2e_stack: LocalStack, receiver: Receiver) -> LocalStack:
+    """The stack, alive, with empty Firestore (re-seeded), simulator and receiver reset."""
+    import requests
+
+    e2e_stack.check_alive()
+    wipe(e2e_stack.project, e2e_stack.endpoints.firestore_host)
+    seed(e2e_stack.project, e2e_stack.endpoints.firestore_host)
+    requests.post(e2e_stack.endpoints.simulator + "/_sim/reset", timeout=5).raise_for_status()
+    requests.post(e2e_stack.endpoints.tasks_http + "/_emulator/reset", timeout=5).raise_for_status()
+    receiver.clear()
+    return e2e_stack

@@ -1,0 +1,404 @@
+"""The local stack launcher: readiness, clear failures, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from local.seed import PRODUCTS, seed
+from local.stack import (
+    REPO_ROOT,
+    ServiceDied,
+    ServiceSpec,
+    ServiceStartError,
+    Stack,
+    StackOptions,
+    StackPorts,
+    free_ports,
+    function_env,
+    standard_services,
+)
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+    from tests.support.stack_fixtures import FirestoreEmulator
+
+pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.stack_fixtures"]
+
+STANDIN = str(Path(__file__).resolve().parent.parent / "support" / "standin.py")
+
+
+# -- an independent check: which live processes are in a process group? -----------------
+
+
+def live_group_members(pgid: int) -> list[tuple[int, str]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        state, pgrp = fields[0].decode(), int(fields[2])
+        if pgrp == pgid and state != "Z":
+            found.append((int(entry), state))
+    return found
+
+
+def assert_group_gone(pgid: int) -> None:
+    assert live_group_members(pgid) == [], f"process group {pgid} still has live members"
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return
+    # Only zombies waiting for init to reap them may remain.
+    assert live_group_members(pgid) == []
+
+
+def standin(name: str, *args: str, port: int | None = None, **spec: object) -> ServiceSpec:
+    argv = [sys.executable, STANDIN, *args]
+    ready_url = None
+    if port is not None:
+        argv += ["--port", str(port)]
+        ready_url = f"http://127.0.0.1:{port}/"
+    spec.setdefault("ready_url", ready_url)
+    spec.setdefault("timeout", 10.0)
+    return ServiceSpec(name=name, argv=argv, **spec)  # type: ignore[arg-type]
+
+
+# -- launcher ---------------------------------------------------------------------------
+
+
+def test_starts_services_in_order_and_waits_for_readiness(tmp_path: Path) -> None:
+    a, b = free_ports(2)
+    stack = Stack(
+        [
+            standin("slow", "--delay", "0.5", "--print", "hello from slow", port=a),
+            standin(
+                "teapot",
+                "--status",
+                "418",
+                "--body",
+                "short and stout",
+                port=b,
+                ready_status=418,
+                ready_body="short and stout",
+            ),
+        ],
+        tmp_path,
+    )
+    started = time.monotonic()
+    with stack:
+        assert time.monotonic() - started >= 0.5
+        with urllib.request.urlopen(f"http://127.0.0.1:{a}/") as response:
+            assert response.read() == b"Ok"
+        pgids = stack.pgids
+        assert set(pgids) == {"slow", "teapot"}
+        for name, pgid in pgids.items():
+            assert pgid != os.getpgid(0)
+            assert os.getpgid(stack.pid(name)) == pgid  # own process group
+            assert live_group_members(pgid)
+    for pgid in pgids.values():
+        assert_group_gone(pgid)
+    assert "hello from slow" in (tmp_path / "slow.log").read_text()
+
+
+def test_a_service_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
+    a, b = free_ports(2)
+    stack = Stack(
+        [standin("good", port=a), standin("broken", "--fail-with", "3", port=b)],
+        tmp_path,
+    )
+    with pytest.raises(ServiceStartError) as info:
+        stack.start()
+    err = info.value
+    assert err.service == "broken"
+    text = str(err)
+    assert "'broken'" in text and "exit code 3" in text
+    assert "boom: giving up with exit code 3" in text  # the log tail
+    assert str(tmp_path / "broken.log") in text
+    # the service started before it was stopped
+    for pgid in stack.pgids.values():
+        assert_group_gone(pgid)
+
+
+def test_a_service_that_never_gets_ready_times_out_clearly(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    stack = Stack(
+        [standin("stuck", "--never-ready", "--print", "still warming up", port=port, timeout=1.0)],
+        tmp_path,
+    )
+    started = time.monotonic()
+    with pytest.raises(ServiceStartError) as info:
+        stack.start()
+    assert time.monotonic() - started < 5
+    text = str(info.value)
+    assert "not ready after 1 s" in text and f"127.0.0.1:{port}" in text
+    assert "still warming up" in text
+    assert_group_gone(stack.pgids["stuck"])
+
+
+def test_a_missing_program_is_reported(tmp_path: Path) -> None:
+    stack = Stack([ServiceSpec("ghost", ["/nonexistent/program"])], tmp_path)
+    with pytest.raises(ServiceStartError, match="'ghost' could not be started"):
+        stack.start()
+
+
+def test_stop_kills_the_whole_group_even_when_it_ignores_sigterm(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    stack = Stack(
+        [standin("stubborn", "--ignore-term", "--spawn-child", "--child-ignores-term", port=port)],
+        tmp_path,
+        grace=0.5,
+    )
+    stack.start()
+    pgid = stack.pgids["stubborn"]
+    _wait_for(lambda: len(live_group_members(pgid)) >= 2)
+    started = time.monotonic()
+    stack.stop()
+    assert time.monotonic() - started < 5
+    assert_group_gone(pgid)
+    stack.stop()  # idempotent
+
+
+def test_a_dying_service_is_detected_and_everything_stops(tmp_path: Path) -> None:
+    a, b = free_ports(2)
+    stack = Stack(
+        [
+            standin("steady", "--spawn-child", port=a),
+            # the leader exits after 0.5 s; its child (same group) stays behind
+            standin("flaky", "--spawn-child", "--exit-after", "0.5", port=b),
+        ],
+        tmp_path,
+    )
+    with stack:
+        pgids = stack.pgids
+        with pytest.raises(ServiceDied) as info:
+            stack.wait(poll_interval=0.05)
+        assert info.value.service == "flaky"
+        assert "exit code 7" in str(info.value)
+        assert "standin: exiting on purpose" in str(info.value)
+        assert live_group_members(pgids["flaky"])  # the orphaned child, before stop
+    for pgid in pgids.values():
+        assert_group_gone(pgid)
+
+
+SUPERVISOR = textwrap.dedent(
+    """
+    import json, sys
+    from local.stack import ServiceSpec, Stack, Terminated, terminate_on_signals
+    ports = json.loads(sys.argv[1])
+    standin = sys.argv[2]
+    services = [
+        ServiceSpec(f"s{i}", [sys.executable, standin, "--port", str(p), sys.argv[4]],
+                    ready_url=f"http://127.0.0.1:{p}/")
+        for i, p in enumerate(ports)
+    ]
+    with terminate_on_signals():
+        stack = Stack(services, sys.argv[3], console=True)
+        try:
+            stack.start()
+            print("PGIDS " + json.dumps(stack.pgids), flush=True)
+            stack.wait()
+        except (KeyboardInterrupt, Terminated):
+            print("interrupted", flush=True)
+        finally:
+            stack.stop()
+            print("stopped", flush=True)
+    """
+)
+
+
+def _start_supervisor(
+    tmp_path: Path, spawn_child: bool = True
+) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    ports = free_ports(2)
+    extra = "--spawn-child" if spawn_child else "--print=no-child"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, json.dumps(ports), STANDIN, str(tmp_path), extra],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so a stray signal to our group cannot reach it
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 20
+    output = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.startswith("PGIDS "):
+            pgids: dict[str, int] = json.loads(line[6:])
+            if spawn_child:
+                for pgid in pgids.values():
+                    _wait_for(lambda pgid=pgid: len(live_group_members(pgid)) >= 2)
+            return proc, pgids
+    proc.kill()
+    raise AssertionError("supervisor did not start:\n" + "".join(output))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_supervisor_stops_everything_on_ctrl_c_and_sigterm(tmp_path: Path, sig: int) -> None:
+    proc, pgids = _start_supervisor(tmp_path)
+    # the console gets each service's output, prefixed with its name
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=20)
+    assert "stopped" in out
+    for pgid in pgids.values():
+        assert_group_gone(pgid)
+
+
+def test_services_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    # No cleanup is possible after SIGKILL: the kernel's parent-death signal (SIGTERM) stops
+    # each service's leader. (A leader's own children are then the leader's business.)
+    proc, pgids = _start_supervisor(tmp_path, spawn_child=False)
+    proc.kill()
+    proc.wait(timeout=10)
+    for pgid in pgids.values():
+        _wait_for(lambda pgid=pgid: not live_group_members(pgid))
+        assert_group_gone(pgid)
+
+
+def test_console_output_is_prefixed_and_logged(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (port,) = free_ports(1)
+    with Stack([standin("chatty", "--print", "hello console", port=port)], tmp_path, console=True):
+        pass
+    out = capfd.readouterr().out
+    assert any(line.startswith("chatty") and "hello console" in line for line in out.splitlines())
+    assert "hello console" in (tmp_path / "chatty.log").read_text()
+
+
+# -- the standard stack's wiring ---------------------------------------------------------
+
+
+def test_function_environment_follows_the_contract() -> None:
+    ports = StackPorts.from_env({"FULFILL_PORT": "9083", "FIRESTORE_PORT": "9085"})
+    assert ports.fulfill == 9083 and ports.firestore == 9085 and ports.create_payment == 8081
+    caller = {
+        "MERCHANT_WEBHOOK_URL": "http://127.0.0.1:9999/hook",
+        "LOG_LEVEL": "DEBUG",
+        "GOOGLE_CLOUD_PROJECT": "some-real-project",  # never wins over the stack's wiring
+        "MP_ACCESS_TOKEN_FILE": "/etc/secrets/x",  # would be ambiguous with the literal
+        "PYTHONPATH": "/elsewhere",
+    }
+    env = function_env(ports, StackOptions(base_env=caller))
+    expected = {
+        "GOOGLE_CLOUD_PROJECT": "demo-mp-local",
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9085",
+        "MP_API_BASE_URL": "http://127.0.0.1:8090",
+        "MP_ACCESS_TOKEN": "TEST-local-access-token",
+        "MP_WEBHOOK_SECRET": "dev-webhook-secret",
+        "NOTIFICATION_URL": "http://127.0.0.1:8082",
+        "FULFILL_URL": "http://127.0.0.1:9083",
+        "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:8123",
+        "TASKS_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
+        "FULFILL_AUTH_AUDIENCE": "http://127.0.0.1:9083",
+        "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
+        "ID_TOKEN_CERTS_URL": "http://127.0.0.1:8124/oauth2/v1/certs",
+        "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
+        "MERCHANT_WEBHOOK_SECRET": "dev-merchant-webhook-secret",
+        "MERCHANT_WEBHOOK_URL": "http://127.0.0.1:9999/hook",
+        "LOG_LEVEL": "DEBUG",
+    }
+    assert {k: env.get(k) for k in expected} == expected
+    assert "MP_ACCESS_TOKEN_FILE" not in env
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(REPO_ROOT), "/elsewhere"]
+    # the caller may choose the merchant secret and CORS origins
+    env = function_env(
+        ports,
+        StackOptions(base_env={"MERCHANT_WEBHOOK_SECRET": "mine", "CORS_ALLOWED_ORIGINS": ""}),
+    )
+    assert env["MERCHANT_WEBHOOK_SECRET"] == "mine" and env["CORS_ALLOWED_ORIGINS"] == ""
+
+
+def test_standard_services_use_the_given_ports_and_options() -> None:
+    ports = StackPorts.free()
+    assert len(set(vars(ports).values())) == 7
+    options = StackOptions(time_scale=0.1, cont_delay=0.3, retry_delays=(0.2, 0.5, 1.0))
+    services = {s.name: s for s in standard_services(ports, options)}
+    assert list(services) == [
+        "firestore",
+        "cloudtasks",
+        "simulator",
+        "create_payment",
+        "ipn_webhook",
+        "fulfill",
+    ]
+    tasks = services["cloudtasks"].argv
+    assert tasks[tasks.index("--grpc-port") + 1] == str(ports.tasks_grpc)
+    assert tasks[tasks.index("--time-scale") + 1] == "0.1"
+    sim = services["simulator"].argv
+    assert sim[sim.index("--port") + 1] == str(ports.simulator)
+    assert sim[sim.index("--retry-delays") + 1] == "0.2,0.5,1"
+    assert sim[sim.index("--cont-delay") + 1] == "0.3"
+    cp = services["create_payment"]
+    assert Path(cp.argv[0]).name == "functions-framework"
+    assert "--target=create_payment" in cp.argv and "--source=entry_create_payment.py" in cp.argv
+    assert f"--port={ports.create_payment}" in cp.argv
+    assert cp.cwd == REPO_ROOT and cp.ready_url == f"http://127.0.0.1:{ports.create_payment}/orders/x"
+    assert cp.env is not None and cp.env["FULFILL_URL"] == f"http://127.0.0.1:{ports.fulfill}"
+
+
+# -- Firestore emulator and seed ---------------------------------------------------------
+
+
+def test_seed_is_idempotent_and_wipe_empties_the_project(
+    firestore_emulator: FirestoreEmulator, firestore_project: str
+) -> None:
+    assert seed(firestore_project) == list(PRODUCTS)
+    seed(firestore_project)
+    client = firestore_emulator.client(firestore_project)
+    docs = {d.id: d.to_dict() for d in client.collection("products").stream()}
+    assert docs == PRODUCTS
+    assert docs["demo-product"] == {
+        "title": "Demo product",
+        "unit_price": "100.00",
+        "currency": "BRL",
+        "active": True,
+    }
+    assert docs["demo-inactive"]["active"] is False
+    firestore_emulator.wipe(firestore_project)
+    assert list(client.collection("products").stream()) == []
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+# -- the whole standard stack ------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_the_standard_stack_pays_an_order_end_to_end(stack: LocalStack) -> None:
+    from local.dev import smoke
+
+    urls = stack.endpoints
+    assert stack.urls["create_payment"] == urls.create_payment
+    order = smoke(urls, timeout=30, log=lambda message: None)
+    assert order["status"] == "paid" and order["amount"] == "200.00"
+    for name in ("ipn_webhook", "fulfill"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(stack.urls[name] + "/", timeout=5)
+        assert info.value.code < 500
+    assert stack.dead_services() == {}

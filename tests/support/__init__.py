@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (pytest fixtures, stand-in processes)."""

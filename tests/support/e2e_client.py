@@ -1,0 +1,131 @@
+"""Helpers that drive the running stack the way its real callers do."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+
+from local.stack import MP_ACCESS_TOKEN, MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
+from shared import signature
+
+CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
+        "security_code": "123"}
+PAYER = {"email": "buyer@example.com", "identification": {"type": "CPF", "number": "12345678909"}}
+
+
+class StackClient:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.urls = stack.endpoints
+        self.http = requests.Session()
+
+    # -- Mercado Pago side ---------------------------------------------------------------
+    def card_token(self, holder: str = "APRO") -> str:
+        r = self.http.post(f"{self.urls.simulator}/v1/card_tokens",
+                           params={"public_key": MP_PUBLIC_KEY},
+                           json={**CARD, "cardholder": {"name": holder, "identification": {
+                               "type": "CPF", "number": "12345678909"}}}, timeout=5)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    def sim(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = self.http.request(method, f"{self.urls.simulator}{path}", timeout=10, **kwargs)
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    def sim_payments_for(self, order_id: str) -> list[dict[str, Any]]:
+        r = self.http.get(f"{self.urls.simulator}/v1/payments/search",
+                          params={"external_reference": order_id},
+                          headers={"Authorization": f"Bearer {MP_ACCESS_TOKEN}"}, timeout=5)
+        assert r.status_code == 200, r.text
+        return list(r.json()["results"])
+
+    def fault(self, **rule: Any) -> None:
+        self.sim("POST", "/_sim/faults", json=rule)
+
+    def clear_faults(self) -> None:
+        self.sim("DELETE", "/_sim/faults")
+
+    # -- create_payment ------------------------------------------------------------------
+    def body(self, token: str, items: list[dict[str, Any]] | None = None,
+             order_id: str | None = None) -> dict[str, Any]:
+        b: dict[str, Any] = {"payer": PAYER, "payment": {
+            "method": "card", "token": token, "payment_method_id": "master", "installments": 1}}
+        if order_id:
+            b["order_id"] = order_id
+        else:
+            b["items"] = items or [{"product_id": "demo-product", "quantity": 2}]
+        return b
+
+    def pay(self, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+            holder: str = "APRO") -> requests.Response:
+        return self.http.post(self.urls.create_payment + "/",
+                              json=body if body is not None else self.body(self.card_token(holder)),
+                              headers=headers or {}, timeout=15)
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        r = self.http.get(f"{self.urls.create_payment}/orders/{order_id}", timeout=10)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def wait_order(self, order_id: str, status: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            last = self.order(order_id)
+            if last["status"] == status:
+                return last
+            time.sleep(0.1)
+        raise AssertionError(f"order {order_id} stayed {last.get('status')}, wanted {status}")
+
+    # -- Firestore -----------------------------------------------------------------------
+    def db(self) -> Any:
+        import os
+
+        from google.cloud import firestore
+
+        os.environ["FIRESTORE_EMULATOR_HOST"] = self.urls.firestore_host
+        return firestore.Client(project=self.stack.project)
+
+    def docs(self, collection: str) -> list[dict[str, Any]]:
+        return [d.to_dict() | {"_id": d.id} for d in self.db().collection(collection).stream()]
+
+    def wait_for(self, predicate: Any, timeout: float = 20, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    # -- Cloud Tasks emulator ------------------------------------------------------------
+    def tasks_view(self) -> dict[str, Any]:
+        r = self.http.get(f"{self.urls.tasks_http}/_emulator/tasks", timeout=5)
+        assert r.status_code == 200
+        return dict(r.json())
+
+    # -- ipn_webhook ---------------------------------------------------------------------
+    def notify(self, payment_id: str, *, action: str = "payment.updated",
+               notification_id: int | None = None, topic: str = "payment",
+               secret: str = MP_WEBHOOK_SECRET, request_id: str | None = None,
+               ts: int | None = None, headers: dict[str, str] | None = None,
+               sign: bool = True) -> requests.Response:
+        request_id = request_id or str(uuid.uuid4())
+        ts = ts if ts is not None else int(time.time())
+        body = json.dumps({"id": notification_id or int(time.time() * 1000),
+                           "live_mode": False, "type": topic, "action": action,
+                           "api_version": "v1", "user_id": 1, "date_created": "2026-01-01",
+                           "data": {"id": payment_id}})
+        h = {"Content-Type": "application/json", "x-request-id": request_id}
+        if sign:
+            v1 = signature.sign(secret, payment_id.lower(), request_id, str(ts))
+            h["x-signature"] = f"ts={ts},v1={v1}"
+        h.update(headers or {})
+        return self.http.post(self.urls.ipn_webhook + "/",
+                              params={"data.id": payment_id, "type": topic},
+                              data=body, headers=h, timeout=10)
