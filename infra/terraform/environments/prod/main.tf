@@ -1,0 +1,40 @@
+# Root of the prod environment: one Google Cloud project, the whole stack.
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = {
+    managed-by = "terraform"
+  }
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  project_id         = var.project_id
+  environment        = "prod"
+  region             = var.region
+  protect            = true
+  firestore_location = var.firestore_location
+  source_bucket_name = var.source_bucket_name
+  packages           = var.packages
+
+  cors_allowed_origins     = var.cors_allowed_origins
+  merchant_webhook_url     = var.merchant_webhook_url
+  fulfill_max_attempts     = var.fulfill_max_attempts
+  fulfill_auth_audience    = var.fulfill_auth_audience
+  log_level                = var.log_level
+  notification_channel_ids = var.notification_channel_ids
+
+  min_instances = {
+    create_payment = 1
+    ipn_webhook    = 1
+    fulfill        = 0
+  }
+  max_instances = {
+    create_payment = 20
+    ipn_webhook    = 20
+    fulfill        = 5
+  }
+}

@@ -1,0 +1,40 @@
+# Root of the staging environment: one Google Cloud project, the whole stack.
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  default_labels = {
+    managed-by = "terraform"
+  }
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  project_id         = var.project_id
+  environment        = "staging"
+  region             = var.region
+  protect            = false
+  firestore_location = var.firestore_location
+  source_bucket_name = var.source_bucket_name
+  packages           = var.packages
+
+  cors_allowed_origins     = var.cors_allowed_origins
+  merchant_webhook_url     = var.merchant_webhook_url
+  fulfill_max_attempts     = var.fulfill_max_attempts
+  fulfill_auth_audience    = var.fulfill_auth_audience
+  log_level                = var.log_level
+  notification_channel_ids = var.notification_channel_ids
+
+  min_instances = {
+    create_payment = 0
+    ipn_webhook    = 0
+    fulfill        = 0
+  }
+  max_instances = {
+    create_payment = 3
+    ipn_webhook    = 3
+    fulfill        = 3
+  }
+}

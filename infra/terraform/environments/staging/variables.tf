@@ -1,0 +1,65 @@
+variable "project_id" {
+  description = "Google Cloud project of this environment."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions and queues."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "firestore_location" {
+  description = "Firestore location id, e.g. nam5 or us-central1 (fixed once created)."
+  type        = string
+  default     = "nam5"
+}
+
+variable "source_bucket_name" {
+  description = "Globally unique bucket name for the deploy zips, e.g. <project_id>-fn-sources."
+  type        = string
+}
+
+variable "packages" {
+  description = "Function => {path, sha256} of its zip; pass -var-file=../../../../build/packages/packages.tfvars.json (written by tools/build_package.py)."
+  type = map(object({
+    path   = string
+    sha256 = string
+  }))
+}
+
+variable "cors_allowed_origins" {
+  description = "Shop origins allowed to call create_payment from a browser."
+  type        = list(string)
+  default     = []
+}
+
+variable "merchant_webhook_url" {
+  description = "Shop backend URL for order.* events; empty = none."
+  type        = string
+  default     = ""
+}
+
+variable "fulfill_max_attempts" {
+  description = "Fulfil queue max_attempts = fulfill's FULFILL_MAX_ATTEMPTS."
+  type        = number
+  default     = 10
+}
+
+variable "fulfill_auth_audience" {
+  description = "Override of fulfill's expected token audience (null = its deterministic URL)."
+  type        = string
+  default     = null
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions."
+  type        = string
+  default     = "INFO"
+}
+
+variable "notification_channel_ids" {
+  description = "Monitoring notification channels for the alerts."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,259 @@
+# The whole application for one environment (one Google Cloud project). The environment roots
+# (environments/staging, environments/prod) differ only in their inputs.
+#
+# Adding a function (e.g. reconcile) = one `module "<name>"` block below, plus its package in
+# var.packages (tools/build_package.py builds one per entry_<name>.py) and its output.
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.50, < 7.0"
+    }
+  }
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  labels = {
+    app         = "mp-payments"
+    environment = var.environment
+  }
+
+  # Secret ids (docs/contracts.md). Created without versions.
+  secret_ids = [
+    "mp-access-token",
+    "mp-webhook-secret",
+    "mp-webhook-secret-previous",
+    "merchant-webhook-secret",
+  ]
+
+  # fulfill checks the `aud` of its ID tokens against its own URL, but a resource cannot
+  # reference its own attributes (a cycle). Cloud Run gives every service a deterministic URL,
+  # https://<service>-<project number>.<region>.run.app, which is the URL it reports first
+  # (service_config[0].uri) when the name fits; the service behind a function is named after
+  # the function. So the audience is predicted from the project number, and the check block
+  # below warns if the URL Cloud Run reports ever differs (then set var.fulfill_auth_audience
+  # to module.fulfill's uri output and apply again).
+  fulfill_auth_audience = coalesce(
+    var.fulfill_auth_audience,
+    "https://fulfill-${data.google_project.this.number}.${var.region}.run.app",
+  )
+
+  common_env = {
+    LOG_LEVEL                = var.log_level
+    SECRET_CACHE_TTL_SECONDS = tostring(var.secret_cache_ttl_seconds)
+  }
+
+  build = {
+    source_bucket     = module.build.source_bucket
+    docker_repository = module.build.docker_repository
+    builder_id        = module.identities.builder_id
+  }
+}
+
+module "project_services" {
+  source     = "../project_services"
+  project_id = var.project_id
+}
+
+module "identities" {
+  source     = "../identities"
+  project_id = var.project_id
+  depends_on = [module.project_services]
+}
+
+module "build" {
+  source             = "../build"
+  project_id         = var.project_id
+  region             = var.region
+  source_bucket_name = var.source_bucket_name
+  builder_email      = module.identities.builder_email
+  force_destroy      = !var.protect
+  labels             = local.labels
+  depends_on         = [module.project_services]
+}
+
+module "secrets" {
+  source     = "../secrets"
+  project_id = var.project_id
+  secret_ids = local.secret_ids
+  labels     = local.labels
+  depends_on = [module.project_services]
+}
+
+module "firestore" {
+  source      = "../firestore"
+  project_id  = var.project_id
+  database_id = var.firestore_database_id
+  location_id = var.firestore_location
+  protect     = var.protect
+  depends_on  = [module.project_services]
+}
+
+module "queues" {
+  source               = "../queues"
+  project_id           = var.project_id
+  location             = var.region
+  fulfill_max_attempts = var.fulfill_max_attempts
+  depends_on           = [module.project_services]
+}
+
+module "observability" {
+  source                   = "../observability"
+  project_id               = var.project_id
+  environment              = var.environment
+  notification_channel_ids = var.notification_channel_ids
+  depends_on               = [module.project_services]
+}
+
+# --- functions -------------------------------------------------------------------------
+#
+# Sizing: all three are I/O bound (Mercado Pago API, Firestore, Cloud Tasks), so each instance
+# takes many concurrent requests on threads; concurrency above 1 requires a whole vCPU.
+# 512Mi fits Python 3.12 with the gRPC clients and leaves room for request bodies (64 KiB cap).
+
+# Browsers create payments: public (it validates input and prices from Firestore itself),
+# ALLOW_ALL ingress. Timeout 30 s covers a Mercado Pago call (MP_TIMEOUT_SECONDS 8) with a
+# retry plus Firestore writes. A warm instance in prod keeps checkout free of cold starts.
+module "create_payment" {
+  source = "../function"
+
+  project_id        = var.project_id
+  region            = var.region
+  name              = "create_payment"
+  description       = "Creates an order and its Mercado Pago payment; called by browsers."
+  source_bucket     = local.build.source_bucket
+  docker_repository = local.build.docker_repository
+  builder_id        = local.build.builder_id
+  package           = var.packages["create_payment"]
+  labels            = local.labels
+
+  memory          = "512Mi"
+  cpu             = "1"
+  concurrency     = 20
+  min_instances   = var.min_instances["create_payment"]
+  max_instances   = var.max_instances["create_payment"]
+  timeout_seconds = 30
+  ingress         = "ALLOW_ALL"
+  public          = true
+
+  environment = merge(local.common_env, {
+    FIRESTORE_DATABASE = module.firestore.database_id
+    NOTIFICATION_URL   = module.ipn_webhook.uri
+    }, length(var.cors_allowed_origins) == 0 ? {} : {
+    CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
+  })
+  secrets = {
+    MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]
+  }
+  firestore_database = module.firestore.database_resource_name
+}
+
+# Mercado Pago posts notifications: public (every request must carry a valid x-signature
+# HMAC), ALLOW_ALL ingress. It only verifies and enqueues a fulfil task, so it is fast:
+# timeout 15 s (Mercado Pago waits 22 s before retrying). It touches no Firestore and no
+# access token; it creates OIDC tasks, hence serviceAccountUser on the tasks account.
+module "ipn_webhook" {
+  source = "../function"
+
+  project_id        = var.project_id
+  region            = var.region
+  name              = "ipn_webhook"
+  description       = "Verifies Mercado Pago notifications and enqueues fulfil tasks; called by Mercado Pago."
+  source_bucket     = local.build.source_bucket
+  docker_repository = local.build.docker_repository
+  builder_id        = local.build.builder_id
+  package           = var.packages["ipn_webhook"]
+  labels            = local.labels
+
+  memory          = "512Mi"
+  cpu             = "1"
+  concurrency     = 40
+  min_instances   = var.min_instances["ipn_webhook"]
+  max_instances   = var.max_instances["ipn_webhook"]
+  timeout_seconds = 15
+  ingress         = "ALLOW_ALL"
+  public          = true
+
+  environment = merge(local.common_env, {
+    TASKS_LOCATION        = var.region
+    FULFILL_QUEUE         = module.queues.fulfill_queue_id
+    FULFILL_URL           = module.fulfill.uri
+    TASKS_SERVICE_ACCOUNT = module.identities.tasks_invoker_email
+  })
+  secrets = {
+    MP_WEBHOOK_SECRET          = module.secrets.secret_ids["mp-webhook-secret"]
+    MP_WEBHOOK_SECRET_PREVIOUS = module.secrets.secret_ids["mp-webhook-secret-previous"]
+  }
+  enqueue_queues = {
+    fulfill = module.queues.queue_ids["fulfill"]
+  }
+  act_as = {
+    tasks_invoker = module.identities.tasks_invoker_id
+  }
+}
+
+# Only Cloud Tasks calls fulfill, with an OIDC token of the tasks account: no public access,
+# ALLOW_INTERNAL_ONLY ingress (Cloud Tasks requests from the same project count as internal).
+# Timeout 60 s = the fulfil tasks' dispatch_deadline. max_instances x concurrency (5 x 10)
+# exceeds the fulfil queue's 20 concurrent dispatches. Its own merchant-events tasks carry no
+# OIDC token, so it needs no serviceAccountUser.
+module "fulfill" {
+  source = "../function"
+
+  project_id        = var.project_id
+  region            = var.region
+  name              = "fulfill"
+  description       = "Applies a Mercado Pago payment to its order; called by Cloud Tasks only."
+  source_bucket     = local.build.source_bucket
+  docker_repository = local.build.docker_repository
+  builder_id        = local.build.builder_id
+  package           = var.packages["fulfill"]
+  labels            = local.labels
+
+  memory          = "512Mi"
+  cpu             = "1"
+  concurrency     = 10
+  min_instances   = var.min_instances["fulfill"]
+  max_instances   = var.max_instances["fulfill"]
+  timeout_seconds = 60
+  ingress         = "ALLOW_INTERNAL_ONLY"
+  public          = false
+  invokers = {
+    tasks = "serviceAccount:${module.identities.tasks_invoker_email}"
+  }
+
+  environment = merge(local.common_env, {
+    FIRESTORE_DATABASE              = module.firestore.database_id
+    TASKS_LOCATION                  = var.region
+    MERCHANT_EVENTS_QUEUE           = module.queues.merchant_events_queue_id
+    TASKS_SERVICE_ACCOUNT           = module.identities.tasks_invoker_email
+    FULFILL_AUTH_AUDIENCE           = local.fulfill_auth_audience
+    FULFILL_ALLOWED_SERVICE_ACCOUNT = module.identities.tasks_invoker_email
+    FULFILL_MAX_ATTEMPTS            = tostring(var.fulfill_max_attempts)
+    UNKNOWN_PAYMENT_MAX_ATTEMPTS    = tostring(var.unknown_payment_max_attempts)
+    }, var.merchant_webhook_url == "" ? {} : {
+    # Unset = no merchant events (docs/contracts.md).
+    MERCHANT_WEBHOOK_URL = var.merchant_webhook_url
+  })
+  secrets = {
+    MP_ACCESS_TOKEN         = module.secrets.secret_ids["mp-access-token"]
+    MERCHANT_WEBHOOK_SECRET = module.secrets.secret_ids["merchant-webhook-secret"]
+  }
+  firestore_database = module.firestore.database_resource_name
+  enqueue_queues = {
+    merchant_events = module.queues.queue_ids["merchant_events"]
+  }
+}
+
+check "fulfill_audience_is_its_url" {
+  assert {
+    condition     = module.fulfill.uri == local.fulfill_auth_audience
+    error_message = "fulfill's URL (${module.fulfill.uri}) differs from the audience it expects (${local.fulfill_auth_audience}): set fulfill_auth_audience to the URL and apply again, or fulfil tasks will be rejected with 401."
+  }
+}

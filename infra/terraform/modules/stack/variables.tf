@@ -1,0 +1,119 @@
+variable "project_id" {
+  description = "The environment's Google Cloud project (one project per environment)."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment name (staging, prod)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, queues, bucket and repository (TASKS_LOCATION)."
+  type        = string
+}
+
+variable "protect" {
+  description = "Production safety settings (Firestore PITR + delete protection, no force-destroy of the source bucket)."
+  type        = bool
+}
+
+variable "firestore_location" {
+  description = "Firestore location id (cannot change after creation)."
+  type        = string
+}
+
+variable "firestore_database_id" {
+  description = "Firestore database id (FIRESTORE_DATABASE)."
+  type        = string
+  default     = "(default)"
+}
+
+variable "source_bucket_name" {
+  description = "Globally unique name of the bucket holding the deploy zips."
+  type        = string
+}
+
+variable "packages" {
+  description = "Function name => {path, sha256} of its deploy zip, as written by tools/build_package.py (build/packages/packages.tfvars.json)."
+  type = map(object({
+    path   = string
+    sha256 = string
+  }))
+  validation {
+    condition     = alltrue([for f in ["create_payment", "ipn_webhook", "fulfill"] : contains(keys(var.packages), f)])
+    error_message = "packages must have create_payment, ipn_webhook and fulfill."
+  }
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed to call create_payment from a browser (CORS_ALLOWED_ORIGINS); empty = no CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "merchant_webhook_url" {
+  description = "Shop backend URL receiving signed order.* events (MERCHANT_WEBHOOK_URL); empty = no events."
+  type        = string
+  default     = ""
+}
+
+variable "fulfill_max_attempts" {
+  description = "The fulfil queue's max_attempts AND fulfill's FULFILL_MAX_ATTEMPTS (one variable so they cannot disagree)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.fulfill_max_attempts >= 2 && var.fulfill_max_attempts <= 100
+    error_message = "fulfill_max_attempts must be between 2 and 100."
+  }
+}
+
+variable "unknown_payment_max_attempts" {
+  description = "UNKNOWN_PAYMENT_MAX_ATTEMPTS of fulfill."
+  type        = number
+  default     = 3
+}
+
+variable "fulfill_auth_audience" {
+  description = "Override of the audience fulfill expects in its ID tokens; null = its deterministic Cloud Run URL (see the stack)."
+  type        = string
+  default     = null
+}
+
+variable "min_instances" {
+  description = "Minimum warm instances per function."
+  type        = map(number)
+  default = {
+    create_payment = 0
+    ipn_webhook    = 0
+    fulfill        = 0
+  }
+}
+
+variable "max_instances" {
+  description = "Maximum instances per function (cost ceiling; fulfill's must keep max x 10 above the fulfil queue's 20 concurrent dispatches)."
+  type        = map(number)
+  default = {
+    create_payment = 10
+    ipn_webhook    = 10
+    fulfill        = 5
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "secret_cache_ttl_seconds" {
+  description = "SECRET_CACHE_TTL_SECONDS: how long a function keeps a secret file's content; bounds how fast a rotation is seen."
+  type        = number
+  default     = 60
+}
+
+variable "notification_channel_ids" {
+  description = "Monitoring notification channel ids for the alert policies."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,110 @@
+"""Offline checks of infra/terraform: fmt, provider schema, checkov."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import CHECKOV_BIN, FIXTURES, REPO, TERRAFORM_DIR, TFSCHEMA_PYTHON, require
+
+SCHEMA_TOOL = REPO / "tools" / "tfschema_check.py"
+SCHEMA_CACHE = REPO / "build" / "tfschema" / "google-schema.json"
+
+
+def run_schema_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    python = require(TFSCHEMA_PYTHON, "the tfschema venv")
+    return subprocess.run(
+        [str(python), str(SCHEMA_TOOL), "--schema-cache", str(SCHEMA_CACHE), *map(str, paths)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_terraform_fmt() -> None:
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform is not installed")
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"
+
+
+def test_real_tree_matches_provider_schema() -> None:
+    result = run_schema_check(TERRAFORM_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "provider 6.50.0" in result.stderr
+
+
+# Each fixture holds one mistake; the schema check must fail on it with this message.
+FIXTURE_CASES = {
+    "misspelt_argument": 'unknown argument "entry_pont"',
+    "missing_required_argument": 'missing required argument "location"',
+    "unknown_block": 'unknown block "secret_volume"',
+    "unknown_dynamic_block": 'dynamic block of unknown block type "secret_volume"',
+    "block_as_argument": '"ttl_config" is a block, not an argument',
+    "unknown_resource_type": 'unknown resource type "google_cloudfunction2_function"',
+    "wrong_module_input": 'module has no variable "memroy"',
+    "missing_module_input": 'required module variable "name" is not given',
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIXTURE_CASES))
+def test_schema_check_catches(case: str) -> None:
+    result = run_schema_check(FIXTURES / case)
+    assert result.returncode == 1, f"{case} passed the schema check:\n{result.stdout}"
+    assert FIXTURE_CASES[case] in result.stdout, result.stdout
+
+
+def test_every_fixture_is_exercised() -> None:
+    on_disk = {p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert on_disk == set(FIXTURE_CASES)
+
+
+def test_checkov_no_failed_check() -> None:
+    checkov = require(CHECKOV_BIN, "the checkov venv")
+    result = subprocess.run(
+        [
+            str(checkov),
+            "-d",
+            str(TERRAFORM_DIR),
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [c for r in reports for c in r["results"]["failed_checks"]]
+    assert not failed, "\n".join(
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}" for c in failed
+    )
+    skipped = [c for r in reports for c in r["results"]["skipped_checks"]]
+    for c in skipped:
+        reason = c.get("check_result", {}).get("suppress_comment", "")
+        assert len(reason.strip()) > 20, f"skip of {c['check_id']} on {c['resource']} has no reason"
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_fulfill_max_attempts_is_one_variable() -> None:
+    """The queue's max_attempts and fulfill's FULFILL_MAX_ATTEMPTS come from one variable."""
+    stack = (TERRAFORM_DIR / "modules" / "stack" / "main.tf").read_text()
+    queues = (TERRAFORM_DIR / "modules" / "queues" / "main.tf").read_text()
+    assert re.search(r"\bfulfill_max_attempts\s*=\s*var\.fulfill_max_attempts\b", stack)
+    assert re.search(r"FULFILL_MAX_ATTEMPTS\s*=\s*tostring\(var\.fulfill_max_attempts\)", stack)
+    assert re.search(r"\bmax_attempts\s*=\s*var\.fulfill_max_attempts\b", queues)
