@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+API_READ_SECONDS = 3.0
+
 
 class SecretError(RuntimeError):
     """Base class: a secret the function needs is not available."""
@@ -132,8 +134,13 @@ class SecretReader:
     def _read_api(self, ref: SecretRef) -> str:
         assert ref.version is not None
         client = self._secret_manager()
+        from google.api_core import retry as gretry
+
+        # Bounded: a webhook must still answer within Mercado Pago's 22 s when the API is down.
+        bounded = gretry.Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=API_READ_SECONDS)
         try:
-            response = client.access_secret_version(name=ref.version, timeout=5.0)
+            response = client.access_secret_version(
+                name=ref.version, retry=bounded, timeout=API_READ_SECONDS)
             value = str(response.payload.data.decode("utf-8")).strip()
         except Exception as exc:  # any API failure: fail closed
             raise SecretUnavailable(f"secret {ref.name}: Secret Manager read failed") from exc

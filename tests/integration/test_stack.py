@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +34,6 @@ from local.stack import (
 )
 
 if TYPE_CHECKING:
-    from local.stack import LocalStack
     from tests.support.stack_fixtures import FirestoreEmulator
 
 pytestmark = pytest.mark.integration
@@ -386,19 +388,125 @@ def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-unty
         time.sleep(0.02)
 
 
-# -- the whole standard stack ------------------------------------------------------------
+# -- make dev / make smoke (local.dev), on free ports -------------------------------------
 
 
-@pytest.mark.e2e
-def test_the_standard_stack_pays_an_order_end_to_end(stack: LocalStack) -> None:
-    from local.dev import smoke
+@contextlib.contextmanager
+def _dev(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m local.dev`` on free ports; SIGTERMed (then killed) if a test fails midway."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.dev", "--free-ports", "--run-dir", str(tmp_path), *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
-    urls = stack.endpoints
-    assert stack.urls["create_payment"] == urls.create_payment
-    order = smoke(urls, timeout=30, log=lambda message: None)
-    assert order["status"] == "paid" and order["amount"] == "200.00"
-    for name in ("ipn_webhook", "fulfill"):
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(stack.urls[name] + "/", timeout=5)
-        assert info.value.code < 500
-    assert stack.dead_services() == {}
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 90) -> str:
+    assert proc.stdout is not None
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if marker in line:
+            return "".join(out)
+    proc.kill()
+    raise AssertionError(f"{marker!r} never printed:\n" + "".join(out))
+
+
+def _stack_ports(output: str) -> dict[str, int]:
+    ports = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("create_payment", "ipn_webhook", "fulfill", "Firestore"):
+            ports[parts[0]] = int(parts[1].rsplit(":", 1)[1])
+        elif parts[:2] == ["MP", "simulator"]:
+            ports["simulator"] = int(parts[2].rsplit(":", 1)[1])
+        elif parts[:2] == ["Cloud", "Tasks"]:
+            ports["tasks_grpc"] = int(parts[2].rsplit(":", 1)[1])
+            ports["tasks_http"] = int(parts[4].rsplit(":", 1)[1])
+    assert len(ports) == 7, output
+    return ports
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of every live process but this one."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != b"Z":
+            yield int(entry), argv
+
+
+def processes_using_ports(ports: dict[str, int]) -> list[str]:
+    """Live processes whose command line names one of the ports (the stack's services)."""
+    wanted = {str(p) for p in ports.values()}
+    return [" ".join(argv) for _, argv in _processes() if {t.rsplit("=", 1)[-1] for t in argv} & wanted]
+
+
+def _assert_stack_gone(ports: dict[str, int]) -> None:
+    _wait_for(lambda: not processes_using_ports(ports), timeout=5)
+    for port in ports.values():
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    with _dev(tmp_path, "--smoke", "--time-scale", "0.1", "--cont-delay", "0.3") as proc:
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "smoke: OK, order paid" in out
+    _assert_stack_gone(_stack_ports(out))
+    assert {p.name for p in tmp_path.glob("*.log")} == {
+        f"{name}.log"
+        for name in ("firestore", "cloudtasks", "simulator", "create_payment", "ipn_webhook", "fulfill")
+    }
+
+
+def test_make_dev_stops_everything_when_a_service_dies(tmp_path: Path) -> None:
+    with _dev(tmp_path) as proc:
+        out = _read_until(proc, "Ctrl-C stops everything")
+        ports = _stack_ports(out)
+        assert "curl -s -X POST" in out
+        fulfill = [
+            pid
+            for pid, argv in _processes()
+            if f"--port={ports['fulfill']}" in argv and "--target=fulfill" in argv
+        ]
+        assert fulfill, "the fulfill function's processes were not found"
+        (master,) = [pid for pid in fulfill if os.getpgid(pid) == pid]  # the group leader
+        os.kill(master, signal.SIGKILL)  # gunicorn's master; its worker is left to the stack
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1, rest
+    assert "service 'fulfill' exited unexpectedly with signal SIGKILL" in rest
+    _assert_stack_gone(ports)
+
+
+def test_make_dev_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    with _dev(tmp_path) as proc:
+        ports = _stack_ports(_read_until(proc, "Ctrl-C stops everything"))
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, rest
+    assert "local stack stopped" in rest
+    _assert_stack_gone(ports)
