@@ -3,8 +3,9 @@
     .venv/bin/python -m local.dev              # run until Ctrl-C (or until a service dies)
     .venv/bin/python -m local.dev --smoke      # pay one order end to end, stop; 0 if paid
 
-Ports come from CREATE_PAYMENT_PORT, IPN_WEBHOOK_PORT, FULFILL_PORT, MP_SIMULATOR_PORT,
-FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT (defaults in docs/contracts.md).
+Ports come from CREATE_PAYMENT_PORT, IPN_WEBHOOK_PORT, FULFILL_PORT, RECONCILE_PORT,
+MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT (defaults in
+docs/contracts.md; reconcile's 8084 is this module's choice until the contract names one).
 Every other variable of this environment (MERCHANT_WEBHOOK_URL, LOG_LEVEL...) reaches the
 functions. Logs: ``.local-run/<run>/<service>.log``.
 """
@@ -64,19 +65,24 @@ def payment_body(token: str, product_id: str = "demo-product", quantity: int = 2
     }
 
 
+def summary(urls: StackUrls) -> str:
+    return f"""Local stack is up (project demo-mp-local, demo catalog seeded):
+  create_payment   {urls.create_payment}
+  ipn_webhook      {urls.ipn_webhook}
+  fulfill          {urls.fulfill}
+  reconcile        {urls.reconcile}   (Cloud Scheduler's job; needs its OIDC token)
+  MP simulator     {urls.simulator}
+  Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host})
+  Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
+"""
+
+
 def walkthrough(urls: StackUrls) -> str:
     card = json.dumps(TEST_CARD)
     body = json.dumps(payment_body("@TOKEN@")).replace("@TOKEN@", "'\"$TOKEN\"'")
     field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
     return f"""
-Local stack is up (project demo-mp-local, demo catalog seeded):
-  create_payment   {urls.create_payment}
-  ipn_webhook      {urls.ipn_webhook}
-  fulfill          {urls.fulfill}
-  MP simulator     {urls.simulator}
-  Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host})
-  Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
-
+{summary(urls)}
 Walk-through (copy-paste into a shell):
 
   # 1. tokenize the test card (Mastercard 5031 4332 1540 6351, 11/2030, CVV 123, APRO)
@@ -192,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="pay one order end to end, then stop (exit 0: paid)"
     )
-    parser.add_argument(
-        "--free-ports", action="store_true", help="use free ports instead of the defaults"
-    )
+    parser.add_argument("--free-ports", action="store_true", help="use free ports instead of the defaults")
     parser.add_argument("--run-dir", type=Path, default=None, help="where service logs go")
     parser.add_argument("--time-scale", type=float, default=None)
     parser.add_argument("--cont-delay", type=float, default=None)
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = start_stack(ports, options, run_dir=run_dir, console=console)
             seed(options.project, stack.endpoints.firestore_host)
             if args.smoke:
+                print(summary(stack.endpoints), flush=True)
                 order = smoke(stack.endpoints, timeout=args.smoke_timeout)
                 print(f"smoke: OK, order paid: {json.dumps(order)}", flush=True)
                 return 0
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         except StackError as err:
             print(f"\nlocal stack: {err}", file=sys.stderr, flush=True)
             return 1
-        except SmokeFailure as err:
+        except (SmokeFailure, OSError) as err:  # OSError: a service did not answer at all
             print(f"\nsmoke: FAILED: {err}\nlogs: {run_dir}", file=sys.stderr, flush=True)
             if stack is not None:
                 _print_tails(stack)

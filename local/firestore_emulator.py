@@ -118,6 +118,7 @@ def firestore_service(
         timeout=timeout,
         url=f"http://{host}:{port}",
         stop_wave=1,  # after the functions that use it
+        ports=(port,),
     )
 
 

@@ -72,8 +72,7 @@ def seed(
         host = emulator_host or os.environ.get("FIRESTORE_EMULATOR_HOST")
         if not host:
             raise RuntimeError(
-                "refusing to seed without an emulator: set FIRESTORE_EMULATOR_HOST "
-                "or pass emulator_host"
+                "refusing to seed without an emulator: set FIRESTORE_EMULATOR_HOST or pass emulator_host"
             )
         from google.cloud import firestore
 

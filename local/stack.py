@@ -4,11 +4,13 @@ Each service runs in its own process group (``start_new_session``) with stdout/s
 to ``<run_dir>/<name>.log`` (and, optionally, prefixed to the console). Services start in
 order; each is waited for (an HTTP readiness URL) before the next one starts, and a service
 that dies or times out is reported with the tail of its log. Stopping sends SIGTERM to every
-process group, then SIGKILL after a grace period, and waits until no member of any group is
-left (checked by scanning ``/proc``, so grandchildren count too).
+process group (gunicorn masters get SIGINT, to themselves only), then SIGKILL to the group
+after a grace period, and waits until no member of any group is left (checked by scanning
+``/proc``, so grandchildren count too). Linux's parent-death signal stops the services if the
+supervisor itself is killed.
 
 ``standard_services`` builds the whole local platform (Firestore emulator, Cloud Tasks
-emulator, Mercado Pago simulator, the three functions) for given ports and options, with
+emulator, Mercado Pago simulator, the functions) for given ports and options, with
 each function's environment computed per docs/contracts.md; ``start_stack`` starts it.
 """
 
@@ -43,7 +45,9 @@ MP_WEBHOOK_SECRET = "dev-webhook-secret"
 MERCHANT_WEBHOOK_SECRET = "dev-merchant-webhook-secret"
 TASKS_SERVICE_ACCOUNT = f"tasks-invoker@{PROJECT_ID}.iam.gserviceaccount.com"
 CORS_ALLOWED_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
-FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill")
+# Cloud Scheduler's identity for the reconcile job (its OIDC token's `email`).
+SCHEDULER_SERVICE_ACCOUNT = f"scheduler@{PROJECT_ID}.iam.gserviceaccount.com"
+FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill", "reconcile")
 
 LOG_TAIL_LINES = 40
 _SUPERVISOR_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
@@ -95,7 +99,10 @@ class ServiceSpec:
     timeout: float = 30.0
     url: str | None = None  # what to show/expose as this service's base URL
     stop_wave: int = 0  # services stop in waves, lowest first (clients before their servers)
-    stop_signal: signal.Signals = signal.SIGTERM  # sent to the group first; SIGKILL follows
+    stop_signal: signal.Signals = signal.SIGTERM  # sent first; SIGKILL to the group follows
+    stop_leader_only: bool = False  # send stop_signal to the leader only (it stops its children)
+    start_group: str | None = None  # consecutive services of one group start in parallel
+    ports: tuple[int, ...] = ()  # loopback ports it listens on: must be free before it starts
 
 
 # --------------------------------------------------------------------------------------
@@ -202,12 +209,14 @@ class _Running:
         self.expected_exit = False
 
 
-def _pump(stream: IO[bytes], log_file: IO[bytes], prefix: bytes, console: IO[bytes]) -> None:
+def _pump(stream: IO[bytes], log_file: IO[bytes], prefix: bytes, console: IO[bytes] | None) -> None:
     """Copy a service's output to its log file and, prefixed, to the console."""
     try:
         for line in iter(stream.readline, b""):
             log_file.write(line)
             log_file.flush()
+            if console is None:
+                continue
             try:
                 console.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
                 console.flush()
@@ -304,15 +313,19 @@ class Stack:
     def start(self) -> Self:
         """Start every service in order, each waited for before the next one.
 
-        On any failure everything already started is stopped and the error is raised.
+        Consecutive services with the same ``start_group`` are started together, then waited
+        for in order. On any failure everything already started is stopped and the error is
+        raised.
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         _LIVE_STACKS.add(self)
         try:
-            for index, spec in enumerate(self.services):
-                with _signals_blocked():  # a Ctrl-C must not fall between fork and bookkeeping
-                    self._spawn(spec, index)
-                self._wait_ready(spec)
+            for batch in _batches(self.services):
+                for spec in batch:
+                    with _signals_blocked():  # a Ctrl-C must not fall between fork and bookkeeping
+                        self._spawn(spec, self.services.index(spec))
+                for spec in batch:
+                    self._wait_ready(spec)
         except BaseException:
             self.stop()
             raise
@@ -322,6 +335,16 @@ class Stack:
         import subprocess
 
         log_path = self.log_path(spec.name)
+        busy = [port for port in spec.ports if _port_in_use(HOST, port)]
+        if busy:
+            # Otherwise the readiness probe could be answered by whoever holds the port.
+            raise ServiceStartError(
+                spec.name,
+                f"cannot start: port {', '.join(map(str, busy))} on {HOST} is already in use "
+                "(another `make dev`? set the *_PORT variables to move it)",
+                None,
+                "",
+            )
         log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         header = f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: "
         log_file.write((header + " ".join(spec.argv) + "\n").encode())
@@ -346,6 +369,7 @@ class Stack:
                 spec.name, f"could not be started: {exc}", log_path, tail_file(log_path)
             ) from exc
         pump: threading.Thread | None = None
+        console = getattr(sys.stdout, "buffer", None) if self.console else None
         if self.console:
             assert proc.stdout is not None
             color = _COLORS[index % len(_COLORS)] if _console_is_tty() else b""
@@ -353,7 +377,7 @@ class Stack:
             prefix = color + spec.name.encode().ljust(15) + b"|" + reset + b" "
             pump = threading.Thread(
                 target=_pump,
-                args=(proc.stdout, log_file, prefix, sys.stdout.buffer),
+                args=(proc.stdout, log_file, prefix, console),
                 name=f"log-{spec.name}",
                 daemon=True,
             )
@@ -416,12 +440,14 @@ class Stack:
             for wave in sorted({r.spec.stop_wave for r in running}):
                 members = [r for r in reversed(running) if r.spec.stop_wave == wave]
                 for r in members:
-                    _signal_group(r.pgid, r.spec.stop_signal)
-                import sys as _s; print("DEBUG sig", wave, time.monotonic(), file=_s.stderr)
+                    if r.spec.stop_leader_only and r.proc.poll() is None:
+                        with contextlib.suppress(ProcessLookupError):
+                            r.proc.send_signal(r.spec.stop_signal)
+                    elif process_group_members(r.pgid):  # (a dead leader's orphans, if any)
+                        _signal_group(r.pgid, r.spec.stop_signal)
                 self._wait_groups_gone(members, time.monotonic() + self.grace)
                 leftover = [r for r in members if process_group_members(r.pgid)]
                 for r in leftover:
-                    print("DEBUG KILL", r.spec.name, process_group_members(r.pgid), file=_s.stderr)
                     _signal_group(r.pgid, signal.SIGKILL)
                 self._wait_groups_gone(leftover, time.monotonic() + 10.0)
             for r in running:
@@ -436,10 +462,7 @@ class Stack:
         while pending:
             for r in pending:
                 r.proc.poll()  # reap the leader so it does not linger as a zombie
-            _before = {r.spec.name for r in pending}
             pending = [r for r in pending if process_group_members(r.pgid)]
-            import sys as _s; _gone = _before - {r.spec.name for r in pending}
-            if _gone: print("DEBUG gone", _gone, time.monotonic(), file=_s.stderr)
             if not pending or time.monotonic() >= deadline:
                 return
             time.sleep(0.02)
@@ -464,6 +487,24 @@ class Stack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _batches(services: Sequence[ServiceSpec]) -> list[list[ServiceSpec]]:
+    batches: list[list[ServiceSpec]] = []
+    for spec in services:
+        if batches and spec.start_group is not None and batches[-1][-1].start_group == spec.start_group:
+            batches[-1].append(spec)
+        else:
+            batches.append([spec])
+    return batches
 
 
 def _describe_exit(code: int) -> str:
@@ -542,6 +583,7 @@ class StackPorts:
     create_payment: int = 8081
     ipn_webhook: int = 8082
     fulfill: int = 8083
+    reconcile: int = 8084
     simulator: int = 8090
     firestore: int = 8085
     tasks_grpc: int = 8123
@@ -551,6 +593,7 @@ class StackPorts:
         "create_payment": "CREATE_PAYMENT_PORT",
         "ipn_webhook": "IPN_WEBHOOK_PORT",
         "fulfill": "FULFILL_PORT",
+        "reconcile": "RECONCILE_PORT",
         "simulator": "MP_SIMULATOR_PORT",
         "firestore": "FIRESTORE_PORT",
         "tasks_grpc": "CLOUD_TASKS_PORT",
@@ -608,6 +651,7 @@ class StackUrls:
     create_payment: str
     ipn_webhook: str
     fulfill: str
+    reconcile: str
     simulator: str
     firestore: str
     tasks_http: str
@@ -627,6 +671,7 @@ def stack_urls(ports: StackPorts, host: str = HOST) -> StackUrls:
         create_payment=base(ports.create_payment),
         ipn_webhook=base(ports.ipn_webhook),
         fulfill=base(ports.fulfill),
+        reconcile=base(ports.reconcile),
         simulator=base(ports.simulator),
         firestore=base(ports.firestore),
         tasks_http=base(ports.tasks_http),
@@ -652,8 +697,7 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
     opts = options or StackOptions()
     urls = stack_urls(ports, host)
     env = dict(os.environ if opts.base_env is None else opts.base_env)
-    # A secret is given one way only: drop _FILE/_SECRET variants of the forced ones, and
-    # of MERCHANT_WEBHOOK_SECRET unless the caller gave that secret explicitly.
+    # A secret is given one way only: drop the _FILE/_SECRET variants of the forced ones.
     for name in _FORCED_SECRETS:
         env.pop(f"{name}_FILE", None)
         env.pop(f"{name}_SECRET", None)
@@ -668,6 +712,8 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
         {
             "GOOGLE_CLOUD_PROJECT": opts.project,
             "TASKS_LOCATION": opts.location,
+            "FULFILL_QUEUE": _queue_name(opts.fulfill_queue),
+            "MERCHANT_EVENTS_QUEUE": _queue_name(opts.merchant_events_queue),
             "FIRESTORE_EMULATOR_HOST": urls.firestore_host,
             "MP_API_BASE_URL": urls.simulator,
             "MP_ACCESS_TOKEN": MP_ACCESS_TOKEN,
@@ -677,14 +723,34 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
             "CLOUD_TASKS_EMULATOR_HOST": urls.tasks_grpc_host,
             "TASKS_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
             "FULFILL_AUTH_AUDIENCE": urls.fulfill,
+            "RECONCILE_AUTH_AUDIENCE": urls.reconcile,
+            "RECONCILE_ALLOWED_SERVICE_ACCOUNT": SCHEDULER_SERVICE_ACCOUNT,
             "FULFILL_ALLOWED_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
             "ID_TOKEN_CERTS_URL": urls.certs,
             "PYTHONPATH": _pythonpath(env.get("PYTHONPATH")),
             "PYTHONUNBUFFERED": "1",
         }
     )
+    max_attempts = _queue_setting(opts.fulfill_queue, "max_attempts")
+    if max_attempts is not None:  # the function must know which attempt is the queue's last
+        env["FULFILL_MAX_ATTEMPTS"] = max_attempts
     env.update(opts.function_env)
     return env
+
+
+def _queue_name(spec: str) -> str:
+    """``"fulfill:max_attempts=10,..."`` -> ``"fulfill"``."""
+    return spec.split(":", 1)[0].strip()
+
+
+def _queue_setting(spec: str, key: str) -> str | None:
+    """``_queue_setting("fulfill:max_attempts=10", "max_attempts")`` -> ``"10"``."""
+    _, _, settings = spec.partition(":")
+    for item in settings.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() == key:
+            return value.strip()
+    return None
 
 
 def _pythonpath(existing: str | None) -> str:
@@ -723,7 +789,7 @@ def _fmt_seconds(value: float) -> str:
 def standard_services(
     ports: StackPorts | None = None, options: StackOptions | None = None, host: str = HOST
 ) -> list[ServiceSpec]:
-    """Firestore emulator, Cloud Tasks emulator, MP simulator, then the three functions."""
+    """Firestore emulator, Cloud Tasks emulator, MP simulator, then the functions (FUNCTIONS)."""
     from local.firestore_emulator import firestore_service
 
     p = ports or StackPorts.from_env()
@@ -764,6 +830,7 @@ def standard_services(
             timeout=timeout,
             url=urls.tasks_http,
             stop_wave=1,
+            ports=(p.tasks_grpc, p.tasks_http),
         ),
         ServiceSpec(
             name="simulator",
@@ -795,6 +862,7 @@ def standard_services(
             timeout=timeout,
             url=urls.simulator,
             stop_wave=1,
+            ports=(p.simulator,),
         ),
     ]
     ff = find_functions_framework(opts)
@@ -803,6 +871,7 @@ def standard_services(
         ("create_payment", p.create_payment, urls.create_payment),
         ("ipn_webhook", p.ipn_webhook, urls.ipn_webhook),
         ("fulfill", p.fulfill, urls.fulfill),
+        ("reconcile", p.reconcile, urls.reconcile),
     ):
         services.append(
             ServiceSpec(
@@ -816,16 +885,20 @@ def standard_services(
                 ],
                 env=fenv,
                 cwd=REPO_ROOT,
-                # create_payment answers GET /orders/<unknown> with 404; the other two
+                # create_payment answers GET /orders/<unknown> with 404; the others
                 # answer GET / with some 4xx: any answer below 500 means it is serving.
                 ready_url=url + ("/orders/x" if name == "create_payment" else "/"),
                 ready_status=404 if name == "create_payment" else None,
                 timeout=timeout,
                 url=url,
                 stop_wave=0,
-                # gunicorn's quick shutdown: on SIGTERM its worker lingers up to ~2.5 s over
-                # idle kept-alive connections, which only slows every local stop down.
+                # gunicorn's quick shutdown, to the master only: it stops its worker itself. (On
+                # SIGTERM the worker lingers up to ~2.5 s over idle kept-alive connections; a
+                # worker signalled both by us and by its master can deadlock in its handler.)
                 stop_signal=signal.SIGINT,
+                stop_leader_only=True,
+                start_group="functions",  # independent of each other: start them together
+                ports=(port,),
             )
         )
     return services

@@ -16,13 +16,14 @@ so the order stays and its id is returned; a retry (same ``Idempotency-Key``, or
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
@@ -35,10 +36,25 @@ from shared.mercadopago.errors import (
     ProviderUnavailable,
 )
 from shared.mercadopago.gateway import MercadoPagoGateway
-from shared.mercadopago.models import CardPaymentRequest, PaymentSnapshot
+from shared.mercadopago.models import (
+    PayerInfo,
+    PaymentRequest,
+    PaymentSnapshot,
+    PreferenceCreated,
+    PreferenceRequest,
+)
 from shared.money import format_amount, quantize
 from shared.orders import OrderStatus
-from shared.schemas import CreatePaymentRequest
+from shared.payment_methods import availability_error
+from shared.schemas import (
+    BankTransferPayment,
+    CardPayment,
+    CheckoutProPayment,
+    CreatePaymentRequest,
+    Payment,
+    PixPayment,
+    TicketPayment,
+)
 from shared.secrets import SecretError
 from shared.store.catalog import load_products
 from shared.store.client import UNAVAILABLE
@@ -54,6 +70,7 @@ from shared.store.orders import OrderRepository
 from shared.web import ApiError
 
 MAX_QUANTITY = 99
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,46 @@ def new_order_id() -> str:
 def attempt_key(order_id: str, card_token: str) -> str:
     """Mercado Pago's X-Idempotency-Key for one payment attempt: stable per (order, token)."""
     return hashlib.sha256(f"{order_id}:{card_token}".encode()).hexdigest()
+
+
+def method_id(payment: Payment) -> str:
+    if isinstance(payment, CardPayment | TicketPayment | PixPayment | BankTransferPayment):
+        return payment.payment_method_id
+    return "checkout_pro"
+
+
+def payment_key(order_id: str, payment: Payment) -> str:
+    """A card attempt is keyed by its single-use token; other methods by (order, method)."""
+    if isinstance(payment, CardPayment):
+        return attempt_key(order_id, payment.token)
+    return hashlib.sha256(f"{order_id}:{method_id(payment)}".encode()).hexdigest()
+
+
+def mp_datetime(moment: datetime) -> str:
+    """Mercado Pago's date format: ISO 8601 with milliseconds and an offset."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]:
+    """What the buyer needs to finish paying, per method."""
+    info = snapshot.instructions
+    if isinstance(payment, PixPayment):
+        keys = ("qr_code", "qr_code_base64", "ticket_url", "expires_at")
+        return {k: info.get(k) for k in keys}
+    if isinstance(payment, TicketPayment):
+        extras = {k: info.get(k) for k in ("ticket_url", "expires_at")}
+        if "barcode" in info:
+            extras["barcode"] = info["barcode"]
+        return extras
+    if isinstance(payment, BankTransferPayment):
+        transfer = {k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
+        if "financial_institution" in info:
+            transfer["financial_institution"] = info["financial_institution"]
+        return {"transfer": transfer, "ticket_url": info.get("ticket_url"),
+                "expires_at": info.get("expires_at")}
+    if snapshot.status_detail == "pending_challenge" and "challenge_url" in info:
+        return {"challenge_url": info["challenge_url"], "creq": info.get("creq")}
+    return {}
 
 
 def notification_url(base: str) -> str:
@@ -165,6 +222,11 @@ class Checkout:
             order_id = request.order_id or new_order_id()
             priced = (self.price_existing(order_id) if request.order_id
                       else self.price_new(request, order_id))
+            problem = availability_error(method_id(request.payment), priced.currency,
+                                         self._settings.mp_country)
+            if problem:
+                raise ApiError(422, "method_not_available", problem,
+                               [{"path": "$.payment", "message": problem}])
             if key_digest is not None:
                 begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
                 if isinstance(begun, Replay):
@@ -192,8 +254,14 @@ class Checkout:
                     self._idempotency.fail(key_digest)
                 raise storage_unavailable() from exc
         try:
-            payment = self._charge(request, priced)
-            result = self._commit(priced, payment, key_digest)
+            if isinstance(request.payment, CheckoutProPayment):
+                preference = self._call(lambda gw: gw.create_preference(
+                    self._preference_request(request, priced)))
+                result = self._commit_preference(priced, preference, key_digest)
+            else:
+                payment = self._call(lambda gw: gw.create_payment(
+                    self._payment_request(request, priced)))
+                result = self._commit(request, priced, payment, key_digest)
         except ApiError as exc:
             outcome_unknown = bool(exc.extra.get("outcome_unknown"))
             if created_here and not outcome_unknown:
@@ -216,35 +284,65 @@ class Checkout:
             "history": [{"status": OrderStatus.PENDING.value, "at": now}],
         }
 
-    def _charge(self, request: CreatePaymentRequest, priced: PricedOrder) -> PaymentSnapshot:
-        try:
-            token = self._settings.mp_access_token
-            from shared.secrets import reader
+    def _payment_request(self, request: CreatePaymentRequest, priced: PricedOrder) -> PaymentRequest:
+        payer = request.payer
+        assert payer is not None
+        ident = payer.identification
+        address = None
+        if payer.address is not None:
+            address = {f: getattr(payer.address, f) for f in payer.address.__struct_fields__}
+        info = PayerInfo(email=payer.email, first_name=payer.first_name,
+                         last_name=payer.last_name,
+                         identification_type=ident.type if ident else None,
+                         identification_number=ident.number if ident else None,
+                         address=address)
+        payment = request.payment
+        base = PaymentRequest(
+            amount=priced.amount, description=priced.description, payer=info,
+            payment_method_id=method_id(payment), external_reference=priced.order_id,
+            notification_url=notification_url(self._settings.notification_url),
+            idempotency_key=payment_key(priced.order_id, payment))
+        now = self._clock()
+        if isinstance(payment, CardPayment):
+            return dataclasses.replace(
+                base, token=payment.token, installments=payment.installments,
+                issuer_id=payment.issuer_id,
+                three_d_secure_mode=self._settings.card_three_d_secure_mode)
+        if isinstance(payment, PixPayment):
+            expires = now + timedelta(minutes=self._settings.pix_expiry_minutes)
+        else:
+            expires = now + timedelta(hours=self._settings.ticket_expiry_hours)
+        return dataclasses.replace(base, date_of_expiration=mp_datetime(expires))
 
-            reader().require(token)
+    def _preference_request(self, request: CreatePaymentRequest,
+                            priced: PricedOrder) -> PreferenceRequest:
+        s = self._settings
+        back_urls = {k: v for k, v in (("success", s.checkout_success_url),
+                                       ("failure", s.checkout_failure_url),
+                                       ("pending", s.checkout_pending_url)) if v}
+        items = [{"id": line["product_id"], "title": line["title"],
+                  "quantity": line["quantity"], "unit_price": Decimal(line["unit_price"]),
+                  "currency_id": priced.currency} for line in priced.items]
+        expires = self._clock() + timedelta(minutes=s.checkout_pro_expiry_minutes)
+        return PreferenceRequest(
+            items=items, external_reference=priced.order_id,
+            notification_url=notification_url(s.notification_url), back_urls=back_urls,
+            expires_at=mp_datetime(expires),
+            idempotency_key=payment_key(priced.order_id, request.payment),
+            payer_email=request.payer.email if request.payer else None)
+
+    def _call(self, action: Callable[[MercadoPagoGateway], T]) -> T:
+        """Call Mercado Pago, mapping its failures to the API's error contract."""
+        try:
+            gateway = self._gateway()
         except SecretError as exc:
             log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
             raise ApiError(503, "not_configured", "the payment provider is not configured") from exc
-        identification = request.payer.identification
-        charge = CardPaymentRequest(
-            amount=priced.amount,
-            description=priced.description,
-            token=request.payment.token,
-            payment_method_id=request.payment.payment_method_id,
-            installments=request.payment.installments,
-            issuer_id=request.payment.issuer_id,
-            payer_email=request.payer.email,
-            payer_identification_type=identification.type if identification else None,
-            payer_identification_number=identification.number if identification else None,
-            external_reference=priced.order_id,
-            notification_url=notification_url(self._settings.notification_url),
-            idempotency_key=attempt_key(priced.order_id, request.payment.token),
-        )
         try:
-            payment = self._gateway().create_card_payment(charge)
+            return action(gateway)
         except ProviderUnavailable as exc:
-            log.warning("provider_unavailable", "Mercado Pago failed creating a payment",
-                        timeout=exc.timeout, provider_status=exc.status)
+            log.warning("provider_unavailable", "Mercado Pago failed", timeout=exc.timeout,
+                        provider_status=exc.status)
             status, code = (503, "provider_timeout") if exc.timeout else (
                 (502, "provider_error") if exc.status else (503, "provider_unreachable"))
             raise ApiError(status, code, "the payment provider did not answer; retry with the "
@@ -256,26 +354,52 @@ class Checkout:
             raise ApiError(502, "provider_auth_failed", "the payment provider refused our "
                            "credentials") from exc
         except ProviderRejected as exc:
-            log.info("provider_rejected", "Mercado Pago refused the payment request",
+            log.info("provider_rejected", "Mercado Pago refused the request",
                      provider_status=exc.status, causes=exc.cause_codes)
             raise ApiError(422, "payment_request_rejected", exc.reason or "refused by the "
                            "payment provider", extra={"provider_causes": exc.cause_codes}) from exc
         except ProviderError as exc:
             raise ApiError(502, "provider_error", "unexpected answer from the payment "
                            "provider", extra={"retryable": True}) from exc
+
+    def _commit_preference(self, priced: PricedOrder, preference: PreferenceCreated,
+                           key_digest: str | None) -> CheckoutResult:
+        body: dict[str, Any] = {"order_id": priced.order_id, "preference_id": preference.id,
+                                "init_point": preference.init_point, "status": "pending"}
+        if self._test_mode():
+            body["sandbox_init_point"] = preference.sandbox_init_point
+        log.info("preference_created", "Checkout Pro preference created",
+                 preference_id=preference.id)
+        record = None
+        if key_digest is not None:
+            record = (self._idempotency.ref(key_digest), self._idempotency.completion(201, body))
+        try:
+            self._orders.record_checkout(priced.order_id, {
+                "preference_id": preference.id, "init_point": preference.init_point},
+                self._clock(), record)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        return CheckoutResult(201, body)
+
+    def _test_mode(self) -> bool:
+        from shared.secrets import reader
+
+        token = reader().get(self._settings.mp_access_token) or ""
+        return token.startswith("TEST-")
+
+    def _commit(
+        self, request: CreatePaymentRequest, priced: PricedOrder, payment: PaymentSnapshot,
+        key_digest: str | None,
+    ) -> CheckoutResult:
         if payment.external_reference and payment.external_reference != priced.order_id:
             raise ApiError(502, "provider_error", "the provider returned a foreign payment")
         log.bind(payment_id=payment.id)
         log.info("payment_created", "payment created", payment_status=payment.status,
-                 payment_status_detail=payment.status_detail)
-        return payment
-
-    def _commit(
-        self, priced: PricedOrder, payment: PaymentSnapshot, key_digest: str | None
-    ) -> CheckoutResult:
+                 payment_status_detail=payment.status_detail, method=method_id(request.payment))
         now = self._clock()
-        body = {"order_id": priced.order_id, "payment_id": payment.id,
-                "status": payment.status, "status_detail": payment.status_detail}
+        body: dict[str, Any] = {"order_id": priced.order_id, "payment_id": payment.id,
+                                "status": payment.status, "status_detail": payment.status_detail}
+        body.update(answer_extras(request.payment, payment))
         attempt = {"id": payment.id, "status": payment.status,
                    "status_detail": payment.status_detail}
         record = None

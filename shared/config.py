@@ -53,6 +53,13 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _str(env, name, default)
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the functions read from their environment.
@@ -87,6 +94,19 @@ class Settings:
     idempotency_ttl_seconds: int = 86400
     processed_ttl_days: int = 30
     log_level: str = "INFO"
+    mp_country: str = ""
+    card_three_d_secure_mode: str = "optional"
+    pix_expiry_minutes: int = 30
+    ticket_expiry_hours: int = 72
+    checkout_pro_expiry_minutes: int = 60
+    checkout_success_url: str = ""
+    checkout_failure_url: str = ""
+    checkout_pending_url: str = ""
+    reconcile_auth_audience: str = ""
+    reconcile_allowed_service_account: str = ""
+    reconcile_window_minutes: int = 30
+    reconcile_pending_after_minutes: int = 15
+    reconcile_max_items: int = 200
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -95,6 +115,10 @@ class Settings:
     merchant_webhook_secret: SecretRef = field(
         default_factory=lambda: SecretRef("MERCHANT_WEBHOOK_SECRET")
     )
+
+    @property
+    def reconcile_auth_enabled(self) -> bool:
+        return bool(self.reconcile_auth_audience and self.reconcile_allowed_service_account)
 
     @property
     def fulfill_auth_enabled(self) -> bool:
@@ -134,6 +158,20 @@ class Settings:
             idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400, minimum=60),
             processed_ttl_days=_int(env, "PROCESSED_TTL_DAYS", 30, minimum=1),
             log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+            mp_country=_str(env, "MP_COUNTRY").upper(),
+            card_three_d_secure_mode=_choice(env, "CARD_THREE_D_SECURE_MODE", "optional",
+                                             ("not_supported", "optional", "mandatory")),
+            pix_expiry_minutes=_int(env, "PIX_EXPIRY_MINUTES", 30, minimum=1),
+            ticket_expiry_hours=_int(env, "TICKET_EXPIRY_HOURS", 72, minimum=1),
+            checkout_pro_expiry_minutes=_int(env, "CHECKOUT_PRO_EXPIRY_MINUTES", 60, minimum=5),
+            checkout_success_url=_str(env, "CHECKOUT_SUCCESS_URL"),
+            checkout_failure_url=_str(env, "CHECKOUT_FAILURE_URL"),
+            checkout_pending_url=_str(env, "CHECKOUT_PENDING_URL"),
+            reconcile_auth_audience=_str(env, "RECONCILE_AUTH_AUDIENCE"),
+            reconcile_allowed_service_account=_str(env, "RECONCILE_ALLOWED_SERVICE_ACCOUNT"),
+            reconcile_window_minutes=_int(env, "RECONCILE_WINDOW_MINUTES", 30, minimum=1),
+            reconcile_pending_after_minutes=_int(env, "RECONCILE_PENDING_AFTER_MINUTES", 15),
+            reconcile_max_items=_int(env, "RECONCILE_MAX_ITEMS", 200, minimum=1),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),

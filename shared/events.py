@@ -27,13 +27,17 @@ class MerchantEvent:
     amount: Decimal
     currency: str
     created: int
+    refunded_amount: Decimal | None = None
 
     def body(self) -> bytes:
-        return json.dumps({
+        payload: dict[str, object] = {
             "id": self.id, "type": self.type, "order_id": self.order_id,
             "payment_id": self.payment_id, "amount": format_amount(self.amount),
             "currency": self.currency, "created": self.created,
-        }, separators=(",", ":"), sort_keys=True).encode()
+        }
+        if self.refunded_amount is not None:
+            payload["refunded_amount"] = format_amount(self.refunded_amount)
+        return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
 def event_id(event_type: str, order_id: str) -> str:

@@ -25,9 +25,10 @@ from shared.secrets import SecretError, reader
 from shared.store.client import UNAVAILABLE
 from shared.store.ledger import Ledger
 from shared.store.orders import Contention, OrderNotFound, OrderRepository
+from shared.store.outbox import Outbox
 from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
 
-HANDLED_TOPICS = frozenset({"payment"})
+HANDLED_TOPICS = frozenset({"payment", "merchant_order", "chargebacks"})
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,10 @@ class Fulfilment:
         gateway: Callable[[], MercadoPagoGateway],
         queue: Callable[[], TaskQueue],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        outbox: Outbox | None = None,
     ) -> None:
         self._settings = settings
+        self._outbox = outbox
         self._orders = orders
         self._ledger = ledger
         self._gateway = gateway
@@ -102,7 +105,7 @@ class Fulfilment:
         try:
             if task.notification_id and self._ledger.was_processed(task.notification_id, now):
                 return Outcome(200, "duplicate")
-            outcome = self._process_payment(task, attempt)
+            outcome = self._route(task, attempt)
         except UNAVAILABLE as exc:
             return self._failure(task, attempt, "storage_unavailable", exc)
         except Contention as exc:
@@ -116,11 +119,44 @@ class Fulfilment:
             return self._failure(task, attempt, "enqueue_failed", exc)
         return outcome
 
-    def _process_payment(self, task: FulfilTask, attempt: Attempt) -> Outcome:
-        access_token = reader().require(self._settings.mp_access_token)
-        del access_token  # read to fail closed before any work; the gateway reads it again
+    def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        reader().require(self._settings.mp_access_token)  # fail closed before any work
+        if task.topic == "payment":
+            outcome = self.sync_payment(task.resource_id, attempt, task)
+        else:
+            outcome = self._sync_container(task, attempt)
+        if outcome.status == 200 and task.notification_id:
+            self._ledger.mark_processed(task.notification_id, {
+                "topic": task.topic, "resource_id": task.resource_id,
+                "order_id": outcome.detail.get("order_id", "")}, self._clock())
+        return outcome
+
+    def _sync_container(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        """A merchant order or a chargeback: apply the canonical state of each payment in it."""
         try:
-            payment = self._gateway().get_payment(task.resource_id)
+            if task.topic == "merchant_order":
+                payment_ids = self._gateway().get_merchant_order(task.resource_id).payment_ids
+            else:
+                payment_ids = self._gateway().get_chargeback(task.resource_id).payment_ids
+        except ResourceNotFound:
+            return self._unknown(task, attempt, f"Mercado Pago does not know this {task.topic}")
+        results = [self.sync_payment(pid, attempt, task) for pid in payment_ids]
+        failed = [r for r in results if r.status != 200]
+        if failed:
+            return failed[0]
+        return Outcome(200, "applied" if results else "nothing_to_do",
+                       {"payments": len(results)})
+
+    def _unknown(self, task: FulfilTask, attempt: Attempt, detail: str) -> Outcome:
+        if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
+            log.warning("resource_unknown", detail, attempt=attempt.number)
+            return Outcome(503, "resource_unknown_retrying")
+        return self._dead_letter(task, attempt, f"unknown_{task.topic}", detail)
+
+    def sync_payment(self, payment_id: str, attempt: Attempt, task: FulfilTask) -> Outcome:
+        """Fetch one payment from Mercado Pago and apply it to its order (the one fulfil path)."""
+        try:
+            payment = self._gateway().get_payment(payment_id)
         except ResourceNotFound:
             if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
                 log.warning("payment_unknown", "Mercado Pago does not know this payment yet",
@@ -149,58 +185,69 @@ class Fulfilment:
             log.alert(applied.decision.anomaly.value,
                       "payment does not match its order; not fulfilled",
                       payment_amount=str(payment.amount), payment_currency=payment.currency)
-        effects: list[str] = []
+        fulfilled = applied.decision.fulfil
         if applied.fulfilment_due:
-            effects = self._run_effects(payment.external_reference, payment, fresh=applied.decision.fulfil)
-        if task.notification_id:
-            self._ledger.mark_processed(task.notification_id, {
-                "topic": task.topic, "resource_id": task.resource_id,
-                "order_id": payment.external_reference}, now)
-        return Outcome(200, "applied", {"order_status": applied.after.value,
+            fulfilled = self._run_effects(payment.external_reference, payment,
+                                          fresh=applied.decision.fulfil) or fulfilled
+        self.flush_events(payment.external_reference)
+        return Outcome(200, "applied", {"order_id": payment.external_reference,
+                                        "order_status": applied.after.value,
                                         "payment_status": payment.status,
-                                        "fulfilled": bool(effects) or applied.decision.fulfil})
+                                        "fulfilled": fulfilled})
 
-    def _run_effects(self, order_id: str, payment: PaymentSnapshot, fresh: bool) -> list[str]:
-        """Run the fulfilment's effects once the marker's lease is ours."""
+    def flush_events(self, order_id: str) -> None:
+        """Hand the order's pending merchant events to Cloud Tasks (named: at most once each)."""
+        if self._outbox is None or not self._settings.merchant_webhook_url:
+            return
+        for event in self._outbox.pending(order_id):
+            self._send_event(event)
+            self._outbox.mark_sent(str(event["event_id"]), self._clock())
+
+    def _run_effects(self, order_id: str, payment: PaymentSnapshot, fresh: bool) -> bool:
+        """Run the shop's fulfilment hooks once the marker's lease is ours."""
         now = self._clock()
         if not fresh and self._orders.claim_fulfilment(order_id, now) is None:
-            return []
+            return False
         marker = self._orders.fulfilment(order_id) or {}
         order = self._orders.get(order_id) or {}
-        amount = Decimal(str(marker.get("amount") or order.get("amount")))
-        currency = str(marker.get("currency") or order.get("currency"))
-        paid_payment = str(marker.get("payment_id") or payment.id)
-        effects: list[str] = []
         paid = hooks.PaidOrder(
-            fulfilment_id=f"ful_{order_id}", order_id=order_id, payment_id=paid_payment,
-            amount=amount, currency=currency, items=tuple(order.get("items", [])))
+            fulfilment_id=f"ful_{order_id}", order_id=order_id,
+            payment_id=str(marker.get("payment_id") or payment.id),
+            amount=Decimal(str(marker.get("amount") or order.get("amount"))),
+            currency=str(marker.get("currency") or order.get("currency")),
+            items=tuple(order.get("items", [])))
+        effects: list[str] = []
         for hook in hooks.configured():
             hook(paid)
             effects.append(f"hook:{getattr(hook, '__name__', 'hook')}")
-        if self._settings.merchant_webhook_url:
-            self._send_event("order.paid", order_id, paid_payment, amount, currency, now)
-            effects.append("event:order.paid")
         self._orders.finish_fulfilment(order_id, self._clock(), effects)
         log.info("order_fulfilled", "order fulfilled", effects=effects)
-        return effects or ["marked"]
+        return True
 
-    def _send_event(self, event_type: str, order_id: str, payment_id: str, amount: Decimal,
-                    currency: str, now: datetime) -> None:
+    def _send_event(self, event: dict[str, Any]) -> None:
         secret = reader().require(self._settings.merchant_webhook_secret)
-        event = events.build(event_type, order_id, payment_id, amount, currency, now)
-        body = event.body()
-        created = self._queue().enqueue(HttpTask(
+        created_at = event.get("created_at")
+        created = int(created_at.timestamp()) if isinstance(created_at, datetime) else int(
+            self._clock().timestamp())
+        message = events.MerchantEvent(
+            id=str(event["event_id"]), type=str(event["type"]), order_id=str(event["order_id"]),
+            payment_id=str(event["payment_id"]), amount=Decimal(str(event["amount"])),
+            currency=str(event["currency"]), created=created,
+            refunded_amount=Decimal(str(event["refunded_amount"]))
+            if event.get("refunded_amount") else None)
+        body = message.body()
+        created_task = self._queue().enqueue(HttpTask(
             queue=self._settings.merchant_events_queue,
-            task_id=task_id("e", event.id),
+            task_id=task_id("e", message.id),
             url=self._settings.merchant_webhook_url,
             body=body,
-            headers={"Content-Type": "application/json", "X-Event-Id": event.id,
-                     "X-Event-Type": event_type,
-                     "X-Signature": events.signature(secret, event.created, body)},
+            headers={"Content-Type": "application/json", "X-Event-Id": message.id,
+                     "X-Event-Type": message.type,
+                     "X-Signature": events.signature(secret, created, body)},
             dispatch_deadline_seconds=30,
         ))
-        log.info("merchant_event_enqueued" if created else "merchant_event_duplicate",
-                 "merchant event queued", event_id=event.id, event_type=event_type)
+        log.info("merchant_event_enqueued" if created_task else "merchant_event_duplicate",
+                 "merchant event queued", event_id=message.id, event_type=message.type)
 
     def _dead_letter(self, task: FulfilTask, attempt: Attempt, reason: str, detail: str) -> Outcome:
         letter = task.notification_id or f"{task.topic}-{task.resource_id}"

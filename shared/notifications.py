@@ -19,9 +19,12 @@ from shared.secrets import SecretError, reader
 from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
 from shared.web import ApiError
 
-HANDLED_TOPICS = frozenset({"payment"})
+HANDLED_TOPICS = frozenset({"payment", "merchant_order", "chargebacks"})
 # Mercado Pago names topics differently in query, body and dashboard.
-_TOPIC_ALIASES = {"payment": "payment", "payments": "payment"}
+_TOPIC_ALIASES = {"payment": "payment", "payments": "payment",
+                  "merchant_order": "merchant_order", "topic_merchant_order_wh": "merchant_order",
+                  "chargebacks": "chargebacks", "chargeback": "chargebacks",
+                  "topic_chargebacks_wh": "chargebacks"}
 MAX_RESOURCE_ID = 64
 
 

@@ -62,6 +62,7 @@ class OrderState:
     currency: str
     last_payment_id: str | None = None
     paid_by_payment_id: str | None = None
+    refunded_amount: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class PaymentState:
     status_detail: str
     amount: Decimal
     currency: str
+    refunded_amount: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,13 @@ def decide(order: OrderState, payment: PaymentState) -> Decision:
             return Decision()
         if order.paid_by_payment_id not in (None, payment.id):
             return Decision()
-        return Decision(new_status=target) if can_move(order.status, target) else Decision()
+        if can_move(order.status, target):
+            return Decision(new_status=target)
+        # A further partial refund: same status, more money back, its own event.
+        if (target == OrderStatus.PARTIALLY_REFUNDED == order.status
+                and payment.refunded_amount > order.refunded_amount):
+            return Decision(new_status=target)
+        return Decision()
 
     if result == PaymentOutcome.CANCELLED:
         if payment.id == order.last_payment_id and can_move(order.status, OrderStatus.CANCELLED):

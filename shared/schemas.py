@@ -30,28 +30,63 @@ class Identification(msgspec.Struct, forbid_unknown_fields=True):
     number: Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[0-9A-Za-z.\-]+$")]
 
 
+class Address(msgspec.Struct, forbid_unknown_fields=True):
+    zip_code: Annotated[str, msgspec.Meta(min_length=3, max_length=16)]
+    street_name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    street_number: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    neighborhood: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    city: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    federal_unit: Annotated[str, msgspec.Meta(min_length=2, max_length=3)]
+
+
 class Payer(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     identification: Identification | None = None
-    first_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
-    last_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    address: Address | None = None
+
+
+Token = Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+$")]
+MethodId = Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[a-z_]+$")]
 
 
 class CardPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="card"):
-    token: Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+$")]
-    payment_method_id: Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[a-z_]+$")]
+    token: Token
+    payment_method_id: MethodId
     installments: Annotated[int, msgspec.Meta(ge=1, le=36)] = 1
     issuer_id: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9]+$")] | None = None
 
 
+class PixPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="pix"):
+    payment_method_id: Literal["pix"] = "pix"
+
+
+class TicketPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="ticket"):
+    payment_method_id: Literal["bolbradesco", "oxxo", "paycash", "rapipago", "pagofacil"]
+
+
+class BankTransferPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method",
+                          tag="bank_transfer"):
+    payment_method_id: Literal["clabe"] = "clabe"
+
+
+class CheckoutProPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method",
+                         tag="checkout_pro"):
+    pass
+
+
+Payment = CardPayment | PixPayment | TicketPayment | BankTransferPayment | CheckoutProPayment
+
+
 class CreatePaymentRequest(msgspec.Struct, forbid_unknown_fields=True):
-    payer: Payer
-    payment: CardPayment
+    payment: Payment
+    payer: Payer | None = None
     items: Annotated[list[Item], msgspec.Meta(min_length=1, max_length=50)] | None = None
     order_id: OrderId | None = None
 
 
-SUPPORTED_METHODS: tuple[Literal["card"], ...] = ("card",)
+SUPPORTED_METHODS = ("card", "pix", "ticket", "bank_transfer", "checkout_pro")
 
 
 def raw_card_fields(value: Any, path: str = "$") -> list[str]:
@@ -96,6 +131,19 @@ def parse_request(payload: Any) -> CreatePaymentRequest:
             path = rest.rstrip("`")
         # msgspec never echoes values in its messages, so this is safe to return and log.
         raise SchemaError(path, message) from None
+    if request.payer is None and not isinstance(request.payment, CheckoutProPayment):
+        raise SchemaError("$.payer", "Object missing required field `payer`")
+    if isinstance(request.payment, TicketPayment) and request.payment.payment_method_id == \
+            "bolbradesco":
+        payer = request.payer
+        assert payer is not None
+        missing = [name for name, value in (("first_name", payer.first_name),
+                                            ("last_name", payer.last_name),
+                                            ("identification", payer.identification),
+                                            ("address", payer.address)) if value is None]
+        if missing:
+            raise SchemaError(f"$.payer.{missing[0]}", "boleto needs the payer's " +
+                              ", ".join(missing))
     if (request.items is None) == (request.order_id is None):
         raise SchemaError("$", "give either items (a new order) or order_id (pay an existing one)")
     if request.items is not None:

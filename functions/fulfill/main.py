@@ -17,6 +17,7 @@ from shared.secrets import reader
 from shared.store.client import UNAVAILABLE, client
 from shared.store.ledger import Ledger
 from shared.store.orders import OrderRepository
+from shared.store.outbox import Outbox
 from shared.tasks import TaskQueue, task_queue
 from shared.web import ApiError, json_response, method_not_allowed, read_body
 
@@ -36,7 +37,8 @@ def _queue() -> TaskQueue:
 def _fulfilment() -> Fulfilment:
     s = settings()
     db = client(s.project, s.firestore_database)
-    return Fulfilment(s, OrderRepository(db), Ledger(db, s.processed_ttl_days), _gateway, _queue)
+    return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url)),
+                      Ledger(db, s.processed_ttl_days), _gateway, _queue, outbox=Outbox(db))
 
 
 def _authenticate(request: flask.Request) -> None:

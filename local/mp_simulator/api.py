@@ -6,7 +6,7 @@ from flask import Blueprint, Response, request
 
 from . import cards
 from .errors import bad_request, not_found
-from .web import answer, json_body, sim
+from .web import answer, base_url, json_body, sim
 
 bp = Blueprint("mp_api", __name__)
 
@@ -31,7 +31,7 @@ def get_card_token(token_id: str) -> tuple[Response, int]:
 @bp.post("/v1/payments")
 def create_payment() -> tuple[Response, int]:
     key = request.headers.get("X-Idempotency-Key")
-    doc, _created = sim().payments.create(json_body(), key)
+    doc, _created = sim().payments.create(json_body(), key, base_url())
     return answer(doc, 201)
 
 
@@ -55,7 +55,9 @@ def update_payment(payment_id: str) -> tuple[Response, int]:
         raise bad_request("Invalid request body", 4000)
     if body.get("status") == "cancelled":
         if doc["status"] not in ("pending", "in_process", "authorized"):
-            raise bad_request("Invalid payment status to cancel", 2063)
+            raise bad_request(
+                "The action requested is not valid for the current payment state", 2063
+            )
         changed = s.payments.change_status(doc["id"], "cancelled", "by_collector")
     elif body.get("capture") is True:
         if doc["status"] != "authorized":
@@ -64,3 +66,51 @@ def update_payment(payment_id: str) -> tuple[Response, int]:
     else:
         raise bad_request("Only status=cancelled or capture=true are simulated", 4000)
     return answer(changed)
+
+
+@bp.post("/v1/payments/<payment_id>/refunds")
+def create_refund(payment_id: str) -> tuple[Response, int]:
+    """``{}`` refunds what remains; ``{"amount": n}`` a part. One refund per idempotency key."""
+    key = request.headers.get("X-Idempotency-Key")
+    refund, _created = sim().refunds.create(payment_id, json_body(default={}), key)
+    return answer(refund, 201)
+
+
+@bp.get("/v1/payments/<payment_id>/refunds")
+def list_refunds(payment_id: str) -> tuple[Response, int]:
+    return answer(sim().refunds.list(payment_id))
+
+
+@bp.get("/v1/payments/<payment_id>/refunds/<refund_id>")
+def get_refund(payment_id: str, refund_id: str) -> tuple[Response, int]:
+    return answer(sim().refunds.get(payment_id, refund_id))
+
+
+@bp.get("/v1/chargebacks/search")
+def search_chargebacks() -> tuple[Response, int]:
+    return answer(sim().chargebacks.search(request.args.to_dict()))
+
+
+@bp.get("/v1/chargebacks/<chargeback_id>")
+def get_chargeback(chargeback_id: str) -> tuple[Response, int]:
+    return answer(sim().chargebacks.get(chargeback_id))
+
+
+@bp.post("/checkout/preferences")
+def create_preference() -> tuple[Response, int]:
+    return answer(sim().checkout.create_preference(json_body(), base_url()), 201)
+
+
+@bp.get("/checkout/preferences/<pref_id>")
+def get_preference(pref_id: str) -> tuple[Response, int]:
+    return answer(sim().checkout.get_preference(pref_id))
+
+
+@bp.get("/merchant_orders/search")
+def search_merchant_orders() -> tuple[Response, int]:
+    return answer(sim().checkout.search_orders(request.args.to_dict()))
+
+
+@bp.get("/merchant_orders/<order_id>")
+def get_merchant_order(order_id: str) -> tuple[Response, int]:
+    return answer(sim().checkout.get_order(order_id))

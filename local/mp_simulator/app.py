@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control
+from . import api, control, pages
 from .errors import ApiError, unauthorized
 from .faults import FaultRule
 from .simulator import Simulator
@@ -35,6 +35,8 @@ def _same(given: str | None, expected: str) -> bool:
 
 def _check_auth() -> None:
     s = sim()
+    if request.path.startswith(pages.PUBLIC_PREFIXES):
+        return  # buyer-facing pages
     header = request.headers.get("Authorization", "")
     bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
     if request.path.startswith("/v1/card_tokens") and "public_key" in request.args:
@@ -87,4 +89,5 @@ def create_app(simulator: Simulator) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(pages.bp)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response
 
 from .errors import ApiError
-from .web import answer, json_body, sim
+from .web import answer, base_url, json_body, sim
 
 bp = Blueprint("mp_sim_control", __name__, url_prefix="/_sim")
 
@@ -36,6 +36,10 @@ def health() -> tuple[Response, int]:
     return answer({
         "status": "ok",
         "payments": len(s.store.payments),
+        "refunds": len(s.store.refunds),
+        "chargebacks": len(s.store.chargebacks),
+        "preferences": len(s.store.preferences),
+        "merchant_orders": len(s.store.merchant_orders),
         "card_tokens": len(s.store.card_tokens),
         "scheduled": s.scheduler.pending(),
         "currency": s.config.currency,
@@ -104,8 +108,45 @@ def move_payment(payment_id: str) -> tuple[Response, int]:
     detail = body.get("status_detail")
     if not isinstance(status, str) or (detail is not None and not isinstance(detail, str)):
         raise ApiError(400, "status (string) is required; status_detail is a string")
-    doc = sim().payments.change_status(_int(payment_id, "payment id"), status, detail)
-    return answer(doc)
+    pid = _int(payment_id, "payment id")
+    if status == "charged_back":
+        _chargeback, doc = sim().chargebacks.open(pid, None, detail)
+        return answer(doc)
+    return answer(sim().payments.change_status(pid, status, detail))
+
+
+@bp.post("/payments/<payment_id>/3ds")
+def resolve_3ds(payment_id: str) -> tuple[Response, int]:
+    result = _object().get("result")
+    return answer(sim().payments.resolve_challenge(_int(payment_id, "payment id"), result))
+
+
+@bp.post("/payments/<payment_id>/chargeback")
+def open_chargeback(payment_id: str) -> tuple[Response, int]:
+    body = _object()
+    detail = body.get("status_detail")
+    if detail is not None and not isinstance(detail, str):
+        raise ApiError(400, "status_detail must be a string")
+    chargeback, payment = sim().chargebacks.open(
+        _int(payment_id, "payment id"), body.get("amount"), detail
+    )
+    return answer({"chargeback": chargeback, "payment": payment}, 201)
+
+
+@bp.post("/payments/<payment_id>/backdate")
+def backdate_payment(payment_id: str) -> tuple[Response, int]:
+    """Shift a payment's dates ``days`` into the past (to test the 180-day refund limit)."""
+    days = _int(_object().get("days"), "days")
+    return answer(sim().payments.backdate(_int(payment_id, "payment id"), days))
+
+
+@bp.post("/preferences/<pref_id>/pay")
+def pay_preference(pref_id: str) -> tuple[Response, int]:
+    """What the hosted page's form does, as JSON: ``{"outcome": "APRO|OTHE|CONT|PIX"}``."""
+    outcome = _object().get("outcome", "APRO")
+    result = sim().checkout.pay(pref_id, str(outcome), base_url())
+    return answer({k: result[k] for k in ("payment_id", "merchant_order_id", "redirect_url",
+                                          "status", "status_detail")}, 201)
 
 
 @bp.post("/webhooks/resend")

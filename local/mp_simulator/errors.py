@@ -12,6 +12,7 @@ _ERROR_NAMES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     429: "too_many_requests",
     500: "internal_error",
     502: "bad_gateway",

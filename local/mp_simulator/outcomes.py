@@ -55,13 +55,12 @@ DEFAULT_DETAIL: dict[str, str] = {
     "rejected": "cc_rejected_other_reason",
     "cancelled": "by_collector",
     "refunded": "refunded",
-    "charged_back": "settled",
+    "charged_back": "in_process",
 }
 
 STATUSES = frozenset(DEFAULT_DETAIL)
 
-# payment_method_id -> payment_type_id. Only card methods are served for now; PIX
-# ("bank_transfer") and tickets ("ticket") slot in with their own creators in payments.py.
+# payment_method_id -> payment_type_id for cards (currency: the simulator's default).
 CARD_METHODS: dict[str, str] = {
     "visa": "credit_card",
     "master": "credit_card",
@@ -76,5 +75,34 @@ CARD_METHODS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class OfflineMethod:
+    """A country-specific method: fixed currency, paid later (or never) outside the API."""
+
+    payment_type_id: str  # "ticket" or "bank_transfer"
+    currency_id: str
+    status_detail: str  # the pending detail at creation
+    default_expiry_hours: float
+
+
+OFFLINE_METHODS: dict[str, OfflineMethod] = {
+    "pix": OfflineMethod("bank_transfer", "BRL", "pending_waiting_transfer", 24),
+    "clabe": OfflineMethod("bank_transfer", "MXN", "pending_waiting_transfer", 72),
+    "bolbradesco": OfflineMethod("ticket", "BRL", "pending_waiting_payment", 72),
+    "oxxo": OfflineMethod("ticket", "MXN", "pending_waiting_payment", 72),
+    "paycash": OfflineMethod("ticket", "MXN", "pending_waiting_payment", 72),
+    "rapipago": OfflineMethod("ticket", "ARS", "pending_waiting_payment", 72),
+    "pagofacil": OfflineMethod("ticket", "ARS", "pending_waiting_payment", 72),
+}
+
+OFFLINE_TYPES = frozenset({"ticket", "bank_transfer"})
+
+
 def payment_type_for(method_id: str) -> str | None:
-    return CARD_METHODS.get(method_id)
+    offline = OFFLINE_METHODS.get(method_id)
+    return offline.payment_type_id if offline else CARD_METHODS.get(method_id)
+
+
+def currency_for(method_id: str, default: str) -> str:
+    offline = OFFLINE_METHODS.get(method_id)
+    return offline.currency_id if offline else default

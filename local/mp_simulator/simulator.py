@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 
+from .chargebacks import Chargebacks
+from .checkout import Checkout
 from .config import SimulatorConfig
 from .faults import Faults
 from .notifications import Notifier
 from .payments import Payments
+from .refunds import Refunds
 from .scheduler import Scheduler
 from .store import Store
 
@@ -20,6 +23,9 @@ class Simulator:
         self.notifier = Notifier(config, self.scheduler)
         self.faults = Faults()
         self.payments = Payments(config, self.store, self.notifier, self.scheduler)
+        self.refunds = Refunds(config, self.store, self.payments)
+        self.chargebacks = Chargebacks(self.store, self.payments, self.notifier)
+        self.checkout = Checkout(config, self.store, self.payments, self.notifier)
         self._stopping = threading.Event()
 
     def reset(self) -> None:

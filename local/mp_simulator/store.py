@@ -57,6 +57,10 @@ class Store:
         self.lock = threading.RLock()
         self.card_tokens = Collection(self.lock)
         self.payments = Collection(self.lock)
+        self.refunds = Collection(self.lock)  # refund id -> refund (also in payment.refunds)
+        self.chargebacks = Collection(self.lock)
+        self.preferences = Collection(self.lock)
+        self.merchant_orders = Collection(self.lock)
         self._idempotency: dict[tuple[str, str], Hashable] = {}
 
     def idempotent(
@@ -86,4 +90,8 @@ class Store:
         with self.lock:
             self.card_tokens.clear()
             self.payments.clear()
+            self.refunds.clear()
+            self.chargebacks.clear()
+            self.preferences.clear()
+            self.merchant_orders.clear()
             self._idempotency.clear()

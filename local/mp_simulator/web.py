@@ -16,6 +16,11 @@ def sim() -> Simulator:
     return cast(Simulator, current_app.extensions[EXTENSION])
 
 
+def base_url() -> str:
+    """The simulator's URL as the caller reached it (for links in answers)."""
+    return request.host_url.rstrip("/")
+
+
 def json_body(default: Any = None) -> Any:
     """The request's JSON (content type not required); ``default`` when the body is empty."""
     if not request.get_data() and default is not None:

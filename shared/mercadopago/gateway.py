@@ -16,8 +16,16 @@ from shared.mercadopago.errors import (
     ResourceNotFound,
 )
 from shared.mercadopago.http import PooledHttpClient
-from shared.mercadopago.models import CardPaymentRequest, PaymentSnapshot
-from shared.money import to_json_number
+from shared.mercadopago.models import (
+    ChargebackSnapshot,
+    MerchantOrderSnapshot,
+    PaymentRequest,
+    PaymentSnapshot,
+    PreferenceCreated,
+    PreferenceRequest,
+    RefundResult,
+)
+from shared.money import to_decimal, to_json_number
 
 # notification_url on a payment is how this backend routes Webhooks per payment; the SDK
 # warns about it on every call. The warning is not news to us.
@@ -59,30 +67,89 @@ class MercadoPagoGateway:
             max_retries=0,
         )
 
-    def create_card_payment(self, request: CardPaymentRequest) -> PaymentSnapshot:
+    def create_payment(self, request: PaymentRequest) -> PaymentSnapshot:
+        payer: dict[str, Any] = {"email": request.payer.email}
+        if request.payer.first_name:
+            payer["first_name"] = request.payer.first_name
+        if request.payer.last_name:
+            payer["last_name"] = request.payer.last_name
+        if request.payer.identification_type and request.payer.identification_number:
+            payer["identification"] = {"type": request.payer.identification_type,
+                                       "number": request.payer.identification_number}
+        if request.payer.address:
+            payer["address"] = dict(request.payer.address)
         body: dict[str, Any] = {
             "transaction_amount": to_json_number(request.amount),
-            "token": request.token,
             "description": request.description,
-            "installments": request.installments,
             "payment_method_id": request.payment_method_id,
-            "payer": {"email": request.payer_email},
+            "payer": payer,
             "external_reference": request.external_reference,
             "notification_url": request.notification_url,
             "metadata": {"order_id": request.external_reference},
         }
-        if request.issuer_id:
-            body["issuer_id"] = request.issuer_id
-        if request.payer_identification_type and request.payer_identification_number:
-            body["payer"]["identification"] = {
-                "type": request.payer_identification_type,
-                "number": request.payer_identification_number,
-            }
+        optional = {"token": request.token, "installments": request.installments,
+                    "issuer_id": request.issuer_id,
+                    "date_of_expiration": request.date_of_expiration,
+                    "three_d_secure_mode": request.three_d_secure_mode}
+        body.update({k: v for k, v in optional.items() if v is not None})
         response = self._sdk.payment().create(body, self._options(request.idempotency_key))
         return PaymentSnapshot.from_api(_check(response))
 
     def get_payment(self, payment_id: str) -> PaymentSnapshot:
         response = self._sdk.payment().get(payment_id, self._options())
+        return PaymentSnapshot.from_api(_check(response, not_found_ok=True))
+
+    def search_payments(self, filters: dict[str, Any]) -> tuple[list[PaymentSnapshot], int]:
+        """``GET /v1/payments/search``: one page of results and the total count."""
+        response = self._sdk.payment().search(filters, self._options())
+        body = _check(response)
+        results = body.get("results") or [] if isinstance(body, dict) else []
+        paging = body.get("paging") or {} if isinstance(body, dict) else {}
+        return [PaymentSnapshot.from_api(r) for r in results], int(paging.get("total") or 0)
+
+    def get_merchant_order(self, merchant_order_id: str) -> MerchantOrderSnapshot:
+        response = self._sdk.merchant_order().get(merchant_order_id, self._options())
+        return MerchantOrderSnapshot.from_api(_check(response, not_found_ok=True))
+
+    def get_chargeback(self, chargeback_id: str) -> ChargebackSnapshot:
+        response = self._sdk.chargeback().get(chargeback_id, self._options())
+        return ChargebackSnapshot.from_api(_check(response, not_found_ok=True))
+
+    def create_preference(self, request: PreferenceRequest) -> PreferenceCreated:
+        body: dict[str, Any] = {
+            "items": [{**item, "unit_price": to_json_number(item["unit_price"])}
+                      for item in request.items],
+            "external_reference": request.external_reference,
+            "notification_url": request.notification_url,
+            "expires": True,
+            "expiration_date_to": request.expires_at,
+            "date_of_expiration": request.expires_at,
+            "metadata": {"order_id": request.external_reference},
+        }
+        if request.back_urls:
+            body["back_urls"] = dict(request.back_urls)
+            if request.back_urls.get("success"):
+                body["auto_return"] = "approved"
+        if request.payer_email:
+            body["payer"] = {"email": request.payer_email}
+        response = self._sdk.preference().create(body, self._options(request.idempotency_key))
+        created = _check(response)
+        if not isinstance(created, dict) or not created.get("id"):
+            raise ProviderUnavailable("preference answer lacks an id")
+        return PreferenceCreated(str(created["id"]), str(created.get("init_point") or ""),
+                                 str(created.get("sandbox_init_point") or ""))
+
+    def refund(self, payment_id: str, amount: Any | None, idempotency_key: str) -> RefundResult:
+        """Full refund when ``amount`` is None, else a partial one (a Decimal)."""
+        body = {} if amount is None else {"amount": to_json_number(amount)}
+        response = self._sdk.refund().create(payment_id, body, self._options(idempotency_key))
+        created = _check(response, not_found_ok=True)
+        return RefundResult(str(created.get("id")), to_decimal(created.get("amount") or 0),
+                            str(created.get("status") or ""))
+
+    def cancel(self, payment_id: str, idempotency_key: str) -> PaymentSnapshot:
+        response = self._sdk.payment().update(payment_id, {"status": "cancelled"},
+                                              self._options(idempotency_key))
         return PaymentSnapshot.from_api(_check(response, not_found_ok=True))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +26,8 @@ class PaymentSnapshot:
     payment_type_id: str = ""
     live_mode: bool = False
     refunded_amount: Decimal = Decimal("0")
+    # What the buyer needs to finish paying (QR code, ticket URL, 3-D Secure challenge...).
+    instructions: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_api(cls, body: Any) -> PaymentSnapshot:
@@ -49,22 +51,127 @@ class PaymentSnapshot:
             payment_type_id=str(body.get("payment_type_id") or ""),
             live_mode=bool(body.get("live_mode", False)),
             refunded_amount=refunded,
+            instructions=_instructions(body),
+        )
+
+
+def _instructions(body: dict[str, Any]) -> dict[str, str]:
+    """The buyer-facing data of an offline or challenged payment, flattened."""
+    out: dict[str, str] = {}
+    poi = body.get("point_of_interaction") or {}
+    data = poi.get("transaction_data") or {} if isinstance(poi, dict) else {}
+    if isinstance(data, dict):
+        for key in ("qr_code", "qr_code_base64", "ticket_url"):
+            if data.get(key):
+                out[key] = str(data[key])
+        bank = data.get("bank_info") or {}
+        if isinstance(bank, dict):
+            for key, value in bank.items():
+                if isinstance(value, str | int) and value:
+                    out[f"bank_{key}"] = str(value)
+    details = body.get("transaction_details") or {}
+    if isinstance(details, dict):
+        if details.get("external_resource_url"):
+            out.setdefault("ticket_url", str(details["external_resource_url"]))
+        if details.get("financial_institution"):
+            out["financial_institution"] = str(details["financial_institution"])
+    barcode = body.get("barcode") or {}
+    if isinstance(barcode, dict) and barcode.get("content"):
+        out["barcode"] = str(barcode["content"])
+    three_ds = body.get("three_ds_info") or {}
+    if isinstance(three_ds, dict) and three_ds.get("external_resource_url"):
+        out["challenge_url"] = str(three_ds["external_resource_url"])
+        if three_ds.get("creq"):
+            out["creq"] = str(three_ds["creq"])
+    if body.get("date_of_expiration"):
+        out["expires_at"] = str(body["date_of_expiration"])
+    return out
+
+
+@dataclass(frozen=True)
+class MerchantOrderSnapshot:
+    id: str
+    external_reference: str
+    order_status: str
+    payment_ids: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, body: Any) -> MerchantOrderSnapshot:
+        if not isinstance(body, dict) or "id" not in body:
+            raise MalformedResource("merchant order body lacks id")
+        payments = body.get("payments") or []
+        return cls(
+            id=str(body["id"]),
+            external_reference=str(body.get("external_reference") or ""),
+            order_status=str(body.get("order_status") or body.get("status") or ""),
+            payment_ids=tuple(str(p["id"]) for p in payments if isinstance(p, dict) and p.get("id")),
         )
 
 
 @dataclass(frozen=True)
-class CardPaymentRequest:
-    """A card payment to create. ``token`` is a Mercado Pago card token, never card data."""
+class ChargebackSnapshot:
+    id: str
+    payment_ids: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, body: Any) -> ChargebackSnapshot:
+        if not isinstance(body, dict) or "id" not in body:
+            raise MalformedResource("chargeback body lacks id")
+        payments = body.get("payments") or []
+        ids = [str(p.get("id") if isinstance(p, dict) else p) for p in payments]
+        return cls(id=str(body["id"]), payment_ids=tuple(i for i in ids if i and i != "None"))
+
+
+@dataclass(frozen=True)
+class PreferenceCreated:
+    id: str
+    init_point: str
+    sandbox_init_point: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    amount: Decimal
+    status: str
+
+
+@dataclass(frozen=True)
+class PayerInfo:
+    """Payer data passed through to Mercado Pago; never stored, never logged."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    identification_type: str | None = None
+    identification_number: str | None = None
+    address: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A payment to create, for any method. ``token`` is a card token, never card data."""
 
     amount: Decimal
     description: str
-    token: str
     payment_method_id: str
-    installments: int
-    issuer_id: str | None
-    payer_email: str
-    payer_identification_type: str | None
-    payer_identification_number: str | None
+    payer: PayerInfo
     external_reference: str
     notification_url: str
     idempotency_key: str
+    token: str | None = None
+    installments: int | None = None
+    issuer_id: str | None = None
+    date_of_expiration: str | None = None
+    three_d_secure_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class PreferenceRequest:
+    items: list[dict[str, Any]]
+    external_reference: str
+    notification_url: str
+    back_urls: dict[str, str]
+    expires_at: str
+    idempotency_key: str
+    payer_email: str | None = None

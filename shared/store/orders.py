@@ -22,6 +22,7 @@ from shared.mercadopago.status import payment_rank
 from shared.money import format_amount, to_decimal
 from shared.orders import Anomaly, Decision, OrderState, OrderStatus, PaymentState, decide
 from shared.store.client import CALL_TIMEOUT, RETRY
+from shared.store.outbox import OUTBOX, event_doc
 
 ORDERS = "orders"
 PAYMENTS = "payments"
@@ -56,6 +57,7 @@ def order_state(data: dict[str, Any]) -> OrderState:
         currency=str(data["currency"]),
         last_payment_id=data.get("last_payment_id"),
         paid_by_payment_id=data.get("paid_by_payment_id"),
+        refunded_amount=to_decimal(data.get("refunded_amount") or "0"),
     )
 
 
@@ -88,9 +90,29 @@ def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
     }
 
 
+def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
+                   state: OrderState) -> dict[str, Any] | None:
+    """The event a transition announces; its id is stable per (order, type, refunded amount)."""
+    from shared.events import event_id
+
+    kind = decision.event_type
+    if kind is None:
+        return None
+    refunded = format_amount(snap.refunded_amount)
+    suffix = f":{refunded}" if kind == "order.partially_refunded" else ""
+    event: dict[str, Any] = {
+        "event_id": event_id(kind, order_id + suffix), "type": kind, "order_id": order_id,
+        "payment_id": snap.id, "amount": format_amount(state.amount), "currency": state.currency,
+    }
+    if kind in ("order.partially_refunded", "order.refunded"):
+        event["refunded_amount"] = refunded if snap.refunded_amount else format_amount(state.amount)
+    return event
+
+
 class OrderRepository:
-    def __init__(self, db: firestore.Client) -> None:
+    def __init__(self, db: firestore.Client, emit_events: bool = False) -> None:
         self._db = db
+        self._emit_events = emit_events
 
     def ref(self, order_id: str) -> Any:
         return self._db.collection(ORDERS).document(order_id)
@@ -139,6 +161,17 @@ class OrderRepository:
             batch.update(idempotency[0], idempotency[1])
         batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
+    def record_checkout(
+        self, order_id: str, checkout: dict[str, Any], now: datetime,
+        idempotency: tuple[Any, dict[str, Any]] | None,
+    ) -> None:
+        """Record a Checkout Pro preference on its order and complete the request record."""
+        batch = self._db.batch()
+        batch.update(self.ref(order_id), {"checkout": checkout, "updated_at": now})
+        if idempotency is not None:
+            batch.update(idempotency[0], idempotency[1])
+        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
+
     def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
         """Apply Mercado Pago's canonical payment state to its order, monotonically."""
         order_ref = self.ref(snap.external_reference)
@@ -162,6 +195,7 @@ class OrderRepository:
                                else str(previous.get("status_detail", ""))),  # type: ignore[union-attr]
                 amount=snap.amount,
                 currency=snap.currency,
+                refunded_amount=snap.refunded_amount,
             )
             decision = decide(state, payment)
             batch = self._db.batch()
@@ -178,8 +212,17 @@ class OrderRepository:
             if newer and snap.id == state.last_payment_id:
                 order_updates["last_payment"] = {
                     "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
+            if effective is not None and effective.status == "in_mediation":
+                order_updates["dispute"] = {"status": "in_mediation", "payment_id": snap.id,
+                                            "since": now}
             if decision.new_status is not None:
                 order_updates["status"] = decision.new_status.value
+                if snap.refunded_amount:
+                    order_updates["refunded_amount"] = format_amount(snap.refunded_amount)
+                event = merchant_event(decision, snap.external_reference, snap, state)
+                if event is not None and self._emit_events:
+                    batch.create(self._db.collection(OUTBOX).document(event["event_id"]),
+                                 event_doc(event, now))
                 order_updates["history"] = firestore.ArrayUnion([{
                     "status": decision.new_status.value, "at": now, "payment_id": snap.id,
                     "payment_status": payment.status, "payment_status_detail":
@@ -217,6 +260,30 @@ class OrderRepository:
             return ApplyResult(snap.external_reference, state.status, after, decision, newer,
                                decision.fulfil)
         raise Contention(snap.external_reference)
+
+    def cancel_unpaid(self, order_id: str, now: datetime) -> None:
+        """Cancel a pending order that has no live payment (e.g. an unused Checkout Pro link)."""
+        from shared.events import event_id
+
+        snap = self.ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        data = snap.to_dict() or {}
+        if not snap.exists or data.get("status") != OrderStatus.PENDING.value:
+            raise OrderNotFound(order_id)
+        batch = self._db.batch()
+        batch.update(self.ref(order_id), {
+            "status": OrderStatus.CANCELLED.value, "updated_at": now,
+            "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,
+                                              "by": "operator"}])},
+            option=self._db.write_option(last_update_time=snap.update_time))
+        if self._emit_events:
+            kind = "order.cancelled"
+            batch.create(self._db.collection(OUTBOX).document(event_id(kind, order_id)),
+                         event_doc({"event_id": event_id(kind, order_id), "type": kind,
+                                    "order_id": order_id,
+                                    "payment_id": str(data.get("last_payment_id") or ""),
+                                    "amount": data["amount"], "currency": data["currency"]},
+                                   now))
+        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
     def _fulfilment_due(self, marker_ref: Any, now: datetime) -> bool:
         snap = marker_ref.get(retry=RETRY, timeout=CALL_TIMEOUT)

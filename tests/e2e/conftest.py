@@ -13,6 +13,19 @@ from local.stack import LocalStack, StackPorts, start_stack
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.stack_fixtures import E2E_OPTIONS
 
+# Products priced in Mexico's and Argentina's currencies, for their local payment methods.
+EXTRA_PRODUCTS = {
+    "demo-product-mx": {"title": "Demo product MX", "unit_price": "250.00", "currency": "MXN",
+                        "active": True},
+    "demo-product-ar": {"title": "Demo product AR", "unit_price": "5000.00", "currency": "ARS",
+                        "active": True},
+}
+
+
+def seed_all(stack: LocalStack) -> None:
+    seed(stack.project, stack.endpoints.firestore_host)
+    seed(stack.project, stack.endpoints.firestore_host, products=EXTRA_PRODUCTS)
+
 
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
@@ -33,7 +46,7 @@ def e2e_stack(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> I
     stack = start_stack(StackPorts.free(), options,
                         run_dir=tmp_path_factory.mktemp("e2e-stack", numbered=True))
     try:
-        seed(stack.project, stack.endpoints.firestore_host)
+        seed_all(stack)
         yield stack
     finally:
         stack.stop()
@@ -46,7 +59,7 @@ def live(e2e_stack: LocalStack, receiver: Receiver) -> LocalStack:
 
     e2e_stack.check_alive()
     wipe(e2e_stack.project, e2e_stack.endpoints.firestore_host)
-    seed(e2e_stack.project, e2e_stack.endpoints.firestore_host)
+    seed_all(e2e_stack)
     requests.post(e2e_stack.endpoints.simulator + "/_sim/reset", timeout=5).raise_for_status()
     requests.post(e2e_stack.endpoints.tasks_http + "/_emulator/reset", timeout=5).raise_for_status()
     receiver.clear()

@@ -108,3 +108,50 @@ def test_fulfill_max_attempts_is_one_variable() -> None:
     assert re.search(r"\bfulfill_max_attempts\s*=\s*var\.fulfill_max_attempts\b", stack)
     assert re.search(r"FULFILL_MAX_ATTEMPTS\s*=\s*tostring\(var\.fulfill_max_attempts\)", stack)
     assert re.search(r"\bmax_attempts\s*=\s*var\.fulfill_max_attempts\b", queues)
+
+
+def _stack_text() -> str:
+    return (TERRAFORM_DIR / "modules" / "stack" / "main.tf").read_text()
+
+
+def _module_block(text: str, name: str) -> str:
+    start = text.index(f'module "{name}" {{')
+    end = text.index("\n}\n", start)
+    return text[start:end]
+
+
+def test_deployed_functions_agree() -> None:
+    """The stack's function modules, its `packages` validation and the packaging test agree."""
+    from .test_package import DEPLOYED
+
+    stack = _stack_text()
+    variables = (TERRAFORM_DIR / "modules" / "stack" / "variables.tf").read_text()
+    modules = re.findall(r'module "(\w+)" \{\n  source = "\.\./function"', stack)
+    match = re.search(r"for f in \[([^\]]*)\] : contains\(keys\(var\.packages\)", variables)
+    assert match, "packages validation not found"
+    validated = re.findall(r'"(\w+)"', match.group(1))
+    assert sorted(modules) == sorted(validated) == sorted(DEPLOYED)
+    for name in modules:
+        assert f'package           = var.packages["{name}"]' in _module_block(stack, name), name
+
+
+def test_reconcile_is_scheduler_only() -> None:
+    """reconcile: invoked by the scheduler account only, the job's token audience is the one
+    reconcile checks, and the job waits at least the function's timeout."""
+    stack = _stack_text()
+    block = _module_block(stack, "reconcile")
+    invokers = re.search(r"invokers = \{\n(.*?)\n  \}", block, re.DOTALL)
+    assert invokers
+    assert re.findall(r"=\s*(.+)", invokers.group(1)) == [
+        '"serviceAccount:${module.identities.scheduler_email}"'
+    ]
+    assert re.search(r"public\s*=\s*false", block)
+    assert re.search(r"max_instances\s*=\s*1\b", block)
+    assert re.search(r"RECONCILE_AUTH_AUDIENCE\s*=\s*local\.reconcile_auth_audience", block)
+    assert re.search(r"RECONCILE_ALLOWED_SERVICE_ACCOUNT\s*=\s*module\.identities\.scheduler_email", block)
+    assert re.search(r"timeout_seconds\s*=\s*local\.reconcile_timeout_seconds", block)
+    job = stack[stack.index('resource "google_cloud_scheduler_job" "reconcile"') :]
+    assert re.search(r"audience\s*=\s*local\.reconcile_auth_audience", job)
+    assert re.search(r"service_account_email\s*=\s*module\.identities\.scheduler_email", job)
+    assert re.search(r'attempt_deadline\s*=\s*"\$\{local\.reconcile_timeout_seconds \+ \d+\}s"', job)
+    assert re.search(r"schedule\s*=\s*var\.reconcile_schedule", job)

@@ -1,5 +1,7 @@
 """The local stack launcher: readiness, clear failures, and no process left behind."""
 
+# ruff: noqa: F811 - pytest fixtures imported from tests.support are redefined as parameters
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +17,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,12 +33,13 @@ from local.stack import (
     function_env,
     standard_services,
 )
-
-if TYPE_CHECKING:
-    from tests.support.stack_fixtures import FirestoreEmulator
+from tests.support.stack_fixtures import (  # noqa: F401 - fixtures used below
+    FirestoreEmulator,
+    firestore_emulator,
+    firestore_project,
+)
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.support.stack_fixtures"]
 
 STANDIN = str(Path(__file__).resolve().parent.parent / "support" / "standin.py")
 
@@ -152,6 +154,17 @@ def test_a_service_that_never_gets_ready_times_out_clearly(tmp_path: Path) -> No
     assert "not ready after 1 s" in text and f"127.0.0.1:{port}" in text
     assert "still warming up" in text
     assert_group_gone(stack.pgids["stuck"])
+
+
+def test_a_port_already_in_use_is_reported_before_starting(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        stack = Stack([standin("late", port=port, ports=(port,))], tmp_path)
+        with pytest.raises(ServiceStartError, match=f"'late' cannot start: port {port} .* in use"):
+            stack.start()
+    assert stack.pgids == {}  # nothing was started
 
 
 def test_a_missing_program_is_reported(tmp_path: Path) -> None:
@@ -312,12 +325,18 @@ def test_function_environment_follows_the_contract() -> None:
         "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:8123",
         "TASKS_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
         "FULFILL_AUTH_AUDIENCE": "http://127.0.0.1:9083",
+        "RECONCILE_AUTH_AUDIENCE": "http://127.0.0.1:8084",
+        "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
         "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
         "ID_TOKEN_CERTS_URL": "http://127.0.0.1:8124/oauth2/v1/certs",
         "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
         "MERCHANT_WEBHOOK_SECRET": "dev-merchant-webhook-secret",
         "MERCHANT_WEBHOOK_URL": "http://127.0.0.1:9999/hook",
         "LOG_LEVEL": "DEBUG",
+        "FULFILL_QUEUE": "fulfill",
+        "MERCHANT_EVENTS_QUEUE": "merchant-events",
+        "FULFILL_MAX_ATTEMPTS": "10",  # the queue's max_attempts
+        "TASKS_LOCATION": "us-central1",
     }
     assert {k: env.get(k) for k in expected} == expected
     assert "MP_ACCESS_TOKEN_FILE" not in env
@@ -332,7 +351,7 @@ def test_function_environment_follows_the_contract() -> None:
 
 def test_standard_services_use_the_given_ports_and_options() -> None:
     ports = StackPorts.free()
-    assert len(set(vars(ports).values())) == 7
+    assert len(set(vars(ports).values())) == 8
     options = StackOptions(time_scale=0.1, cont_delay=0.3, retry_delays=(0.2, 0.5, 1.0))
     services = {s.name: s for s in standard_services(ports, options)}
     assert list(services) == [
@@ -342,6 +361,7 @@ def test_standard_services_use_the_given_ports_and_options() -> None:
         "create_payment",
         "ipn_webhook",
         "fulfill",
+        "reconcile",
     ]
     tasks = services["cloudtasks"].argv
     assert tasks[tasks.index("--grpc-port") + 1] == str(ports.tasks_grpc)
@@ -433,14 +453,20 @@ def _stack_ports(output: str) -> dict[str, int]:
     ports = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("create_payment", "ipn_webhook", "fulfill", "Firestore"):
+        if len(parts) >= 2 and parts[0] in (
+            "create_payment",
+            "ipn_webhook",
+            "fulfill",
+            "reconcile",
+            "Firestore",
+        ):
             ports[parts[0]] = int(parts[1].rsplit(":", 1)[1])
         elif parts[:2] == ["MP", "simulator"]:
             ports["simulator"] = int(parts[2].rsplit(":", 1)[1])
         elif parts[:2] == ["Cloud", "Tasks"]:
             ports["tasks_grpc"] = int(parts[2].rsplit(":", 1)[1])
             ports["tasks_http"] = int(parts[4].rsplit(":", 1)[1])
-    assert len(ports) == 7, output
+    assert len(ports) == 8, output
     return ports
 
 
@@ -479,7 +505,15 @@ def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> N
     _assert_stack_gone(_stack_ports(out))
     assert {p.name for p in tmp_path.glob("*.log")} == {
         f"{name}.log"
-        for name in ("firestore", "cloudtasks", "simulator", "create_payment", "ipn_webhook", "fulfill")
+        for name in (
+            "firestore",
+            "cloudtasks",
+            "simulator",
+            "create_payment",
+            "ipn_webhook",
+            "fulfill",
+            "reconcile",
+        )
     }
 
 

@@ -129,3 +129,21 @@ class StackClient:
         return self.http.post(self.urls.ipn_webhook + "/",
                               params={"data.id": payment_id, "type": topic},
                               data=body, headers=h, timeout=10)
+
+
+def mpctl(stack: LocalStack, *args: str, timeout: float = 60) -> tuple[int, Any, str]:
+    """Run the installed ``mpctl`` against this stack; returns (exit code, JSON or text, stderr)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "mpctl"
+    env = {**os.environ, **stack.function_env}
+    done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    try:
+        out: Any = json.loads(done.stdout) if done.stdout.strip() else None
+    except ValueError:
+        out = done.stdout
+    return done.returncode, out, done.stderr

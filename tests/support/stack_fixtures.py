@@ -7,8 +7,9 @@ import the fixtures you need into a test module).
 - ``firestore_project`` (function): a fresh project id on that emulator, with
   ``FIRESTORE_EMULATOR_HOST`` and ``GOOGLE_CLOUD_PROJECT`` set for the test, wiped afterwards.
 - ``clean_firestore`` (function): wipes the default test project before the test.
-- ``local_stack`` (session): the whole stack (emulators, simulator, the three functions) on
-  free ports with short delays, seeded with the demo catalog.
+- ``local_stack`` (session): the whole stack (emulators, simulator, the functions) on
+  free ports with short delays (``E2E_OPTIONS``; override the ``stack_options`` fixture to
+  change them, e.g. ``function_env``), seeded with the demo catalog.
 - ``stack`` (function): ``local_stack``, checked alive before each test (a service that died
   in an earlier test fails the next one with its log tail, instead of a confusing timeout).
 - ``fresh_stack_data`` (function): wipes the stack's Firestore and re-seeds the catalog.
@@ -110,9 +111,17 @@ def clean_firestore(
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack_options() -> StackOptions:
+    """Options of ``local_stack``; override this fixture in a conftest to change them."""
+    return E2E_OPTIONS
+
+
+@pytest.fixture(scope="session")
+def local_stack(
+    stack_options: StackOptions, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
     """The whole stack on free ports, seeded. Logs: ``<pytest tmp>/stack*/<service>.log``."""
-    stack = start_stack(StackPorts.free(), E2E_OPTIONS, run_dir=_run_dir(tmp_path_factory, "stack"))
+    stack = start_stack(StackPorts.free(), stack_options, run_dir=_run_dir(tmp_path_factory, "stack"))
     try:
         seed(stack.project, stack.endpoints.firestore_host)
         yield stack

@@ -101,3 +101,14 @@ def test_can_move_table():
     assert not can_move(OrderStatus.PAID, OrderStatus.PENDING)
     assert not can_move(OrderStatus.PAID, OrderStatus.CANCELLED)
     assert not can_move(OrderStatus.REFUNDED, OrderStatus.CHARGED_BACK)
+
+
+def test_each_further_partial_refund_is_a_transition_but_never_backwards():
+    partially = OrderState(OrderStatus.PARTIALLY_REFUNDED, AMOUNT, "BRL", "p1", "p1",
+                           refunded_amount=Decimal("50.00"))
+    more = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("80.00"))
+    same = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("50.00"))
+    less = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("20.00"))
+    assert decide(partially, more).new_status == OrderStatus.PARTIALLY_REFUNDED
+    assert decide(partially, same).new_status is None
+    assert decide(partially, less).new_status is None

@@ -13,6 +13,16 @@ output "fulfill_url" {
   value       = module.stack.fulfill_url
 }
 
+output "reconcile_url" {
+  description = "URL of reconcile."
+  value       = module.stack.reconcile_url
+}
+
+output "reconcile_job" {
+  description = "Cloud Scheduler job of reconcile."
+  value       = module.stack.reconcile_job
+}
+
 output "mercado_pago_notification_url" {
   description = "Paste into Mercado Pago's dashboard as the webhook URL."
   value       = module.stack.mercado_pago_notification_url

@@ -52,6 +52,18 @@ variable "fulfill_auth_audience" {
   default     = null
 }
 
+variable "reconcile_auth_audience" {
+  description = "Override of reconcile's expected token audience (null = its deterministic URL)."
+  type        = string
+  default     = null
+}
+
+variable "reconcile_schedule" {
+  description = "Cron schedule (UTC) of the reconcile job."
+  type        = string
+  default     = "*/10 * * * *"
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string

@@ -38,16 +38,20 @@ variable "ttl_fields" {
   default = {
     processed_notifications = "expires_at"
     idempotency             = "expires_at"
+    # Merchant events: shared/store/outbox.py sets expires_at = creation + 30 days, far past
+    # the merchant-events queue's 3-day retry limit, so only long-finished (or long-stuck)
+    # events are deleted.
+    outbox = "expires_at"
   }
 }
 
 variable "composite_indexes" {
   description = <<-EOT
-    Composite indexes, one per query that needs one. The code makes no query that needs a
-    composite index yet (single-field equality/range filters are served by Firestore's
-    automatic single-field indexes): when a query with several filters or a filter plus an
-    order on another field is added, declare its index here, because the emulator runs any
-    query while production answers FAILED_PRECONDITION without the index.
+    Composite indexes, one per query that needs one (several filters, or a filter plus an
+    order on another field). Single-field equality/range queries are served by Firestore's
+    automatic single-field indexes. Declare the index of every new such query here: the
+    emulator runs any query, while production answers FAILED_PRECONDITION without its index.
+    Firestore appends __name__ (in the last field's direction) itself.
   EOT
   type = list(object({
     collection = string
@@ -56,7 +60,38 @@ variable "composite_indexes" {
       order      = string
     }))
   }))
-  default = []
+  default = [
+    # reconcile (shared/reconcile.py): pending orders older than
+    # RECONCILE_PENDING_AFTER_MINUTES, oldest first
+    # (status == "pending" AND created_at <= cutoff ORDER BY created_at).
+    {
+      collection = "orders"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    },
+    # Unreplayed dead letters, newest first (shared/store/dead_letters.py:
+    # replayed == false ORDER BY created_at DESC).
+    {
+      collection = "dead_letters"
+      fields = [
+        { field_path = "replayed", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
+      ]
+    },
+    # Pending merchant events of one order (shared/store/outbox.py:
+    # order_id == X AND state == "pending"). Two
+    # equalities can be served by merging single-field indexes; the composite one makes the
+    # query one index scan whatever the size of the collection.
+    {
+      collection = "outbox"
+      fields = [
+        { field_path = "order_id", order = "ASCENDING" },
+        { field_path = "state", order = "ASCENDING" },
+      ]
+    },
+  ]
 }
 
 resource "google_firestore_database" "this" {

@@ -228,7 +228,7 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  # checkov:skip=CKV_GCP_124: ingress is chosen per function: ALLOW_ALL only where the internet must reach it (create_payment: browsers, ipn_webhook: Mercado Pago), ALLOW_INTERNAL_ONLY for fulfill; the precondition below refuses ALLOW_ALL on any function that is not public. (checkov evaluates one instance of a module called several times, so a per-instance result would be arbitrary.)
+  # checkov:skip=CKV_GCP_124: ingress is chosen per function: ALLOW_ALL only where the internet must reach it (create_payment: browsers, ipn_webhook: Mercado Pago), ALLOW_INTERNAL_ONLY for fulfill (Cloud Tasks) and reconcile (Cloud Scheduler); the precondition below refuses ALLOW_ALL on any function that is not public. (checkov evaluates one instance of a module called several times, so a per-instance result would be arbitrary.)
   project     = var.project_id
   location    = var.region
   name        = var.name

@@ -2,9 +2,9 @@
 # - tasks_invoker: the identity Cloud Tasks signs OIDC tokens as when it calls fulfill. It holds
 #   no project role: its only grant is roles/run.invoker on fulfill (granted in the function
 #   module), and the accounts that create OIDC tasks get iam.serviceAccountUser on it here.
-# - scheduler: the identity Cloud Scheduler will sign OIDC tokens as for the reconcile job.
-#   Created now (no roles yet) so that adding reconcile is one module block; it gets
-#   roles/run.invoker on reconcile only, when reconcile exists.
+# - scheduler: the identity Cloud Scheduler signs OIDC tokens as for the reconcile job. It
+#   holds no project role: its only grant is roles/run.invoker on reconcile (granted in the
+#   function module).
 # - builder: the account Cloud Build uses to build the function images (see modules/build).
 # Per-function runtime accounts are created by each function's module.
 
@@ -62,7 +62,7 @@ output "tasks_invoker_id" {
 }
 
 output "scheduler_email" {
-  description = "Cloud Scheduler OIDC account e-mail."
+  description = "Cloud Scheduler OIDC account e-mail (the reconcile job's oidc_token, RECONCILE_ALLOWED_SERVICE_ACCOUNT)."
   value       = google_service_account.this["scheduler"].email
 }
 

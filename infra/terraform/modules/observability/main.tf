@@ -1,7 +1,9 @@
 # Log-based metrics over the functions' structured logs and alert policies on them.
 # The functions print one JSON object per line with `severity`, `message` and `event` (a
 # stable event name); Cloud Run turns each line into a log entry whose jsonPayload holds
-# those fields.
+# those fields. One metric (reconcile_job_failures) counts Cloud Scheduler's own execution
+# log entries instead, so that a job that cannot reach reconcile at all (ingress, IAM,
+# audience) is seen even though reconcile then logs nothing.
 
 terraform {
   required_version = ">= 1.11"
@@ -29,6 +31,12 @@ variable "notification_channel_ids" {
   default     = []
 }
 
+variable "reconcile_job_id" {
+  description = "Cloud Scheduler job id of reconcile (its failed attempts are counted)."
+  type        = string
+  default     = "reconcile"
+}
+
 variable "signature_rejections_threshold" {
   description = "Signature rejections in 5 minutes above which to alert (a few are normal: scanners, stale retries)."
   type        = number
@@ -38,8 +46,9 @@ variable "signature_rejections_threshold" {
 locals {
   base_filter = "resource.type=\"cloud_run_revision\""
 
-  # name => (event, description). Every metric counts log entries of one event.
-  counters = {
+  # name => (event, description). Each of these metrics counts the functions' log entries of
+  # one event.
+  events = {
     signature_rejections = {
       event       = "signature_rejected"
       description = "Notifications rejected for a missing, stale or wrong x-signature."
@@ -56,26 +65,73 @@ locals {
       event       = "amount_mismatch"
       description = "Payments whose amount or currency differs from the order's."
     }
+    reconcile_corrections = {
+      event       = "reconcile_corrected"
+      description = "Payments or orders reconcile found out of date and enqueued a fulfil task for (notifications that were lost or late)."
+    }
+    reconcile_failures = {
+      event       = "reconcile_failed"
+      description = "reconcile attempts that failed (one per failed run or retry, answered 503); the next run covers the same window again."
+    }
   }
 
-  # metric => (threshold over 5 minutes, documentation): an alert fires when the 5-minute
-  # sum goes above the threshold.
+  scheduler_filter = "resource.type=\"cloud_scheduler_job\""
+
+  # name => (monitored resource filter, log filter, description): every log-based counter.
+  counters = merge(
+    { for name, c in local.events : name => {
+      resource_filter = local.base_filter
+      filter          = "${local.base_filter} AND jsonPayload.event=\"${c.event}\""
+      description     = c.description
+    } },
+    {
+      # Cloud Scheduler writes one AttemptFinished entry per attempt to its executions log,
+      # with severity ERROR when the target answered an error or could not be reached.
+      reconcile_job_failures = {
+        resource_filter = local.scheduler_filter
+        filter          = "${local.scheduler_filter} AND resource.labels.job_id=\"${var.reconcile_job_id}\" AND jsonPayload.@type=\"type.googleapis.com/google.cloud.scheduler.logging.AttemptFinished\" AND severity>=ERROR"
+        description     = "Attempts of the reconcile Cloud Scheduler job that failed (reconcile unreachable, 401/403, 5xx or deadline exceeded)."
+      }
+    },
+  )
+
+  # metric => (threshold, window, documentation): an alert fires when the sum over the
+  # window goes above the threshold.
   alerts = {
     signature_rejections = {
       threshold = var.signature_rejections_threshold
+      window    = 300
       doc       = "Many webhook notifications fail signature checks: a webhook secret rotated in Mercado Pago but not in Secret Manager (or the reverse), or someone probing the endpoint. See docs/deploying.md, rotating the webhook secret."
     }
     fulfill_failures = {
       threshold = 20
+      window    = 300
       doc       = "fulfill keeps failing (Mercado Pago API errors, Firestore errors or a bad release). Tasks are being retried; if it persists they become dead letters."
     }
     dead_letters = {
       threshold = 0
+      window    = 300
       doc       = "A paid notification could not be applied after every retry and was recorded in the dead_letters collection: inspect it and reconcile by hand."
     }
     amount_mismatches = {
       threshold = 0
+      window    = 300
       doc       = "A payment's amount or currency does not match its order: the order was NOT fulfilled. Investigate before refunding or fulfilling by hand."
+    }
+    # reconcile runs every 10 minutes, an attempt and at most one retry per run (the job's
+    # retry_config), and each search window is covered by ~3 runs. reconcile logs one
+    # reconcile_failed per failed attempt (and answers 503). One failed run (<= 2 failures)
+    # is absorbed by the next; more than 2 failures in 30 minutes means at least two runs
+    # failed: the safety net is down.
+    reconcile_failures = {
+      threshold = 2
+      window    = 1800
+      doc       = "reconcile failed in more than one run within 30 minutes (Mercado Pago search or Firestore errors, missing index, or a bad release): payments whose notification was lost are not being caught up. Check the reconcile_failed log entries."
+    }
+    reconcile_job_failures = {
+      threshold = 2
+      window    = 1800
+      doc       = "The Cloud Scheduler job's attempts to run reconcile failed more than twice in 30 minutes (at least two runs): look at the job's execution logs (status PERMISSION_DENIED/UNAUTHENTICATED = invoker grant, ingress or token audience; see reconcile_auth_audience in docs/deploying.md)."
     }
   }
 }
@@ -108,7 +164,7 @@ resource "google_logging_metric" "counter" {
   project     = var.project_id
   name        = each.key
   description = each.value.description
-  filter      = "${local.base_filter} AND jsonPayload.event=\"${each.value.event}\""
+  filter      = each.value.filter
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -132,14 +188,14 @@ resource "google_monitoring_alert_policy" "counter" {
   }
 
   conditions {
-    display_name = "${google_logging_metric.counter[each.key].name} above ${each.value.threshold} in 5 min"
+    display_name = "${google_logging_metric.counter[each.key].name} above ${each.value.threshold} in ${each.value.window / 60} min"
     condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.counter[each.key].name}\" AND ${local.base_filter}"
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.counter[each.key].name}\" AND ${local.counters[each.key].resource_filter}"
       comparison      = "COMPARISON_GT"
       threshold_value = each.value.threshold
       duration        = "0s"
       aggregations {
-        alignment_period     = "300s"
+        alignment_period     = "${each.value.window}s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
       }

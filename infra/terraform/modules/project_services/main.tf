@@ -24,7 +24,7 @@ variable "services" {
     "cloudbuild.googleapis.com",       # function builds
     "cloudfunctions.googleapis.com",   # google_cloudfunctions2_function
     "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com", # reconcile job (later)
+    "cloudscheduler.googleapis.com", # reconcile job
     "cloudtasks.googleapis.com",     # fulfil and merchant-events queues
     "firestore.googleapis.com",      # orders, payments, idempotency
     "iam.googleapis.com",            # service accounts

@@ -1,8 +1,9 @@
 # The whole application for one environment (one Google Cloud project). The environment roots
 # (environments/staging, environments/prod) differ only in their inputs.
 #
-# Adding a function (e.g. reconcile) = one `module "<name>"` block below, plus its package in
-# var.packages (tools/build_package.py builds one per entry_<name>.py) and its output.
+# Adding a function = one `module "<name>"` block below, plus its package in var.packages
+# (tools/build_package.py builds one per entry_<name>.py; the validation lists the required
+# ones) and its output. reconcile (below) is the latest example, with its Cloud Scheduler job.
 
 terraform {
   required_version = ">= 1.11"
@@ -43,6 +44,16 @@ locals {
     var.fulfill_auth_audience,
     "https://fulfill-${data.google_project.this.number}.${var.region}.run.app",
   )
+
+  # Same prediction for reconcile, which checks the `aud` of the Cloud Scheduler job's ID
+  # token (the job's audience is this value too, so the two cannot disagree).
+  reconcile_auth_audience = coalesce(
+    var.reconcile_auth_audience,
+    "https://reconcile-${data.google_project.this.number}.${var.region}.run.app",
+  )
+
+  # reconcile's request timeout; the scheduler job's attempt_deadline is derived from it.
+  reconcile_timeout_seconds = 300
 
   common_env = {
     LOG_LEVEL                = var.log_level
@@ -113,7 +124,7 @@ module "observability" {
 
 # --- functions -------------------------------------------------------------------------
 #
-# Sizing: all three are I/O bound (Mercado Pago API, Firestore, Cloud Tasks), so each instance
+# Sizing: the three request-driven functions are I/O bound (Mercado Pago API, Firestore, Cloud Tasks), so each instance
 # takes many concurrent requests on threads; concurrency above 1 requires a whole vCPU.
 # 512Mi fits Python 3.12 with the gRPC clients and leaves room for request bodies (64 KiB cap).
 
@@ -255,5 +266,127 @@ check "fulfill_audience_is_its_url" {
   assert {
     condition     = module.fulfill.uri == local.fulfill_auth_audience
     error_message = "fulfill's URL (${module.fulfill.uri}) differs from the audience it expects (${local.fulfill_auth_audience}): set fulfill_auth_audience to the URL and apply again, or fulfil tasks will be rejected with 401."
+  }
+}
+
+# Cloud Scheduler calls reconcile every 10 minutes (var.reconcile_schedule) with an OIDC token
+# of the scheduler account; nothing else may invoke it (run.invoker for that account only).
+# It searches Mercado Pago for recently updated payments and Firestore for old pending orders,
+# and enqueues fulfil tasks for what the webhook path missed, so it needs what ipn_webhook
+# needs to enqueue (enqueuer on the fulfil queue, serviceAccountUser on the tasks account whose
+# OIDC token its tasks carry) plus Firestore and the access token.
+#
+# Ingress ALLOW_INTERNAL_ONLY, like fulfill: Cloud Run's ingress documentation
+# (https://cloud.google.com/run/docs/securing/ingress, "Internal") counts requests from Cloud
+# Scheduler and Cloud Tasks as internal when they are in the same project (or VPC Service
+# Controls perimeter) as the service and use its default run.app URL, not a custom domain. The
+# job below is in this project and targets the function's run.app URL (service_config uri).
+# If the job were ever moved to another project or pointed at a custom domain, its calls
+# would be refused before IAM (403/404, a failed attempt in the job's logs): the
+# reconcile_job_failures alert (modules/observability) catches that.
+#
+# Sizing: one run at a time (max 1 instance, concurrency 1; a run that overlaps the next tick
+# would only repeat work), fractional CPU (allowed with concurrency 1), 512Mi like the
+# others for the gRPC clients and up to var.reconcile_max_items payments in memory. Timeout
+# 300 s bounds one pass (RECONCILE_MAX_ITEMS Mercado Pago lookups at MP_TIMEOUT_SECONDS each
+# in the worst case are cut off by it; the next run continues).
+module "reconcile" {
+  source = "../function"
+
+  project_id        = var.project_id
+  region            = var.region
+  name              = "reconcile"
+  description       = "Finds payments and pending orders the webhook path missed and enqueues fulfil tasks; called by Cloud Scheduler only."
+  source_bucket     = local.build.source_bucket
+  docker_repository = local.build.docker_repository
+  builder_id        = local.build.builder_id
+  package           = var.packages["reconcile"]
+  labels            = local.labels
+
+  memory          = "512Mi"
+  cpu             = "0.5"
+  concurrency     = 1
+  min_instances   = 0
+  max_instances   = 1
+  timeout_seconds = local.reconcile_timeout_seconds
+  ingress         = "ALLOW_INTERNAL_ONLY"
+  public          = false
+  invokers = {
+    scheduler = "serviceAccount:${module.identities.scheduler_email}"
+  }
+
+  environment = merge(local.common_env, {
+    FIRESTORE_DATABASE                = module.firestore.database_id
+    TASKS_LOCATION                    = var.region
+    FULFILL_QUEUE                     = module.queues.fulfill_queue_id
+    FULFILL_URL                       = module.fulfill.uri
+    TASKS_SERVICE_ACCOUNT             = module.identities.tasks_invoker_email
+    FULFILL_AUTH_AUDIENCE             = local.fulfill_auth_audience
+    RECONCILE_AUTH_AUDIENCE           = local.reconcile_auth_audience
+    RECONCILE_ALLOWED_SERVICE_ACCOUNT = module.identities.scheduler_email
+    RECONCILE_WINDOW_MINUTES          = tostring(var.reconcile_window_minutes)
+    RECONCILE_PENDING_AFTER_MINUTES   = tostring(var.reconcile_pending_after_minutes)
+    RECONCILE_MAX_ITEMS               = tostring(var.reconcile_max_items)
+  })
+  secrets = {
+    MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]
+  }
+  firestore_database = module.firestore.database_resource_name
+  enqueue_queues = {
+    fulfill = module.queues.queue_ids["fulfill"]
+  }
+  act_as = {
+    tasks_invoker = module.identities.tasks_invoker_id
+  }
+}
+
+resource "google_cloud_scheduler_job" "reconcile" {
+  project     = var.project_id
+  region      = var.region
+  name        = "reconcile"
+  description = "Runs reconcile (docs/deploying.md): catches payments whose notification was lost."
+  schedule    = var.reconcile_schedule
+  time_zone   = "Etc/UTC"
+
+  # The function's own timeout plus 20 s for a cold start and the network: the job then
+  # records reconcile's answer (including Cloud Run's 504 when a pass hits its timeout) rather
+  # than cutting the request while the pass still runs.
+  attempt_deadline = "${local.reconcile_timeout_seconds + 20}s"
+
+  # One retry, 30 s later, for a transient failure (cold start error, Mercado Pago or
+  # Firestore hiccup); anything longer is left to the next tick, which covers the same window
+  # again (RECONCILE_WINDOW_MINUTES is 3 ticks by default). Bounded by count only.
+  retry_config {
+    retry_count          = 1
+    max_retry_duration   = "0s"
+    min_backoff_duration = "30s"
+    max_backoff_duration = "60s"
+    max_doublings        = 1
+  }
+
+  http_target {
+    uri         = module.reconcile.uri
+    http_method = "POST"
+    body        = base64encode("{}")
+    headers = {
+      "Content-Type" = "application/json"
+    }
+
+    # The job signs an ID token as the scheduler account (which holds run.invoker on
+    # reconcile only); reconcile also checks its `aud` and `email` itself.
+    oidc_token {
+      service_account_email = module.identities.scheduler_email
+      audience              = local.reconcile_auth_audience
+    }
+  }
+
+  # The invoker grant lives in the module: without it the first runs would get 403.
+  depends_on = [module.reconcile, module.project_services]
+}
+
+check "reconcile_audience_is_its_url" {
+  assert {
+    condition     = module.reconcile.uri == local.reconcile_auth_audience
+    error_message = "reconcile's URL (${module.reconcile.uri}) differs from the audience it expects (${local.reconcile_auth_audience}): set reconcile_auth_audience to the URL and apply again, or every scheduled run will be rejected with 401."
   }
 }

@@ -13,6 +13,16 @@ output "fulfill_url" {
   value       = module.fulfill.uri
 }
 
+output "reconcile_url" {
+  description = "URL of reconcile (Cloud Scheduler only)."
+  value       = module.reconcile.uri
+}
+
+output "reconcile_job" {
+  description = "Cloud Scheduler job calling reconcile (gcloud scheduler jobs run ... to trigger a run now)."
+  value       = google_cloud_scheduler_job.reconcile.id
+}
+
 output "mercado_pago_notification_url" {
   description = "Paste this exact URL into Mercado Pago's dashboard (Your integrations > Webhooks > URL)."
   value       = "${module.ipn_webhook.uri}?source_news=webhooks"
@@ -24,6 +34,7 @@ output "function_sources" {
     create_payment = module.create_payment.source_object
     ipn_webhook    = module.ipn_webhook.source_object
     fulfill        = module.fulfill.source_object
+    reconcile      = module.reconcile.source_object
   }
 }
 
@@ -33,6 +44,7 @@ output "service_accounts" {
     create_payment = module.create_payment.service_account_email
     ipn_webhook    = module.ipn_webhook.service_account_email
     fulfill        = module.fulfill.service_account_email
+    reconcile      = module.reconcile.service_account_email
     tasks_invoker  = module.identities.tasks_invoker_email
     scheduler      = module.identities.scheduler_email
     builder        = module.identities.builder_email

@@ -41,8 +41,8 @@ variable "packages" {
     sha256 = string
   }))
   validation {
-    condition     = alltrue([for f in ["create_payment", "ipn_webhook", "fulfill"] : contains(keys(var.packages), f)])
-    error_message = "packages must have create_payment, ipn_webhook and fulfill."
+    condition     = alltrue([for f in ["create_payment", "ipn_webhook", "fulfill", "reconcile"] : contains(keys(var.packages), f)])
+    error_message = "packages must have create_payment, ipn_webhook, fulfill and reconcile (build them with tools/build_package.py)."
   }
 }
 
@@ -81,7 +81,7 @@ variable "fulfill_auth_audience" {
 }
 
 variable "min_instances" {
-  description = "Minimum warm instances per function."
+  description = "Minimum warm instances per function (reconcile is fixed at 0-1 in the stack)."
   type        = map(number)
   default = {
     create_payment = 0
@@ -116,4 +116,42 @@ variable "notification_channel_ids" {
   description = "Monitoring notification channel ids for the alert policies."
   type        = list(string)
   default     = []
+}
+
+variable "reconcile_auth_audience" {
+  description = "Override of the audience reconcile expects in its ID tokens (and the scheduler job signs them for); null = its deterministic Cloud Run URL (see the stack)."
+  type        = string
+  default     = null
+}
+
+variable "reconcile_schedule" {
+  description = "Cron schedule (UTC) of the Cloud Scheduler job calling reconcile."
+  type        = string
+  default     = "*/10 * * * *"
+}
+
+variable "reconcile_window_minutes" {
+  description = "RECONCILE_WINDOW_MINUTES: how far back reconcile searches Mercado Pago for updated payments; keep it a few schedule intervals so a failed run is covered by the next ones."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.reconcile_window_minutes >= 10
+    error_message = "reconcile_window_minutes must be at least 10 (the default schedule's interval)."
+  }
+}
+
+variable "reconcile_pending_after_minutes" {
+  description = "RECONCILE_PENDING_AFTER_MINUTES: age after which a pending order is looked up in Mercado Pago by reconcile."
+  type        = number
+  default     = 15
+}
+
+variable "reconcile_max_items" {
+  description = "RECONCILE_MAX_ITEMS: most payments/orders one reconcile run handles (the rest wait for the next run)."
+  type        = number
+  default     = 200
+  validation {
+    condition     = var.reconcile_max_items >= 1 && var.reconcile_max_items <= 1000
+    error_message = "reconcile_max_items must be between 1 and 1000."
+  }
 }

@@ -1,0 +1,1 @@
+"""Benchmarks: cold start of each function against its floor, ipn_webhook warm throughput."""

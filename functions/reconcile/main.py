@@ -1,0 +1,78 @@
+"""reconcile: run by Cloud Scheduler; re-applies what notifications missed.
+
+``POST /`` with an optional JSON body ``{"since_minutes": N}``. Answers the run's report.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+import flask
+
+from shared import idtoken, log
+from shared.config import settings
+from shared.http_context import handle
+from shared.mercadopago.errors import ProviderError
+from shared.mercadopago.gateway import MercadoPagoGateway, gateway
+from shared.reconcile import Reconciler
+from shared.secrets import SecretError, reader
+from shared.store.client import UNAVAILABLE, client
+from shared.tasks import EnqueueError, TaskQueue, task_queue
+from shared.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
+
+
+def _gateway() -> MercadoPagoGateway:
+    s = settings()
+    return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
+                   float(s.mp_timeout_seconds))
+
+
+def _queue() -> TaskQueue:
+    s = settings()
+    return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+
+
+@lru_cache(maxsize=1)
+def _reconciler() -> Reconciler:
+    s = settings()
+    return Reconciler(s, client(s.project, s.firestore_database), _gateway, _queue)
+
+
+def _authenticate(request: flask.Request) -> None:
+    s = settings()
+    if not s.reconcile_auth_enabled:
+        return
+    check = idtoken.verify(request.headers.get("Authorization"),
+                           audience=s.reconcile_auth_audience,
+                           allowed_email=s.reconcile_allowed_service_account,
+                           certs_url=s.id_token_certs_url, issuers=s.id_token_issuers)
+    if not check.ok:
+        raise ApiError(check.status, "unauthenticated" if check.status == 401 else "forbidden",
+                       "only the scheduler may call this function")
+
+
+def _route(request: flask.Request) -> flask.Response:
+    if request.method != "POST":
+        raise method_not_allowed(["POST"])
+    _authenticate(request)
+    raw = read_body(request, 4096, too_large_status=400)
+    since = None
+    if raw.strip():
+        body = parse_json_object(request, raw, require_json_type=False)
+        minutes = body.get("since_minutes") if isinstance(body, dict) else None
+        if minutes is not None:
+            if not isinstance(minutes, int) or not 1 <= minutes <= 60 * 24 * 30:
+                raise ApiError(400, "invalid_request", "since_minutes must be 1..43200")
+            since = timedelta(minutes=minutes)
+    try:
+        report = _reconciler().run(since)
+    except (ProviderError, EnqueueError, SecretError, *UNAVAILABLE) as exc:
+        log.error("reconcile_failed", "reconcile run failed", error=type(exc).__name__)
+        raise ApiError(503, "reconcile_failed", "reconcile could not finish; it resumes "
+                       "next run") from exc
+    return json_response(report.as_dict())
+
+
+def reconcile(request: flask.Request) -> flask.Response:
+    return handle("reconcile", request, _route)

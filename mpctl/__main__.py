@@ -1,0 +1,3 @@
+from mpctl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,331 @@
+"""mpctl — operate a deployment: refunds, cancellations, lookups, reconcile, dead letters.
+
+Reads the same environment as the functions (see README, Configuration). ``--local`` fills in
+the local stack's wiring (the one ``make dev`` starts) for anything not already set.
+Every command prints JSON on success and exits non-zero with a message on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class CommandError(Exception):
+    """A failure to report to the operator (exit status 1)."""
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str, sort_keys=True))
+
+
+def parse_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)\s*([smhd])", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h, 1d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+
+
+def parse_amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError("the amount must be positive")
+    return value
+
+
+# -- wiring ------------------------------------------------------------------------------
+def _use_local_stack() -> None:
+    from local.stack import StackOptions, StackPorts, function_env
+
+    for key, value in function_env(StackPorts.from_env(), StackOptions()).items():
+        os.environ.setdefault(key, value)
+
+
+class Context:
+    """Builds the product's objects from the environment, lazily."""
+
+    def __init__(self) -> None:
+        from shared.config import settings
+
+        self.settings = settings()
+
+    def db(self) -> Any:
+        from shared.store.client import client
+
+        return client(self.settings.project, self.settings.firestore_database)
+
+    def gateway(self) -> Any:
+        from shared.mercadopago.gateway import gateway
+        from shared.secrets import reader
+
+        s = self.settings
+        return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
+                       float(s.mp_timeout_seconds))
+
+    def queue(self) -> Any:
+        from shared.tasks import task_queue
+
+        s = self.settings
+        return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+
+    def fulfilment(self) -> Any:
+        from shared.fulfilment import Fulfilment
+        from shared.store.ledger import Ledger
+        from shared.store.orders import OrderRepository
+        from shared.store.outbox import Outbox
+
+        s, db = self.settings, self.db()
+        return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url)),
+                          Ledger(db, s.processed_ttl_days), self.gateway, self.queue,
+                          outbox=Outbox(db))
+
+    def operations(self) -> Any:
+        from shared.operations import Operations
+        from shared.store.orders import OrderRepository
+
+        s = self.settings
+        return Operations(OrderRepository(self.db(), emit_events=bool(s.merchant_webhook_url)),
+                          self.fulfilment(), self.gateway)
+
+
+def _operation(run: Callable[[Any], Any]) -> Any:
+    from shared.operations import OperationError
+
+    try:
+        result = run(Context().operations())
+    except OperationError as exc:
+        raise CommandError(f"{exc.code}: {exc.message}") from exc
+    return {"order_id": result.order_id, "action": result.action, **result.detail}
+
+
+# -- commands ----------------------------------------------------------------------------
+def cmd_refund(args: argparse.Namespace) -> Any:
+    return _operation(lambda ops: ops.refund(args.order_id, args.amount))
+
+
+def cmd_cancel(args: argparse.Namespace) -> Any:
+    return _operation(lambda ops: ops.cancel(args.order_id))
+
+
+def cmd_order_show(args: argparse.Namespace) -> Any:
+    from shared.store.orders import OrderRepository
+
+    order = OrderRepository(Context().db()).get(args.order_id)
+    if order is None:
+        raise CommandError(f"order_not_found: no order {args.order_id}")
+    return order
+
+
+def cmd_payment_show(args: argparse.Namespace) -> Any:
+    from dataclasses import asdict
+
+    from shared.mercadopago.errors import ProviderError, ResourceNotFound
+
+    ctx = Context()
+    try:
+        snap = ctx.gateway().get_payment(args.payment_id)
+    except ResourceNotFound:
+        raise CommandError(f"payment_not_found: Mercado Pago does not know {args.payment_id}")\
+            from None
+    except ProviderError as exc:
+        raise CommandError(f"provider_unavailable: {exc}") from exc
+    stored = ctx.db().collection("payments").document(args.payment_id).get().to_dict()
+    mercado_pago = {k: v for k, v in asdict(snap).items() if k != "instructions"}
+    return {"mercado_pago": mercado_pago, "firestore": stored,
+            "in_sync": bool(stored) and stored.get("status") == snap.status}
+
+
+def cmd_reconcile(args: argparse.Namespace) -> Any:
+    from shared.reconcile import Reconciler
+
+    ctx = Context()
+    return Reconciler(ctx.settings, ctx.db(), ctx.gateway, ctx.queue).run(args.since).as_dict()
+
+
+def cmd_dead_letters_list(args: argparse.Namespace) -> Any:
+    from shared.store.dead_letters import list_dead_letters
+
+    return list_dead_letters(Context().db(), limit=args.limit, include_replayed=args.all)
+
+
+def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
+    from shared.store.dead_letters import list_dead_letters, replay
+
+    ctx = Context()
+    ids = args.ids or ([d["id"] for d in list_dead_letters(ctx.db(), limit=args.limit)]
+                       if args.all else [])
+    if not ids:
+        raise CommandError("nothing to replay: name dead letter ids or pass --all")
+    replayed = {}
+    for letter in ids:
+        try:
+            replayed[letter] = replay(ctx.db(), ctx.settings, ctx.queue(), letter,
+                                      datetime.now(UTC))
+        except LookupError:
+            raise CommandError(f"dead_letter_not_found: {letter}") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+    return {"replayed": replayed}
+
+
+def cmd_webhook_sign(args: argparse.Namespace) -> Any:
+    from shared import signature
+    from shared.secrets import MissingSecret, SecretError, reader
+
+    ctx = Context()
+    try:
+        secret = reader().require(ctx.settings.mp_webhook_secret)
+    except MissingSecret:
+        raise CommandError("MP_WEBHOOK_SECRET is not configured") from None
+    except SecretError as exc:
+        raise CommandError(str(exc)) from exc
+    url = args.url or os.environ.get("NOTIFICATION_URL", "")
+    if not url:
+        raise CommandError("give --url or set NOTIFICATION_URL")
+    request_id, ts = str(uuid.uuid4()), str(int(time.time()))
+    v1 = signature.sign(secret, args.resource_id.lower(), request_id, ts)
+    body = json.dumps({"id": int(time.time() * 1000), "live_mode": False, "type": args.topic,
+                       "action": args.action or f"{args.topic}.updated", "api_version": "v1",
+                       "date_created": datetime.now(UTC).isoformat(),
+                       "data": {"id": args.resource_id}})
+    sep = "&" if "?" in url else "?"
+    target = f"{url}{sep}data.id={args.resource_id}&type={args.topic}"
+    curl = " ".join(["curl", "-sS", "-X", "POST", shlex.quote(target),
+                     "-H", shlex.quote("Content-Type: application/json"),
+                     "-H", shlex.quote(f"x-request-id: {request_id}"),
+                     "-H", shlex.quote(f"x-signature: ts={ts},v1={v1}"),
+                     "--data", shlex.quote(body)])
+    print(curl)
+    return None
+
+
+def cmd_config_check(args: argparse.Namespace) -> Any:
+    from shared.config import ConfigError
+    from shared.secrets import SecretError, reader
+
+    try:
+        ctx = Context()
+    except ConfigError as exc:
+        raise CommandError(f"config_invalid: {exc}") from exc
+    s = ctx.settings
+    settings_report = {
+        "GOOGLE_CLOUD_PROJECT": bool(s.project), "NOTIFICATION_URL": bool(s.notification_url),
+        "FULFILL_URL": bool(s.fulfill_url), "TASKS_SERVICE_ACCOUNT": bool(s.tasks_service_account),
+        "FULFILL_AUTH": s.fulfill_auth_enabled, "MERCHANT_WEBHOOK_URL": bool(s.merchant_webhook_url),
+        "CORS_ALLOWED_ORIGINS": len(s.cors_allowed_origins),
+        "MP_API_BASE_URL": s.mp_api_base_url, "MP_COUNTRY": s.mp_country or None,
+    }
+    secrets: dict[str, str] = {}
+    problems = []
+    for ref, required in ((s.mp_access_token, True), (s.mp_webhook_secret, True),
+                          (s.mp_webhook_secret_previous, False),
+                          (s.merchant_webhook_secret, bool(s.merchant_webhook_url))):
+        try:
+            value = reader().get(ref)
+            state = f"present ({ref.source})" if value else "missing"
+        except SecretError:
+            state = f"unreadable ({ref.source})"
+        secrets[ref.name] = state
+        if required and not state.startswith("present"):
+            problems.append(f"{ref.name} {state}")
+    for name, present in (("NOTIFICATION_URL", s.notification_url), ("FULFILL_URL", s.fulfill_url)):
+        if not present:
+            problems.append(f"{name} missing")
+    report = {"settings": settings_report, "secrets": secrets, "problems": problems}
+    if problems:
+        _print(report)
+        raise CommandError("configuration incomplete: " + "; ".join(problems))
+    return report
+
+
+# -- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpctl", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--local", action="store_true",
+                        help="use the local stack's wiring (make dev) for unset variables")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("refund", help="refund an order's payment, fully or partly")
+    p.add_argument("order_id")
+    p.add_argument("--amount", type=parse_amount, help="partial amount (default: all that remains)")
+    p.set_defaults(run=cmd_refund)
+
+    p = sub.add_parser("cancel", help="cancel a pending order (and its pending payment)")
+    p.add_argument("order_id")
+    p.set_defaults(run=cmd_cancel)
+
+    order = sub.add_parser("order", help="orders").add_subparsers(dest="sub", required=True)
+    p = order.add_parser("show", help="print an order as stored")
+    p.add_argument("order_id")
+    p.set_defaults(run=cmd_order_show)
+
+    payment = sub.add_parser("payment", help="payments").add_subparsers(dest="sub", required=True)
+    p = payment.add_parser("show", help="a payment at Mercado Pago next to Firestore's copy")
+    p.add_argument("payment_id")
+    p.set_defaults(run=cmd_payment_show)
+
+    p = sub.add_parser("reconcile", help="run the reconcile sweep now")
+    p.add_argument("--since", type=parse_duration, help="look back this far (e.g. 30m, 2h, 1d)")
+    p.set_defaults(run=cmd_reconcile)
+
+    dead = sub.add_parser("dead-letters", help="fulfil tasks that ran out of retries")
+    dead_sub = dead.add_subparsers(dest="sub", required=True)
+    p = dead_sub.add_parser("list", help="list dead letters (newest first)")
+    p.add_argument("--all", action="store_true", help="include replayed ones")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(run=cmd_dead_letters_list)
+    p = dead_sub.add_parser("replay", help="send dead letters to fulfill again")
+    p.add_argument("ids", nargs="*", help="dead letter ids")
+    p.add_argument("--all", action="store_true", help="replay every unreplayed one")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(run=cmd_dead_letters_replay)
+
+    webhook = sub.add_parser("webhook", help="webhook helpers")
+    webhook_sub = webhook.add_subparsers(dest="sub", required=True)
+    p = webhook_sub.add_parser("sign", help="print a signed curl for a test notification")
+    p.add_argument("resource_id", help="data.id: a payment id, merchant order id...")
+    p.add_argument("--topic", default="payment")
+    p.add_argument("--action")
+    p.add_argument("--url", help="ipn_webhook URL (default: NOTIFICATION_URL)")
+    p.set_defaults(run=cmd_webhook_sign)
+
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers(dest="sub", required=True)
+    p = config_sub.add_parser("check", help="which settings and secrets are present (no values)")
+    p.set_defaults(run=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from shared import log
+
+    log.use_stream(sys.stderr)
+    if args.local or os.environ.get("MPCTL_LOCAL") == "1":
+        _use_local_stack()
+    try:
+        result = args.run(args)
+    except CommandError as exc:
+        print(f"mpctl: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an unexpected failure still exits non-zero with a message
+        print(f"mpctl: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if result is not None:
+        _print(result)
+    return 0

@@ -1,0 +1,121 @@
+"""Operator actions on orders: refunds and cancellations, each with its own idempotency key.
+
+A refund's Mercado Pago key is derived from (payment, amount, amount already refunded): running
+the same command twice by accident refunds once, while a deliberate second partial refund
+(after the first has landed) gets a new key. After Mercado Pago accepts, the payment's
+canonical state is applied through the fulfil path at once (the notification that follows
+changes nothing more).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from shared import log
+from shared.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.mercadopago.errors import ProviderRejected, ProviderUnavailable, ResourceNotFound
+from shared.mercadopago.gateway import MercadoPagoGateway
+from shared.money import format_amount, quantize
+from shared.orders import OrderStatus
+from shared.store.orders import OrderRepository
+
+REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
+CANCELLABLE_PAYMENT_STATES = ("pending", "in_process", "authorized")
+
+
+class OperationError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    order_id: str
+    action: str
+    detail: dict[str, Any]
+
+
+def refund_key(payment_id: str, amount: Decimal | None, already: Decimal) -> str:
+    what = "full" if amount is None else format_amount(amount)
+    return hashlib.sha256(f"refund:{payment_id}:{what}:{format_amount(already)}".encode()).hexdigest()
+
+
+class Operations:
+    def __init__(self, orders: OrderRepository, fulfilment: Fulfilment,
+                 gateway: Callable[[], MercadoPagoGateway],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._orders = orders
+        self._fulfilment = fulfilment
+        self._gateway = gateway
+        self._clock = clock
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise OperationError("order_not_found", f"no order {order_id}")
+        return order
+
+    def _sync(self, payment_id: str) -> dict[str, Any]:
+        outcome = self._fulfilment.sync_payment(
+            payment_id, Attempt(1, 1_000), FulfilTask("payment", payment_id, ""))
+        return outcome.body()
+
+    def refund(self, order_id: str, amount: Decimal | None) -> OperationResult:
+        order = self._order(order_id)
+        if order["status"] not in REFUNDABLE or not order.get("paid_by_payment_id"):
+            raise OperationError("not_refundable", f"order is {order['status']}, not paid")
+        payment_id = str(order["paid_by_payment_id"])
+        total = Decimal(order["amount"])
+        already = Decimal(order.get("refunded_amount") or "0")
+        if amount is not None:
+            amount = quantize(amount)
+            if amount <= 0 or amount > total - already:
+                raise OperationError("invalid_amount",
+                                     f"refundable: {format_amount(total - already)}")
+        key = refund_key(payment_id, amount, already)
+        try:
+            refund = self._gateway().refund(payment_id, amount, key)
+        except ProviderRejected as exc:
+            raise OperationError("refund_refused",
+                                 f"Mercado Pago refused: {exc.reason} {exc.cause_codes}") from exc
+        except (ProviderUnavailable, ResourceNotFound) as exc:
+            raise OperationError("provider_unavailable",
+                                 "Mercado Pago did not answer; run again (same key)") from exc
+        log.info("refund_created", "refund accepted by Mercado Pago", order_id=order_id,
+                 payment_id=payment_id, refund_id=refund.id, amount=str(refund.amount))
+        applied = self._sync(payment_id)
+        return OperationResult(order_id, "refund", {
+            "refund_id": refund.id, "amount": format_amount(refund.amount),
+            "payment_id": payment_id, **applied})
+
+    def cancel(self, order_id: str) -> OperationResult:
+        order = self._order(order_id)
+        if order["status"] != OrderStatus.PENDING.value:
+            raise OperationError("not_cancellable", f"order is {order['status']}")
+        last = order.get("last_payment") or {}
+        payment_id = order.get("last_payment_id")
+        if payment_id and last.get("status") in CANCELLABLE_PAYMENT_STATES:
+            key = hashlib.sha256(f"cancel:{payment_id}".encode()).hexdigest()
+            try:
+                self._gateway().cancel(str(payment_id), key)
+            except ProviderRejected as exc:
+                raise OperationError("cancel_refused",
+                                     f"Mercado Pago refused: {exc.reason}") from exc
+            except (ProviderUnavailable, ResourceNotFound) as exc:
+                raise OperationError("provider_unavailable",
+                                     "Mercado Pago did not answer; run again") from exc
+            return OperationResult(order_id, "cancel", {"payment_id": payment_id,
+                                                        **self._sync(str(payment_id))})
+        if payment_id and last.get("status") not in ("rejected", "cancelled", None):
+            raise OperationError("not_cancellable",
+                                 f"its payment is {last.get('status')}; refund instead")
+        self._orders.cancel_unpaid(order_id, self._clock())
+        self._fulfilment.flush_events(order_id)
+        return OperationResult(order_id, "cancel", {"order_status": "cancelled"})

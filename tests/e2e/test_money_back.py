@@ -1,0 +1,114 @@
+"""Refunds, cancellations, chargebacks: state follows the money, each event once."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.e2e_client import StackClient, mpctl
+
+pytestmark = pytest.mark.e2e
+
+
+def _events(receiver) -> list[dict]:
+    return [json.loads(e.body) for e in receiver.snapshot()]
+
+
+def _paid_order(c: StackClient) -> dict:
+    r = c.pay()
+    assert r.status_code == 201
+    answer = dict(r.json())
+    c.wait_order(answer["order_id"], "paid")
+    return answer
+
+
+def test_full_refund_through_mpctl(live, receiver):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    code, out, err = mpctl(live, "refund", answer["order_id"])
+    assert code == 0, err
+    assert out["amount"] == "200.00" and out["order_status"] == "refunded"
+    order = c.wait_order(answer["order_id"], "refunded")
+    assert order["status"] == "refunded"
+    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid", "order.refunded"],
+               what="paid and refunded events")
+    # running it again refunds nothing more
+    code, _, err = mpctl(live, "refund", answer["order_id"])
+    assert code == 1 and "not_refundable" in err
+    [sim_payment] = c.sim_payments_for(answer["order_id"])
+    assert sim_payment["status"] == "refunded" and len(sim_payment["refunds"]) == 1
+
+
+def test_partial_refunds_then_the_rest(live, receiver):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    assert mpctl(live, "refund", answer["order_id"], "--amount", "50")[0] == 0
+    c.wait_order(answer["order_id"], "partially_refunded")
+    assert mpctl(live, "refund", answer["order_id"], "--amount", "30.5")[0] == 0
+    code, _, err = mpctl(live, "refund", answer["order_id"], "--amount", "500")
+    assert code == 1 and "invalid_amount" in err
+    assert mpctl(live, "refund", answer["order_id"])[0] == 0
+    c.wait_order(answer["order_id"], "refunded")
+    time.sleep(1.0)
+    kinds = [(e["type"], e.get("refunded_amount")) for e in _events(receiver)]
+    assert kinds == [("order.paid", None), ("order.partially_refunded", "50.00"),
+                     ("order.partially_refunded", "80.50"), ("order.refunded", "200.00")]
+    stored = c.db().collection("orders").document(answer["order_id"]).get().to_dict()
+    assert [h["status"] for h in stored["history"]] == [
+        "pending", "paid", "partially_refunded", "partially_refunded", "refunded"]
+
+
+def test_refund_of_an_unpaid_order_is_refused(live):
+    c = StackClient(live)
+    r = c.pay(holder="OTHE")
+    code, _, err = mpctl(live, "refund", r.json()["order_id"])
+    assert code == 1 and "not_refundable" in err
+    code, _, err = mpctl(live, "refund", "no-such-order-123")
+    assert code == 1 and "order_not_found" in err
+
+
+def test_cancel_a_pending_pix_order(live, receiver):
+    c = StackClient(live)
+    r = c.pay({"items": [{"product_id": "demo-product", "quantity": 1}],
+               "payer": {"email": "buyer@example.com"}, "payment": {"method": "pix"}})
+    order_id = r.json()["order_id"]
+    code, out, err = mpctl(live, "cancel", order_id)
+    assert code == 0, err
+    c.wait_order(order_id, "cancelled")
+    [sim_payment] = c.sim_payments_for(order_id)
+    assert sim_payment["status"] == "cancelled"
+    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.cancelled"],
+               what="order.cancelled")
+    code, _, err = mpctl(live, "cancel", order_id)
+    assert code == 1 and "not_cancellable" in err
+
+
+def test_chargeback_after_approval(live, receiver):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
+    c.wait_order(answer["order_id"], "charged_back")
+    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid",
+                                                                  "order.charged_back"],
+               what="charged_back event")
+    log = c.tasks_view()
+    assert log  # the chargebacks topic went through the queue too
+
+
+def test_each_event_once_under_duplicate_storms(live, receiver):
+    c = StackClient(live)
+    c.sim("POST", "/_sim/notifications", json={"mode": "deliver", "duplicates": 5})
+    answer = _paid_order(c)
+    c.sim("POST", f"/_sim/payments/{answer['payment_id']}/status",
+          json={"status": "approved", "status_detail": "partially_refunded"})
+    for _ in range(3):
+        c.sim("POST", "/_sim/webhooks/resend", json={"payment_id": answer["payment_id"]})
+    code, _, err = mpctl(live, "refund", answer["order_id"])
+    assert code == 0, err
+    c.wait_order(answer["order_id"], "refunded")
+    time.sleep(1.5)
+    types = [e["type"] for e in _events(receiver)]
+    assert sorted(types) == sorted(set(types))
+    assert types[0] == "order.paid" and types[-1] == "order.refunded"
