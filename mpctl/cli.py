@@ -83,13 +83,15 @@ class Context:
         return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
 
     def fulfilment(self) -> Any:
+        from shared import hooks
         from shared.fulfilment import Fulfilment
         from shared.store.ledger import Ledger
         from shared.store.orders import OrderRepository
         from shared.store.outbox import Outbox
 
         s, db = self.settings, self.db()
-        return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url)),
+        return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url),
+                                      has_effects=bool(hooks.configured())),
                           Ledger(db, s.processed_ttl_days), self.gateway, self.queue,
                           outbox=Outbox(db))
 

@@ -101,10 +101,9 @@ class Fulfilment:
         if task.topic not in HANDLED_TOPICS:
             log.info("task_ignored", "topic not handled", topic=task.topic)
             return Outcome(200, "ignored")
-        now = self._clock()
         try:
-            if task.notification_id and self._ledger.was_processed(task.notification_id, now):
-                return Outcome(200, "duplicate")
+            # No processed-id pre-read: named tasks already stop redeliveries, and applying a
+            # fetched state twice changes nothing. The ids are recorded after the work.
             outcome = self._route(task, attempt)
         except UNAVAILABLE as exc:
             return self._failure(task, attempt, "storage_unavailable", exc)
@@ -187,7 +186,7 @@ class Fulfilment:
                       payment_amount=str(payment.amount), payment_currency=payment.currency)
         fulfilled = applied.decision.fulfil
         if applied.fulfilment_due:
-            fulfilled = self._run_effects(payment.external_reference, payment,
+            fulfilled = self._run_effects(payment.external_reference, payment, applied.order,
                                           fresh=applied.decision.fulfil) or fulfilled
         self.flush_events(payment.external_reference)
         return Outcome(200, "applied", {"order_id": payment.external_reference,
@@ -203,13 +202,17 @@ class Fulfilment:
             self._send_event(event)
             self._outbox.mark_sent(str(event["event_id"]), self._clock())
 
-    def _run_effects(self, order_id: str, payment: PaymentSnapshot, fresh: bool) -> bool:
+    def _run_effects(self, order_id: str, payment: PaymentSnapshot, order: dict[str, Any],
+                     fresh: bool) -> bool:
         """Run the shop's fulfilment hooks once the marker's lease is ours."""
         now = self._clock()
-        if not fresh and self._orders.claim_fulfilment(order_id, now) is None:
-            return False
-        marker = self._orders.fulfilment(order_id) or {}
-        order = self._orders.get(order_id) or {}
+        if fresh:
+            marker: dict[str, Any] = {}
+        else:
+            claimed = self._orders.claim_fulfilment(order_id, now)
+            if claimed is None:
+                return False
+            marker = claimed
         paid = hooks.PaidOrder(
             fulfilment_id=f"ful_{order_id}", order_id=order_id,
             payment_id=str(marker.get("payment_id") or payment.id),

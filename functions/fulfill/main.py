@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import flask
 
-from shared import idtoken, log
+from shared import hooks, idtoken, log
 from shared.config import settings
 from shared.fulfilment import Attempt, Fulfilment, FulfilTask
 from shared.http_context import handle
@@ -37,7 +37,8 @@ def _queue() -> TaskQueue:
 def _fulfilment() -> Fulfilment:
     s = settings()
     db = client(s.project, s.firestore_database)
-    return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url)),
+    return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url),
+                                      has_effects=bool(hooks.configured())),
                       Ledger(db, s.processed_ttl_days), _gateway, _queue, outbox=Outbox(db))
 
 

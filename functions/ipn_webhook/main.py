@@ -52,15 +52,8 @@ def ipn_webhook(request: flask.Request) -> flask.Response:
     return handle("ipn_webhook", request, _route)
 
 
-def _warm() -> None:
-    """Create the Cloud Tasks client while the instance starts, not on the first request."""
-    try:
-        _queue().client()
-    except Exception as exc:  # misconfiguration surfaces on the request, as a clear error
-        log.warning("warmup_failed", "could not create the Cloud Tasks client",
-                    error=type(exc).__name__)
-
-
-_warm()
+# The Cloud Tasks client is created on the first request, not at import: functions-framework
+# imports this module in gunicorn's master process, which then forks the worker, and a gRPC
+# channel must not cross a fork.
 
 __all__ = ["ApiError", "ipn_webhook"]

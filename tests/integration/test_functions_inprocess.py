@@ -182,11 +182,28 @@ def _task(resource_id: str = "1") -> str:
 
 
 def test_fulfill_with_firestore_down_asks_cloud_tasks_to_retry(function_client):
-    client = function_client("fulfill", MP_ACCESS_TOKEN="TEST-x",
-                             FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
-    r = client.post("/", data=_task(), headers={"X-CloudTasks-TaskRetryCount": "0",
-                                               "Content-Type": "application/json"})
-    assert r.status_code == 503 and r.get_json()["result"] == "storage_unavailable"
+    import requests
+
+    from local.mp_simulator.server import start_simulator
+
+    sim = start_simulator(access_token="TEST-x", public_key="TEST-pk")
+    try:
+        token = requests.post(f"{sim.url}/v1/card_tokens", params={"public_key": "TEST-pk"},
+                              json={"card_number": "5031433215406351", "expiration_month": 11,
+                                    "expiration_year": 2030, "security_code": "123",
+                                    "cardholder": {"name": "APRO"}}, timeout=5).json()["id"]
+        payment = requests.post(f"{sim.url}/v1/payments", timeout=5, headers={
+            "Authorization": "Bearer TEST-x", "X-Idempotency-Key": uuid.uuid4().hex}, json={
+            "transaction_amount": 10, "token": token, "payment_method_id": "master",
+            "installments": 1, "payer": {"email": "buyer@example.com"},
+            "external_reference": "order-x"}).json()
+        client = function_client("fulfill", MP_ACCESS_TOKEN="TEST-x", MP_API_BASE_URL=sim.url,
+                                 FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+        r = client.post("/", data=_task(str(payment["id"])), headers={
+            "X-CloudTasks-TaskRetryCount": "0", "Content-Type": "application/json"})
+        assert r.status_code == 503 and r.get_json()["result"] == "storage_unavailable"
+    finally:
+        sim.stop()
 
 
 def test_fulfill_without_access_token_refuses(function_client, firestore_project):
