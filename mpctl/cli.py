@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the product's INFO lines are noise here
     args = build_parser().parse_args(argv)
     from shared import log
 
@@ -329,5 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mpctl: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if result is not None:
-        _print(result)
+        try:
+            _print(result)
+        except BrokenPipeError:  # e.g. piped into head
+            sys.stderr.close()
     return 0

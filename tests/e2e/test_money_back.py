@@ -112,3 +112,32 @@ def test_each_event_once_under_duplicate_storms(live, receiver):
     types = [e["type"] for e in _events(receiver)]
     assert sorted(types) == sorted(set(types))
     assert types[0] == "order.paid" and types[-1] == "order.refunded"
+
+
+def test_chargeback_notification_alone_moves_the_order(live):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    c.sim("POST", "/_sim/notifications", json={"mode": "drop"})
+    created = c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
+    chargeback_id = str(created["chargeback"]["id"])
+    assert c.order(answer["order_id"])["status"] == "paid"
+    r = c.notify(chargeback_id, topic="chargebacks", action="created", notification_id=616)
+    assert r.json() == {"status": "queued"}
+    c.wait_order(answer["order_id"], "charged_back")
+
+
+def test_shuffled_duplicated_deliveries_of_every_state_never_regress(live, receiver):
+    c = StackClient(live)
+    c.sim("POST", "/_sim/notifications", json={"mode": "hold", "duplicates": 3})
+    answer = c.pay().json()
+    pid = answer["payment_id"]
+    c.sim("POST", f"/_sim/payments/{pid}/status",
+          json={"status": "approved", "status_detail": "partially_refunded"})
+    c.sim("POST", f"/_sim/payments/{pid}/status", json={"status": "refunded"})
+    c.sim("POST", "/_sim/notifications/flush", json={"order": "shuffle"})
+    c.wait_order(answer["order_id"], "refunded")
+    time.sleep(1.5)
+    order = c.order(answer["order_id"])
+    assert order["status"] == "refunded"
+    types = [e["type"] for e in _events(receiver)]
+    assert types.count("order.refunded") == 1 and len(types) == len(set(types))

@@ -128,3 +128,17 @@ def test_card_with_3ds_challenge_answers_the_challenge_and_is_paid_after_it(live
     assert c.order(answer["order_id"])["status"] == "pending"
     c.sim("POST", f"/_sim/payments/{answer['payment_id']}/3ds", json={"result": "approve"})
     c.wait_order(answer["order_id"], "paid")
+
+
+def test_merchant_order_notification_alone_pays_the_order(live):
+    """Only the merchant_order topic arrives: fulfil fetches it and applies its payments."""
+    c = StackClient(live)
+    answer = _pay(c, {"method": "checkout_pro"}, payer=False)
+    c.sim("POST", "/_sim/notifications", json={"mode": "drop"})
+    paid = c.sim("POST", f"/_sim/preferences/{answer['preference_id']}/pay",
+                 json={"outcome": "APRO"})
+    assert c.order(answer["order_id"])["status"] == "pending"
+    r = c.notify(str(paid["merchant_order_id"]), topic="merchant_order", action="update",
+                 notification_id=515)
+    assert r.json() == {"status": "queued"}
+    c.wait_order(answer["order_id"], "paid")
