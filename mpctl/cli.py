@@ -64,23 +64,19 @@ class Context:
         self.settings = settings()
 
     def db(self) -> Any:
-        from shared.store.client import client
+        from shared.wiring import firestore_db
 
-        return client(self.settings.project, self.settings.firestore_database)
+        return firestore_db()
 
     def gateway(self) -> Any:
-        from shared.mercadopago.gateway import gateway
-        from shared.secrets import reader
+        from shared.wiring import mp_gateway
 
-        s = self.settings
-        return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
-                       float(s.mp_timeout_seconds))
+        return mp_gateway()
 
     def queue(self) -> Any:
-        from shared.tasks import task_queue
+        from shared.wiring import task_queue
 
-        s = self.settings
-        return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+        return task_queue()
 
     def fulfilment(self) -> Any:
         from shared import hooks

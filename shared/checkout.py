@@ -91,7 +91,8 @@ class CheckoutResult:
 
 
 def new_order_id() -> str:
-    return secrets.token_urlsafe(18)
+    """144 random bits; the prefix keeps ids from starting with "-" (read as a CLI option)."""
+    return "ord_" + secrets.token_urlsafe(18)
 
 
 def attempt_key(order_id: str, card_token: str) -> str:

@@ -138,7 +138,8 @@ class Fulfilment:
             else:
                 payment_ids = self._gateway().get_chargeback(task.resource_id).payment_ids
         except ResourceNotFound:
-            return self._unknown(task, attempt, f"Mercado Pago does not know this {task.topic}")
+            return self._not_yet_known(task, attempt, f"unknown_{task.topic}",
+                                       f"Mercado Pago does not know this {task.topic}")
         results = [self.sync_payment(pid, attempt, task) for pid in payment_ids]
         failed = [r for r in results if r.status != 200]
         if failed:
@@ -146,23 +147,22 @@ class Fulfilment:
         return Outcome(200, "applied" if results else "nothing_to_do",
                        {"payments": len(results)})
 
-    def _unknown(self, task: FulfilTask, attempt: Attempt, detail: str) -> Outcome:
+    def _not_yet_known(self, task: FulfilTask, attempt: Attempt, reason: str,
+                       detail: str) -> Outcome:
+        """Something Mercado Pago or Firestore does not know (yet): retry a few times, then
+        keep it as a dead letter and stop the retries."""
         if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
-            log.warning("resource_unknown", detail, attempt=attempt.number)
-            return Outcome(503, "resource_unknown_retrying")
-        return self._dead_letter(task, attempt, f"unknown_{task.topic}", detail)
+            log.warning(reason, detail, attempt=attempt.number)
+            return Outcome(503, f"{reason}_retrying")
+        return self._dead_letter(task, attempt, reason, detail)
 
     def sync_payment(self, payment_id: str, attempt: Attempt, task: FulfilTask) -> Outcome:
         """Fetch one payment from Mercado Pago and apply it to its order (the one fulfil path)."""
         try:
             payment = self._gateway().get_payment(payment_id)
         except ResourceNotFound:
-            if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
-                log.warning("payment_unknown", "Mercado Pago does not know this payment yet",
-                            attempt=attempt.number)
-                return Outcome(503, "payment_unknown_retrying")
-            return self._dead_letter(task, attempt, "unknown_payment",
-                                     "Mercado Pago does not know this payment")
+            return self._not_yet_known(task, attempt, "unknown_payment",
+                                       "Mercado Pago does not know this payment")
         log.bind(payment_id=payment.id, order_id=payment.external_reference)
         if not payment.external_reference:
             log.info("payment_foreign", "payment has no external_reference; not ours")
@@ -171,12 +171,8 @@ class Fulfilment:
         try:
             applied = self._orders.apply_payment(payment, now)
         except OrderNotFound:
-            if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
-                log.warning("order_unknown", "no order for this payment yet",
-                            attempt=attempt.number)
-                return Outcome(503, "order_unknown_retrying")
-            return self._dead_letter(task, attempt, "order_not_found",
-                                     "no order matches the payment's external_reference")
+            return self._not_yet_known(task, attempt, "order_not_found",
+                                       "no order matches the payment's external_reference")
         log.info("payment_applied", "payment state applied", payment_status=payment.status,
                  payment_status_detail=payment.status_detail, order_status=applied.after.value,
                  order_status_before=applied.before.value)

@@ -104,10 +104,6 @@ class SecretReader:
             raise MissingSecret(f"secret {ref.name} is not configured")
         return value
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def _cached(self, key: tuple[str, str], load: Callable[[], str]) -> str:
         now = self._clock()
         with self._lock:

@@ -15,10 +15,7 @@ from shared import log
 from shared.checkout import Checkout
 from shared.config import settings
 from shared.http_context import handle
-from shared.mercadopago.gateway import MercadoPagoGateway, gateway
 from shared.schemas import SchemaError, parse_request, raw_card_fields
-from shared.secrets import reader
-from shared.store.client import client
 from shared.store.idempotency import IdempotencyStore, payload_hash
 from shared.store.orders import OrderRepository
 from shared.web import (
@@ -29,23 +26,18 @@ from shared.web import (
     parse_json_object,
     read_body,
 )
+from shared.wiring import firestore_db, mp_gateway
 
 _ORDER_PATH = re.compile(r"^/orders/([A-Za-z0-9_\-]{1,64})/?$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def _gateway() -> MercadoPagoGateway:
-    s = settings()
-    token = reader().require(s.mp_access_token)
-    return gateway(token, s.mp_api_base_url, float(s.mp_timeout_seconds))
-
-
 @lru_cache(maxsize=1)
 def _checkout() -> Checkout:
     s = settings()
-    db = client(s.project, s.firestore_database)
+    db = firestore_db()
     return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    _gateway)
+                    mp_gateway)
 
 
 def _create(request: flask.Request) -> flask.Response:

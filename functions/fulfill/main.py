@@ -12,34 +12,21 @@ from shared import hooks, idtoken, log
 from shared.config import settings
 from shared.fulfilment import Attempt, Fulfilment, FulfilTask
 from shared.http_context import handle
-from shared.mercadopago.gateway import MercadoPagoGateway, gateway
-from shared.secrets import reader
-from shared.store.client import UNAVAILABLE, client
+from shared.store.client import UNAVAILABLE
 from shared.store.ledger import Ledger
 from shared.store.orders import OrderRepository
 from shared.store.outbox import Outbox
-from shared.tasks import TaskQueue, task_queue
 from shared.web import ApiError, json_response, method_not_allowed, read_body
-
-
-def _gateway() -> MercadoPagoGateway:
-    s = settings()
-    return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
-                   float(s.mp_timeout_seconds))
-
-
-def _queue() -> TaskQueue:
-    s = settings()
-    return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+from shared.wiring import firestore_db, mp_gateway, task_queue
 
 
 @lru_cache(maxsize=1)
 def _fulfilment() -> Fulfilment:
     s = settings()
-    db = client(s.project, s.firestore_database)
+    db = firestore_db()
     return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url),
                                       has_effects=bool(hooks.configured())),
-                      Ledger(db, s.processed_ttl_days), _gateway, _queue, outbox=Outbox(db))
+                      Ledger(db, s.processed_ttl_days), mp_gateway, task_queue, outbox=Outbox(db))
 
 
 def _authenticate(request: flask.Request) -> None:
@@ -82,7 +69,7 @@ def _route(request: flask.Request) -> flask.Response:
         letter = "malformed-" + hashlib.sha256(raw).hexdigest()[:32]
         try:
             s = settings()
-            Ledger(client(s.project, s.firestore_database), s.processed_ttl_days).record_dead_letter(
+            Ledger(firestore_db(), s.processed_ttl_days).record_dead_letter(
                 letter, "malformed_task", {"raw": raw[:2048].decode("utf-8", "replace")},
                 attempt.number, datetime.now(UTC))
         except UNAVAILABLE:

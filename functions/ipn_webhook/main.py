@@ -13,18 +13,13 @@ from shared import log
 from shared.config import settings
 from shared.http_context import handle
 from shared.notifications import HANDLED_TOPICS, Intake, parse
-from shared.tasks import TaskQueue, task_queue
 from shared.web import ApiError, json_response, method_not_allowed, read_body
-
-
-def _queue() -> TaskQueue:
-    s = settings()
-    return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+from shared.wiring import task_queue
 
 
 @lru_cache(maxsize=1)
 def _intake() -> Intake:
-    return Intake(settings(), _queue)
+    return Intake(settings(), task_queue)
 
 
 def _route(request: flask.Request) -> flask.Response:

@@ -14,29 +14,18 @@ from shared import idtoken, log
 from shared.config import settings
 from shared.http_context import handle
 from shared.mercadopago.errors import ProviderError
-from shared.mercadopago.gateway import MercadoPagoGateway, gateway
 from shared.reconcile import Reconciler
-from shared.secrets import SecretError, reader
-from shared.store.client import UNAVAILABLE, client
-from shared.tasks import EnqueueError, TaskQueue, task_queue
+from shared.secrets import SecretError
+from shared.store.client import UNAVAILABLE
+from shared.tasks import EnqueueError
 from shared.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
-
-
-def _gateway() -> MercadoPagoGateway:
-    s = settings()
-    return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
-                   float(s.mp_timeout_seconds))
-
-
-def _queue() -> TaskQueue:
-    s = settings()
-    return task_queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+from shared.wiring import firestore_db, mp_gateway, task_queue
 
 
 @lru_cache(maxsize=1)
 def _reconciler() -> Reconciler:
     s = settings()
-    return Reconciler(s, client(s.project, s.firestore_database), _gateway, _queue)
+    return Reconciler(s, firestore_db(), mp_gateway, task_queue)
 
 
 def _authenticate(request: flask.Request) -> None:

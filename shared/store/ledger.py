@@ -1,7 +1,6 @@
 """Bookkeeping records: processed notification ids and dead letters.
 
-Processed ids carry ``expires_at`` (a Firestore TTL field); reads treat an expired record as
-absent, since TTL deletion happens within about a day, not at once.
+Processed ids carry ``expires_at`` (a Firestore TTL field), so they do not grow forever.
 """
 
 from __future__ import annotations
@@ -22,14 +21,6 @@ class Ledger:
     def __init__(self, db: firestore.Client, processed_ttl_days: int) -> None:
         self._db = db
         self._ttl = timedelta(days=processed_ttl_days)
-
-    def was_processed(self, notification_id: str, now: datetime) -> bool:
-        snap = self._db.collection(PROCESSED).document(notification_id).get(
-            retry=RETRY, timeout=CALL_TIMEOUT)
-        if not snap.exists:
-            return False
-        expires = (snap.to_dict() or {}).get("expires_at")
-        return expires is None or expires > now
 
     def mark_processed(self, notification_id: str, fields: dict[str, Any], now: datetime) -> None:
         doc = {**fields, "processed_at": now, "expires_at": now + self._ttl}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -324,10 +323,6 @@ class OrderRepository:
         self._db.collection(FULFILMENTS).document(order_id).update(
             {"state": "done", "done_at": now, "effects": effects},
             retry=RETRY, timeout=CALL_TIMEOUT)
-
-
-def amount_of(order: dict[str, Any]) -> Decimal:
-    return to_decimal(order["amount"])
 
 
 __all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository"]

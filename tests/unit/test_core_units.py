@@ -217,3 +217,11 @@ def test_settings_from_real_environment_does_not_need_secrets(monkeypatch):
     s = Settings.from_env(os.environ)
     assert s.mp_access_token.source in ("none", "literal", "file", "secret_manager")
     assert time.time() > 0
+
+
+def test_order_ids_are_unguessable_and_never_look_like_options():
+    from shared.checkout import new_order_id
+
+    ids = {new_order_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(i.startswith("ord_") and len(i) == 28 for i in ids)

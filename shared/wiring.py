@@ -1,0 +1,39 @@
+"""The instance's clients, built from its settings once: what the entry points share.
+
+Each builder imports its library only when called, so an entry point pays only for what its
+own path uses (ipn_webhook never builds a gateway or a Firestore client).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.config import settings
+from shared.secrets import reader
+
+if TYPE_CHECKING:
+    from shared.mercadopago.gateway import MercadoPagoGateway
+    from shared.tasks import TaskQueue
+
+
+def mp_gateway() -> MercadoPagoGateway:
+    """The Mercado Pago gateway for the current access token (read through the secret cache)."""
+    from shared.mercadopago.gateway import gateway
+
+    s = settings()
+    return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
+                   float(s.mp_timeout_seconds))
+
+
+def task_queue() -> TaskQueue:
+    from shared.tasks import task_queue as queue
+
+    s = settings()
+    return queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
+
+
+def firestore_db() -> Any:
+    from shared.store.client import client
+
+    s = settings()
+    return client(s.project, s.firestore_database)
