@@ -30,6 +30,8 @@ from shared.tasks import HttpTask, TaskQueue
 
 STATE = "reconcile_state"
 PAGE = 50
+OVERLAP = timedelta(minutes=1)
+MAX_LOOKBACK = timedelta(days=30)
 
 
 @dataclass
@@ -87,9 +89,7 @@ class Reconciler:
                                 report: ReconcileReport) -> int:
         cursor_ref = self._db.collection(STATE).document("payments")
         cursor = (cursor_ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {})
-        default_start = now - timedelta(minutes=self._settings.reconcile_window_minutes)
-        start = now - since if since is not None else min(
-            cursor.get("resume_from") or default_start, default_start)
+        start = self._window_start(now, since, cursor)
         report.window_start, report.window_end = mp_time(start), mp_time(now)
         used = 0
         offset = 0
@@ -112,9 +112,28 @@ class Reconciler:
         if used >= budget and offset < total:
             report.truncated = True
         resume = _parse(last_seen) if report.truncated and last_seen else now
-        cursor_ref.set({"resume_from": resume, "updated_at": now}, retry=RETRY,
-                       timeout=CALL_TIMEOUT)
+        cursor_ref.set({"resume_from": resume, "truncated": report.truncated, "updated_at": now},
+                       retry=RETRY, timeout=CALL_TIMEOUT)
         return used
+
+    def _window_start(self, now: datetime, since: timedelta | None,
+                      cursor: dict[str, Any]) -> datetime:
+        """Where this run's search begins.
+
+        An explicit ``since`` wins. Otherwise the previous run's cursor: exactly where a
+        truncated run stopped (so the next run makes progress), or a minute before where a
+        complete run ended (Mercado Pago's search may lag; re-seeing a payment is harmless).
+        Without a cursor, the configured window. Never further back than ``MAX_LOOKBACK``.
+        """
+        if since is not None:
+            start = now - since
+        elif isinstance(cursor.get("resume_from"), datetime):
+            start = cursor["resume_from"]
+            if not cursor.get("truncated"):
+                start -= OVERLAP
+        else:
+            start = now - timedelta(minutes=self._settings.reconcile_window_minutes)
+        return max(start, now - MAX_LOOKBACK)
 
     # -- sweep 2: orders still pending past the threshold ---------------------------------
     def _sweep_pending_orders(self, now: datetime, budget: int, report: ReconcileReport) -> None:

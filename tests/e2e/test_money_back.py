@@ -141,3 +141,16 @@ def test_shuffled_duplicated_deliveries_of_every_state_never_regress(live, recei
     assert order["status"] == "refunded"
     types = [e["type"] for e in _events(receiver)]
     assert types.count("order.refunded") == 1 and len(types) == len(set(types))
+
+
+def test_mediation_is_recorded_without_moving_the_order(live, receiver):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    c.sim("POST", f"/_sim/payments/{answer['payment_id']}/status", json={"status": "in_mediation"})
+    c.wait_for(lambda: (c.db().collection("orders").document(answer["order_id"]).get()
+                        .to_dict() or {}).get("dispute"), what="dispute recorded")
+    stored = c.db().collection("orders").document(answer["order_id"]).get().to_dict()
+    assert stored["status"] == "paid" and stored["dispute"]["status"] == "in_mediation"
+    # the chargeback that may follow still moves it forward
+    c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
+    c.wait_order(answer["order_id"], "charged_back")
