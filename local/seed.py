@@ -35,6 +35,20 @@ PRODUCTS: dict[str, dict[str, Any]] = {
         "currency": "BRL",
         "active": False,
     },
+    # Priced in Mexico's and Argentina's currencies, for their local payment methods
+    # (OXXO, PayCash, SPEI; Rapipago, Pago Fácil).
+    "demo-product-mx": {
+        "title": "Demo product MX",
+        "unit_price": "250.00",
+        "currency": "MXN",
+        "active": True,
+    },
+    "demo-product-ar": {
+        "title": "Demo product AR",
+        "unit_price": "5000.00",
+        "currency": "ARS",
+        "active": True,
+    },
 }
 
 

@@ -119,7 +119,8 @@ class Fulfilment:
         return outcome
 
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
-        reader().require(self._settings.mp_access_token)  # fail closed before any work
+        # Every path starts by building the gateway, which reads the access token: a missing
+        # one raises SecretError before any work (fail closed).
         if task.topic == "payment":
             outcome = self.sync_payment(task.resource_id, attempt, task)
         else:

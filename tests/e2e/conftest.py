@@ -13,18 +13,9 @@ from local.stack import LocalStack, StackPorts, start_stack
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.stack_fixtures import E2E_OPTIONS
 
-# Products priced in Mexico's and Argentina's currencies, for their local payment methods.
-EXTRA_PRODUCTS = {
-    "demo-product-mx": {"title": "Demo product MX", "unit_price": "250.00", "currency": "MXN",
-                        "active": True},
-    "demo-product-ar": {"title": "Demo product AR", "unit_price": "5000.00", "currency": "ARS",
-                        "active": True},
-}
-
 
 def seed_all(stack: LocalStack) -> None:
-    seed(stack.project, stack.endpoints.firestore_host)
-    seed(stack.project, stack.endpoints.firestore_host, products=EXTRA_PRODUCTS)
+    seed(stack.project, stack.endpoints.firestore_host)  # the demo catalog, as make dev seeds it
 
 
 @pytest.fixture(scope="session")
