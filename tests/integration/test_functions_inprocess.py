@@ -17,7 +17,6 @@ from local.secretmanager_fake import start_fake
 from local.seed import seed
 from shared import signature
 
-pytest_plugins = ["tests.support.stack_fixtures"]
 SECRET_NAME = "projects/demo-mp-local/secrets/mp-webhook-secret"
 
 

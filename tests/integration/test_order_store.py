@@ -11,8 +11,6 @@ import pytest
 from shared.mercadopago.models import PaymentSnapshot
 from shared.store.orders import OrderRepository
 
-pytest_plugins = ["tests.support.stack_fixtures"]
-
 
 def _snap(status: str, updated: str, detail: str = "", pid: str = "p1",
           amount: str = "200.00") -> PaymentSnapshot:

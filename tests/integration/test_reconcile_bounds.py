@@ -17,7 +17,6 @@ from shared.mercadopago.gateway import gateway
 from shared.reconcile import Reconciler
 from shared.tasks import TaskQueue
 
-pytest_plugins = ["tests.support.stack_fixtures"]
 TOKEN = "TEST-reconcile-token"
 
 
