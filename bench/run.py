@@ -76,7 +76,7 @@ def _server_env(env: Mapping[str, str], bytecode_cache: bool
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="cold starts per variant (default 7)")
+    parser.add_argument("--runs", type=int, default=11, help="cold starts per variant (default 11)")
     parser.add_argument("--requests", type=int, default=2000,
                         help="timed notifications per throughput run (default 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")

@@ -36,10 +36,10 @@ from shared.mercadopago.errors import (
     ProviderUnavailable,
 )
 from shared.mercadopago.gateway import MercadoPagoGateway
-from shared.mercadopago.models import (
+from shared.mercadopago.models import PaymentSnapshot
+from shared.mercadopago.requests import (
     PayerInfo,
     PaymentRequest,
-    PaymentSnapshot,
     PreferenceCreated,
     PreferenceRequest,
 )

@@ -60,7 +60,7 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # nothing compares settings; skipping eq/hash is faster
 class Settings:
     """Everything the functions read from their environment.
 

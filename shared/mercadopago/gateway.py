@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mercadopago
 from mercadopago.config import RequestOptions
@@ -16,15 +16,15 @@ from shared.mercadopago.errors import (
     ResourceNotFound,
 )
 from shared.mercadopago.http import PooledHttpClient
-from shared.mercadopago.models import (
-    ChargebackSnapshot,
-    MerchantOrderSnapshot,
-    PaymentRequest,
-    PaymentSnapshot,
-    PreferenceCreated,
-    PreferenceRequest,
-    RefundResult,
-)
+from shared.mercadopago.models import ChargebackSnapshot, MerchantOrderSnapshot, PaymentSnapshot
+
+if TYPE_CHECKING:
+    from shared.mercadopago.requests import (
+        PaymentRequest,
+        PreferenceCreated,
+        PreferenceRequest,
+        RefundResult,
+    )
 from shared.money import to_decimal, to_json_number
 
 # notification_url on a payment is how this backend routes Webhooks per payment; the SDK
@@ -116,6 +116,8 @@ class MercadoPagoGateway:
         return ChargebackSnapshot.from_api(_check(response, not_found_ok=True))
 
     def create_preference(self, request: PreferenceRequest) -> PreferenceCreated:
+        from shared.mercadopago.requests import PreferenceCreated
+
         body: dict[str, Any] = {
             "items": [{**item, "unit_price": to_json_number(item["unit_price"])}
                       for item in request.items],
@@ -141,6 +143,8 @@ class MercadoPagoGateway:
 
     def refund(self, payment_id: str, amount: Any | None, idempotency_key: str) -> RefundResult:
         """Full refund when ``amount`` is None, else a partial one (a Decimal)."""
+        from shared.mercadopago.requests import RefundResult
+
         body = {} if amount is None else {"amount": to_json_number(amount)}
         response = self._sdk.refund().create(payment_id, body, self._options(idempotency_key))
         created = _check(response, not_found_ok=True)

@@ -1,4 +1,8 @@
-"""What the product reads from Mercado Pago, as plain typed values (no payer data)."""
+"""What the product reads from Mercado Pago, as plain typed values (no payer data).
+
+What it sends (payment and preference requests) is in :mod:`shared.mercadopago.requests`,
+which only the paths that write to Mercado Pago import.
+"""
 
 from __future__ import annotations
 
@@ -120,58 +124,3 @@ class ChargebackSnapshot:
         payments = body.get("payments") or []
         ids = [str(p.get("id") if isinstance(p, dict) else p) for p in payments]
         return cls(id=str(body["id"]), payment_ids=tuple(i for i in ids if i and i != "None"))
-
-
-@dataclass(frozen=True)
-class PreferenceCreated:
-    id: str
-    init_point: str
-    sandbox_init_point: str
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    id: str
-    amount: Decimal
-    status: str
-
-
-@dataclass(frozen=True)
-class PayerInfo:
-    """Payer data passed through to Mercado Pago; never stored, never logged."""
-
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-    identification_type: str | None = None
-    identification_number: str | None = None
-    address: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class PaymentRequest:
-    """A payment to create, for any method. ``token`` is a card token, never card data."""
-
-    amount: Decimal
-    description: str
-    payment_method_id: str
-    payer: PayerInfo
-    external_reference: str
-    notification_url: str
-    idempotency_key: str
-    token: str | None = None
-    installments: int | None = None
-    issuer_id: str | None = None
-    date_of_expiration: str | None = None
-    three_d_secure_mode: str | None = None
-
-
-@dataclass(frozen=True)
-class PreferenceRequest:
-    items: list[dict[str, Any]]
-    external_reference: str
-    notification_url: str
-    back_urls: dict[str, str]
-    expires_at: str
-    idempotency_key: str
-    payer_email: str | None = None
