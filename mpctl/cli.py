@@ -79,25 +79,14 @@ class Context:
         return task_queue()
 
     def fulfilment(self) -> Any:
-        from shared import hooks
-        from shared.fulfilment import Fulfilment
-        from shared.store.ledger import Ledger
-        from shared.store.orders import OrderRepository
-        from shared.store.outbox import Outbox
+        from shared.wiring import fulfilment
 
-        s, db = self.settings, self.db()
-        return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url),
-                                      has_effects=bool(hooks.configured())),
-                          Ledger(db, s.processed_ttl_days), self.gateway, self.queue,
-                          outbox=Outbox(db))
+        return fulfilment()
 
     def operations(self) -> Any:
-        from shared.operations import Operations
-        from shared.store.orders import OrderRepository
+        from shared.wiring import operations
 
-        s = self.settings
-        return Operations(OrderRepository(self.db(), emit_events=bool(s.merchant_webhook_url)),
-                          self.fulfilment(), self.gateway)
+        return operations()
 
 
 def _operation(run: Callable[[Any], Any]) -> Any:
@@ -148,10 +137,10 @@ def cmd_payment_show(args: argparse.Namespace) -> Any:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> Any:
-    from shared.reconcile import Reconciler
+    from shared.wiring import reconciler
 
-    ctx = Context()
-    return Reconciler(ctx.settings, ctx.db(), ctx.gateway, ctx.queue).run(args.since).as_dict()
+    Context()  # settings first: a config error is reported as such
+    return reconciler().run(args.since).as_dict()
 
 
 def cmd_dead_letters_list(args: argparse.Namespace) -> Any:

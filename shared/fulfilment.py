@@ -9,6 +9,7 @@ marker; a failure leaves the marker pending and the task is retried to finish th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,6 +249,18 @@ class Fulfilment:
         ))
         log.info("merchant_event_enqueued" if created_task else "merchant_event_duplicate",
                  "merchant event queued", event_id=message.id, event_type=message.type)
+
+    def reject_malformed(self, raw: bytes, attempt: Attempt) -> Outcome:
+        """A task body that can never become valid: keep it for an operator, stop the retries."""
+        letter = "malformed-" + hashlib.sha256(raw).hexdigest()[:32]
+        try:
+            self._ledger.record_dead_letter(
+                letter, "malformed_task", {"raw": raw[:2048].decode("utf-8", "replace")},
+                attempt.number, self._clock())
+        except UNAVAILABLE:
+            return Outcome(503, "storage_unavailable")
+        log.error("dead_letter_recorded", "malformed fulfil task", reason="malformed_task")
+        return Outcome(200, "dead_lettered", {"reason": "malformed_task"})
 
     def _dead_letter(self, task: FulfilTask, attempt: Attempt, reason: str, detail: str) -> Outcome:
         letter = task.notification_id or f"{task.topic}-{task.resource_id}"

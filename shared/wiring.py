@@ -12,7 +12,11 @@ from shared.config import settings
 from shared.secrets import reader
 
 if TYPE_CHECKING:
+    from shared.fulfilment import Fulfilment
     from shared.mercadopago.gateway import MercadoPagoGateway
+    from shared.operations import Operations
+    from shared.reconcile import Reconciler
+    from shared.store.orders import OrderRepository
     from shared.tasks import TaskQueue
 
 
@@ -37,3 +41,37 @@ def firestore_db() -> Any:
 
     s = settings()
     return client(s.project, s.firestore_database)
+
+
+def order_repository() -> OrderRepository:
+    """Orders, emitting merchant events when a shop URL is set, fulfilment hooks if any."""
+    from shared import hooks
+    from shared.store.orders import OrderRepository
+
+    s = settings()
+    return OrderRepository(firestore_db(), emit_events=bool(s.merchant_webhook_url),
+                           has_effects=bool(hooks.configured()))
+
+
+def fulfilment() -> Fulfilment:
+    """fulfill's use case (also what reconcile's tasks, replays and mpctl end up in)."""
+    from shared.fulfilment import Fulfilment
+    from shared.store.ledger import Ledger
+    from shared.store.outbox import Outbox
+
+    s = settings()
+    db = firestore_db()
+    return Fulfilment(s, order_repository(), Ledger(db, s.processed_ttl_days), mp_gateway,
+                      task_queue, outbox=Outbox(db))
+
+
+def operations() -> Operations:
+    from shared.operations import Operations
+
+    return Operations(order_repository(), fulfilment(), mp_gateway)
+
+
+def reconciler() -> Reconciler:
+    from shared.reconcile import Reconciler
+
+    return Reconciler(settings(), firestore_db(), mp_gateway, task_queue)

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from functools import lru_cache
 
 import flask
 
-from shared import hooks, idtoken, log
+from shared import idtoken, log, wiring
 from shared.config import settings
 from shared.fulfilment import Attempt, Fulfilment, FulfilTask
 from shared.http_context import handle
-from shared.store.client import UNAVAILABLE
-from shared.store.ledger import Ledger
-from shared.store.orders import OrderRepository
-from shared.store.outbox import Outbox
 from shared.web import ApiError, json_response, method_not_allowed, read_body
-from shared.wiring import firestore_db, mp_gateway, task_queue
 
 
 @lru_cache(maxsize=1)
 def _fulfilment() -> Fulfilment:
-    s = settings()
-    db = firestore_db()
-    return Fulfilment(s, OrderRepository(db, emit_events=bool(s.merchant_webhook_url),
-                                      has_effects=bool(hooks.configured())),
-                      Ledger(db, s.processed_ttl_days), mp_gateway, task_queue, outbox=Outbox(db))
+    return wiring.fulfilment()
 
 
 def _authenticate(request: flask.Request) -> None:
@@ -65,17 +54,8 @@ def _route(request: flask.Request) -> flask.Response:
     try:
         task = FulfilTask.parse(raw)
     except (ValueError, UnicodeDecodeError):
-        # A task that can never become valid: keep it for an operator, stop the retries.
-        letter = "malformed-" + hashlib.sha256(raw).hexdigest()[:32]
-        try:
-            s = settings()
-            Ledger(firestore_db(), s.processed_ttl_days).record_dead_letter(
-                letter, "malformed_task", {"raw": raw[:2048].decode("utf-8", "replace")},
-                attempt.number, datetime.now(UTC))
-        except UNAVAILABLE:
-            raise ApiError(503, "storage_unavailable", "retry later") from None
-        log.error("dead_letter_recorded", "malformed fulfil task", reason="malformed_task")
-        return json_response({"result": "dead_lettered", "reason": "malformed_task"})
+        outcome = _fulfilment().reject_malformed(raw, attempt)
+        return json_response(outcome.body(), outcome.status)
     with log.bound(topic=task.topic, resource_id=task.resource_id,
                    request_id=task.request_id, notification_id=task.notification_id):
         outcome = _fulfilment().handle(task, attempt)

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import flask
 
-from shared import idtoken, log
+from shared import idtoken, log, wiring
 from shared.config import settings
 from shared.http_context import handle
 from shared.mercadopago.errors import ProviderError
@@ -19,13 +19,11 @@ from shared.secrets import SecretError
 from shared.store.client import UNAVAILABLE
 from shared.tasks import EnqueueError
 from shared.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
-from shared.wiring import firestore_db, mp_gateway, task_queue
 
 
 @lru_cache(maxsize=1)
 def _reconciler() -> Reconciler:
-    s = settings()
-    return Reconciler(s, firestore_db(), mp_gateway, task_queue)
+    return wiring.reconciler()
 
 
 def _authenticate(request: flask.Request) -> None:

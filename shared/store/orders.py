@@ -20,8 +20,8 @@ from shared.mercadopago.models import PaymentSnapshot
 from shared.mercadopago.status import payment_rank
 from shared.money import format_amount, to_decimal
 from shared.orders import Anomaly, Decision, OrderState, OrderStatus, PaymentState, decide
+from shared.store import outbox
 from shared.store.client import CALL_TIMEOUT, RETRY
-from shared.store.outbox import OUTBOX, event_doc
 
 ORDERS = "orders"
 PAYMENTS = "payments"
@@ -92,21 +92,16 @@ def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
 
 def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
                    state: OrderState) -> dict[str, Any] | None:
-    """The event a transition announces; its id is stable per (order, type, refunded amount)."""
-    from shared.events import event_id
-
+    """The event a transition announces, or None."""
     kind = decision.event_type
     if kind is None:
         return None
-    refunded = format_amount(snap.refunded_amount)
-    suffix = f":{refunded}" if kind == "order.partially_refunded" else ""
-    event: dict[str, Any] = {
-        "event_id": event_id(kind, order_id + suffix), "type": kind, "order_id": order_id,
-        "payment_id": snap.id, "amount": format_amount(state.amount), "currency": state.currency,
-    }
-    if kind in ("order.partially_refunded", "order.refunded"):
-        event["refunded_amount"] = refunded if snap.refunded_amount else format_amount(state.amount)
-    return event
+    refunded = None
+    if kind == "order.partially_refunded":
+        refunded = snap.refunded_amount
+    elif kind == "order.refunded":
+        refunded = snap.refunded_amount or state.amount
+    return outbox.new_event(kind, order_id, snap.id, state.amount, state.currency, refunded)
 
 
 class OrderRepository:
@@ -225,8 +220,7 @@ class OrderRepository:
                     order_updates["refunded_amount"] = format_amount(snap.refunded_amount)
                 event = merchant_event(decision, snap.external_reference, snap, state)
                 if event is not None and self._emit_events:
-                    batch.create(self._db.collection(OUTBOX).document(event["event_id"]),
-                                 event_doc(event, now))
+                    outbox.stage(self._db, batch, event, now)
                 order_updates["history"] = firestore.ArrayUnion([{
                     "status": decision.new_status.value, "at": now, "payment_id": snap.id,
                     "payment_status": payment.status, "payment_status_detail":
@@ -269,8 +263,6 @@ class OrderRepository:
 
     def cancel_unpaid(self, order_id: str, now: datetime) -> None:
         """Cancel a pending order that has no live payment (e.g. an unused Checkout Pro link)."""
-        from shared.events import event_id
-
         snap = self.ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
         data = snap.to_dict() or {}
         if not snap.exists or data.get("status") != OrderStatus.PENDING.value:
@@ -282,13 +274,9 @@ class OrderRepository:
                                               "by": "operator"}])},
             option=self._db.write_option(last_update_time=snap.update_time))
         if self._emit_events:
-            kind = "order.cancelled"
-            batch.create(self._db.collection(OUTBOX).document(event_id(kind, order_id)),
-                         event_doc({"event_id": event_id(kind, order_id), "type": kind,
-                                    "order_id": order_id,
-                                    "payment_id": str(data.get("last_payment_id") or ""),
-                                    "amount": data["amount"], "currency": data["currency"]},
-                                   now))
+            outbox.stage(self._db, batch, outbox.new_event(
+                "order.cancelled", order_id, str(data.get("last_payment_id") or ""),
+                to_decimal(data["amount"]), data["currency"]), now)
         batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
     def _fulfilment_due(self, marker_ref: Any, now: datetime) -> bool:

@@ -9,18 +9,39 @@ the two is repaired by the next flush. ``expires_at`` is the TTL field (kept 30 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from google.cloud import firestore
 
+from shared.events import event_id
+from shared.money import format_amount
 from shared.store.client import CALL_TIMEOUT, RETRY
 
 OUTBOX = "outbox"
 KEEP = timedelta(days=30)
 
 
-def event_doc(event: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {**event, "state": "pending", "created_at": now, "expires_at": now + KEEP}
+def new_event(kind: str, order_id: str, payment_id: str, amount: Decimal, currency: str,
+              refunded: Decimal | None = None) -> dict[str, Any]:
+    """An ``order.*`` event. Its id is stable per (order, type), and per refunded amount for
+    partial refunds (each further partial refund is its own event)."""
+    suffix = ""
+    if kind == "order.partially_refunded" and refunded is not None:
+        suffix = f":{format_amount(refunded)}"
+    event: dict[str, Any] = {
+        "event_id": event_id(kind, order_id + suffix), "type": kind, "order_id": order_id,
+        "payment_id": payment_id, "amount": format_amount(amount), "currency": currency,
+    }
+    if refunded is not None:
+        event["refunded_amount"] = format_amount(refunded)
+    return event
+
+
+def stage(db: firestore.Client, batch: Any, event: dict[str, Any], now: datetime) -> None:
+    """Add the event to the batch that makes its transition: created once, or the batch fails."""
+    batch.create(db.collection(OUTBOX).document(event["event_id"]),
+                 {**event, "state": "pending", "created_at": now, "expires_at": now + KEEP})
 
 
 class Outbox:
