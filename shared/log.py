@@ -34,12 +34,13 @@ _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "log_context", default=_EMPTY
 )
 _write_lock = threading.Lock()
-_stream: list[Any] = [None]  # None: sys.stdout (Cloud Run collects it); tools may redirect
+_stream: Any = None  # None: sys.stdout (Cloud Run collects it); tools may redirect
 
 
 def use_stream(stream: Any) -> None:
     """Send log lines elsewhere (the operator CLI keeps stdout for its own output)."""
-    _stream[0] = stream
+    global _stream
+    _stream = stream
 
 
 def _threshold() -> int:
@@ -106,7 +107,7 @@ def emit(severity: str, event: str, message: str = "", **fields: Any) -> None:
     record.update(scrub(dict(_context.get())))
     record.update(scrub(fields))
     line = json.dumps(record, default=str, separators=(",", ":"))
-    stream = _stream[0] or sys.stdout
+    stream = _stream or sys.stdout
     with _write_lock:
         stream.write(line + "\n")
         stream.flush()

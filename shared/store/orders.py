@@ -185,17 +185,14 @@ class OrderRepository:
             state = order_state(data)
             previous = pay_snap.to_dict() if pay_snap.exists else None
             newer = _payment_is_newer(previous, snap)
-            # A stale fetch is judged by the stored, newer payment state instead.
-            effective = snap if newer or previous is None else None
-            payment = PaymentState(
-                id=snap.id,
-                status=effective.status if effective else str(previous["status"]),  # type: ignore[index]
-                status_detail=(effective.status_detail if effective
-                               else str(previous.get("status_detail", ""))),  # type: ignore[union-attr]
-                amount=snap.amount,
-                currency=snap.currency,
-                refunded_amount=snap.refunded_amount,
-            )
+            if newer:
+                status, detail = snap.status, snap.status_detail
+            else:  # a stale fetch is judged by the stored, newer payment state instead
+                assert previous is not None
+                status, detail = str(previous["status"]), str(previous.get("status_detail", ""))
+            payment = PaymentState(id=snap.id, status=status, status_detail=detail,
+                                   amount=snap.amount, currency=snap.currency,
+                                   refunded_amount=snap.refunded_amount)
             decision = decide(state, payment)
             batch = self._db.batch()
             writes = 0
@@ -211,7 +208,7 @@ class OrderRepository:
             if newer and snap.id == state.last_payment_id:
                 order_updates["last_payment"] = {
                     "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
-            if effective is not None and effective.status == "in_mediation":
+            if newer and snap.status == "in_mediation":
                 order_updates["dispute"] = {"status": "in_mediation", "payment_id": snap.id,
                                             "since": now}
             if decision.new_status is not None:
