@@ -33,6 +33,7 @@ from local.stack import (
     StackUrls,
     Terminated,
     default_run_dir,
+    say,
     start_stack,
     terminate_on_signals,
 )
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_dir = args.run_dir or default_run_dir()
     console = not (args.quiet or args.smoke)
-    print(f"logs: {run_dir}", flush=True)
+    say(f"logs: {run_dir}")
 
     stack: LocalStack | None = None
     with terminate_on_signals():
@@ -232,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
             stack = start_stack(ports, options, run_dir=run_dir, console=console)
             seed(options.project, stack.endpoints.firestore_host)
             if args.smoke:
-                print(summary(stack.endpoints), flush=True)
+                say(summary(stack.endpoints))
                 order = smoke(stack.endpoints, timeout=args.smoke_timeout)
-                print(f"smoke: OK, order paid: {json.dumps(order)}", flush=True)
+                say(f"smoke: OK, order paid: {json.dumps(order)}")
                 return 0
-            print(walkthrough(stack.endpoints), flush=True)
+            say(walkthrough(stack.endpoints))
             stack.wait()
             return 0  # stopped from elsewhere
         except StackError as err:

@@ -209,6 +209,30 @@ class _Running:
         self.expected_exit = False
 
 
+_CONSOLE_LOCK = threading.Lock()
+
+
+def _console_write(console: IO[bytes], line: bytes) -> None:
+    """Write one whole line: service output and the supervisor's own lines never interleave."""
+    with _CONSOLE_LOCK:
+        console.write(line if line.endswith(b"\n") else line + b"\n")
+        console.flush()
+
+
+def say(text: str) -> None:
+    """Print the supervisor's own line(s) to stdout without tearing a service's line apart.
+
+    ``print`` writes the text and its newline as two writes when stdout is unbuffered
+    (``PYTHONUNBUFFERED``), and a pump thread's line could land between them.
+    """
+    sys.stdout.flush()
+    console = getattr(sys.stdout, "buffer", None)
+    if console is None:  # a replaced stdout (tests capturing text)
+        print(text, flush=True)
+        return
+    _console_write(console, text.encode())
+
+
 def _pump(stream: IO[bytes], log_file: IO[bytes], prefix: bytes, console: IO[bytes] | None) -> None:
     """Copy a service's output to its log file and, prefixed, to the console."""
     try:
@@ -217,11 +241,8 @@ def _pump(stream: IO[bytes], log_file: IO[bytes], prefix: bytes, console: IO[byt
             log_file.flush()
             if console is None:
                 continue
-            try:
-                console.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
-                console.flush()
-            except (OSError, ValueError):
-                pass
+            with contextlib.suppress(OSError, ValueError):  # a closed console loses nothing
+                _console_write(console, prefix + line)
     except (OSError, ValueError):
         pass
     finally:

@@ -215,7 +215,7 @@ def test_a_dying_service_is_detected_and_everything_stops(tmp_path: Path) -> Non
 SUPERVISOR = textwrap.dedent(
     """
     import json, sys
-    from local.stack import ServiceSpec, Stack, Terminated, terminate_on_signals
+    from local.stack import ServiceSpec, Stack, Terminated, say, terminate_on_signals
     ports = json.loads(sys.argv[1])
     standin = sys.argv[2]
     services = [
@@ -227,13 +227,13 @@ SUPERVISOR = textwrap.dedent(
         stack = Stack(services, sys.argv[3], console=True)
         try:
             stack.start()
-            print("PGIDS " + json.dumps(stack.pgids), flush=True)
+            say("PGIDS " + json.dumps(stack.pgids))
             stack.wait()
         except (KeyboardInterrupt, Terminated):
-            print("interrupted", flush=True)
+            say("interrupted")
         finally:
             stack.stop()
-            print("stopped", flush=True)
+            say("stopped")
     """
 )
 
@@ -246,7 +246,8 @@ def _start_supervisor(
     proc = subprocess.Popen(
         [sys.executable, "-c", SUPERVISOR, json.dumps(ports), STANDIN, str(tmp_path), extra],
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        # unbuffered, as CI runs it: print() would then write text and newline apart
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,  # so a stray signal to our group cannot reach it
@@ -544,3 +545,40 @@ def test_make_dev_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 130, rest
     assert "local stack stopped" in rest
     _assert_stack_gone(ports)
+
+
+CONSOLE_STRESS = textwrap.dedent(
+    """
+    import sys, threading
+    from local import stack
+    console = sys.stdout.buffer
+    def chatter():
+        for _ in range(2000):
+            stack._console_write(console, b"svc | request: GET / 200")
+    threads = [threading.Thread(target=chatter) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(2000):
+        stack.say(f"SUPERVISOR {i}")
+    for t in threads:
+        t.join()
+    """
+)
+
+
+def test_supervisor_lines_and_service_lines_never_interleave() -> None:
+    # CI runs with PYTHONUNBUFFERED; print() would then emit text and newline as two writes
+    result = subprocess.run(
+        [sys.executable, "-c", CONSOLE_STRESS],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2000 + 3 * 2000
+    torn = [ln for ln in lines if ln != "svc | request: GET / 200" and not ln.startswith("SUPERVISOR ")]
+    assert not torn, torn[:5]
+    assert [ln for ln in lines if ln.startswith("SUPERVISOR ")] == [f"SUPERVISOR {i}" for i in range(2000)]
