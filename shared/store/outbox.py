@@ -3,7 +3,8 @@
 An event document is created in the same batch as the order transition it announces, so it
 exists exactly once per transition whatever the concurrency. Flushing enqueues a task named
 from the event id (a second enqueue is a no-op) and marks the document sent; a crash between
-the two is repaired by the next flush. ``expires_at`` is the TTL field (kept 30 days).
+the two is repaired by the next flush. ``expires_at`` is the TTL field: it is set only when
+the event is handed over (kept 30 days after that), so a pending event never expires unsent.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def new_event(kind: str, order_id: str, payment_id: str, amount: Decimal, curren
 def stage(db: firestore.Client, batch: Any, event: dict[str, Any], now: datetime) -> None:
     """Add the event to the batch that makes its transition: created once, or the batch fails."""
     batch.create(db.collection(OUTBOX).document(event["event_id"]),
-                 {**event, "state": "pending", "created_at": now, "expires_at": now + KEEP})
+                 {**event, "state": "pending", "created_at": now})
 
 
 class Outbox:
@@ -59,5 +60,5 @@ class Outbox:
         return sorted(docs, key=lambda d: d.get("created_at") or 0)
 
     def mark_sent(self, event_id: str, now: datetime) -> None:
-        self.ref(event_id).update({"state": "sent", "sent_at": now}, retry=RETRY,
-                                  timeout=CALL_TIMEOUT)
+        self.ref(event_id).update({"state": "sent", "sent_at": now, "expires_at": now + KEEP},
+                                  retry=RETRY, timeout=CALL_TIMEOUT)

@@ -64,3 +64,24 @@ def test_amount_mismatch_records_anomaly_and_leaves_order_pending(repo, firestor
     db = firestore_emulator.client(firestore_project)
     assert [d.id for d in db.collection("anomalies").stream()] == ["amount_mismatch-p1"]
     assert repo.fulfilment("order-1") is None
+
+
+def test_outbox_event_expires_only_after_it_was_handed_over(repo, firestore_emulator,
+                                                           firestore_project):
+    # repo: seeds order-1
+    from datetime import timedelta
+
+    from shared.store.outbox import Outbox
+
+    db = firestore_emulator.client(firestore_project)
+    emitting = OrderRepository(db, emit_events=True)
+    now = datetime.now(UTC)
+    emitting.apply_payment(_snap("approved", "2026-01-01T00:00:10.000-04:00", "accredited"), now)
+    outbox = Outbox(db)
+    (event,) = outbox.pending("order-1")
+    assert event["type"] == "order.paid" and "expires_at" not in event  # TTL cannot lose it
+    sent = now + timedelta(days=40)  # however long it waited
+    outbox.mark_sent(event["event_id"], sent)
+    doc = outbox.ref(event["event_id"]).get().to_dict()
+    assert doc["state"] == "sent" and doc["expires_at"] == sent + timedelta(days=30)
+    assert outbox.pending("order-1") == []

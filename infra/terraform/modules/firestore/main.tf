@@ -38,9 +38,9 @@ variable "ttl_fields" {
   default = {
     processed_notifications = "expires_at"
     idempotency             = "expires_at"
-    # Merchant events: shared/store/outbox.py sets expires_at = creation + 30 days, far past
-    # the merchant-events queue's 3-day retry limit, so only long-finished (or long-stuck)
-    # events are deleted.
+    # Merchant events: shared/store/outbox.py sets expires_at = hand-over + 30 days, far past
+    # the merchant-events queue's 3-day retry limit. A pending event has no expires_at, so
+    # TTL never deletes an event that was not handed to Cloud Tasks.
     outbox = "expires_at"
   }
 }
