@@ -451,8 +451,11 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 90) -
 
 
 def _stack_ports(output: str) -> dict[str, int]:
+    """The ports in make dev's summary; services' own console lines ("fulfill | ...") skipped."""
     ports = {}
     for line in output.splitlines():
+        if not line.startswith("  "):  # the summary is indented; console lines are not
+            continue
         parts = line.split()
         if len(parts) >= 2 and parts[0] in (
             "create_payment",
