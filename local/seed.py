@@ -22,12 +22,14 @@ PRODUCTS: dict[str, dict[str, Any]] = {
         "unit_price": "100.00",
         "currency": "BRL",
         "active": True,
+        "category_id": "others",
     },
     "demo-product-2": {
         "title": "Second demo product",
         "unit_price": "12.50",
         "currency": "BRL",
         "active": True,
+        "category_id": "others",
     },
     "demo-inactive": {
         "title": "Discontinued demo product",
@@ -42,12 +44,14 @@ PRODUCTS: dict[str, dict[str, Any]] = {
         "unit_price": "250.00",
         "currency": "MXN",
         "active": True,
+        "category_id": "others",
     },
     "demo-product-ar": {
         "title": "Demo product AR",
         "unit_price": "5000.00",
         "currency": "ARS",
         "active": True,
+        "category_id": "others",
     },
 }
 

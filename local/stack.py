@@ -44,7 +44,17 @@ MP_PUBLIC_KEY = "TEST-local-public-key"
 MP_WEBHOOK_SECRET = "dev-webhook-secret"
 MERCHANT_WEBHOOK_SECRET = "dev-merchant-webhook-secret"
 TASKS_SERVICE_ACCOUNT = f"tasks-invoker@{PROJECT_ID}.iam.gserviceaccount.com"
-CORS_ALLOWED_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+# Dev-server ports whose pages may call create_payment locally: the storefront's own (8080 by
+# default, STOREFRONT_PORT) and the usual 3000 (Next.js, CRA) and 5173 (Vite).
+DEV_ORIGIN_PORTS = (8080, 3000, 5173)
+CORS_ALLOWED_ORIGINS = ",".join(f"http://{h}:{p}" for p in DEV_ORIGIN_PORTS
+                                for h in ("127.0.0.1", "localhost"))
+
+
+def cors_origins(storefront_port: int) -> str:
+    """The local allow-list, with the storefront's port when it is not a default one."""
+    ports = dict.fromkeys((storefront_port, *DEV_ORIGIN_PORTS))
+    return ",".join(f"http://{h}:{p}" for p in ports for h in ("127.0.0.1", "localhost"))
 # Cloud Scheduler's identity for the reconcile job (its OIDC token's `email`).
 SCHEDULER_SERVICE_ACCOUNT = f"scheduler@{PROJECT_ID}.iam.gserviceaccount.com"
 FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill", "reconcile")
@@ -609,6 +619,7 @@ class StackPorts:
     firestore: int = 8085
     tasks_grpc: int = 8123
     tasks_http: int = 8124
+    storefront: int = 8080
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "create_payment": "CREATE_PAYMENT_PORT",
@@ -619,6 +630,7 @@ class StackPorts:
         "firestore": "FIRESTORE_PORT",
         "tasks_grpc": "CLOUD_TASKS_PORT",
         "tasks_http": "CLOUD_TASKS_HTTP_PORT",
+        "storefront": "STOREFRONT_PORT",
     }
 
     @classmethod
@@ -679,6 +691,7 @@ class StackUrls:
     firestore_host: str
     tasks_grpc_host: str
     certs: str
+    storefront: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -699,6 +712,7 @@ def stack_urls(ports: StackPorts, host: str = HOST) -> StackUrls:
         firestore_host=f"{host}:{ports.firestore}",
         tasks_grpc_host=f"{host}:{ports.tasks_grpc}",
         certs=base(ports.tasks_http) + "/oauth2/v1/certs",
+        storefront=base(ports.storefront) + "/",
     )
 
 
@@ -723,7 +737,7 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
         env.pop(f"{name}_FILE", None)
         env.pop(f"{name}_SECRET", None)
     defaults = {
-        "CORS_ALLOWED_ORIGINS": CORS_ALLOWED_ORIGINS,
+        "CORS_ALLOWED_ORIGINS": cors_origins(ports.storefront),
         "MERCHANT_WEBHOOK_SECRET": MERCHANT_WEBHOOK_SECRET,
     }
     for name, value in defaults.items():
@@ -886,6 +900,7 @@ def standard_services(
             ports=(p.simulator,),
         ),
     ]
+    services.append(storefront_service(p, opts, urls, senv, host))
     ff = find_functions_framework(opts)
     fenv = function_env(p, opts, host)
     for name, port, url in (
@@ -923,6 +938,27 @@ def standard_services(
             )
         )
     return services
+
+
+def storefront_service(p: StackPorts, opts: StackOptions, urls: StackUrls,
+                       env: Mapping[str, str], host: str = HOST) -> ServiceSpec:
+    """The reference checkout page (web/), pointed at this stack and the simulator's SDK."""
+    return ServiceSpec(
+        name="storefront",
+        argv=[opts.python, "-m", "local.storefront", "--host", host,
+              "--port", str(p.storefront), "--api-url", urls.create_payment,
+              "--sdk-url", urls.simulator + "/js/v2",
+              "--security-url", urls.simulator + "/v2/security.js",
+              "--public-key", MP_PUBLIC_KEY],
+        env=env,
+        cwd=REPO_ROOT,
+        ready_url=urls.storefront + "config.json",
+        ready_status=200,
+        timeout=opts.start_timeout,
+        url=urls.storefront,
+        stop_wave=0,
+        ports=(p.storefront,),
+    )
 
 
 class LocalStack(Stack):

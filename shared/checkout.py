@@ -81,6 +81,15 @@ class PricedOrder:
     items: list[dict[str, Any]]
     description: str
     existing: bool
+    categories: dict[str, str] | None = None  # product id -> category; None: not read yet
+
+
+@dataclass(frozen=True)
+class BuyerContext:
+    """What the request tells about the buyer's device: Mercado Pago's approval inputs."""
+
+    ip_address: str | None = None
+    device_session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +208,10 @@ class Checkout:
                 "line_total": format_amount(line_total),
             })
         description = ", ".join(f"{line['quantity']}x {line['title']}" for line in lines)[:240]
-        return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False)
+        categories = {i.product_id: c for i in request.items
+                      if (c := products[i.product_id].category_id)}
+        return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False,
+                           categories)
 
     def price_existing(self, order_id: str) -> PricedOrder:
         order = self._orders.get(order_id)
@@ -214,7 +226,8 @@ class Checkout:
 
     # -- the use case --------------------------------------------------------------------
     def create(
-        self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str
+        self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
+        buyer: BuyerContext | None = None,
     ) -> CheckoutResult:
         if not self._settings.notification_url:
             raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
@@ -242,7 +255,8 @@ class Checkout:
                 assert isinstance(begun, Started)
                 if begun.order_id != priced.order_id and not request.order_id:
                     priced = PricedOrder(begun.order_id, priced.amount, priced.currency,
-                                         priced.items, priced.description, False)
+                                         priced.items, priced.description, False,
+                                         priced.categories)
         except UNAVAILABLE as exc:
             raise storage_unavailable() from exc
         log.bind(order_id=priced.order_id)
@@ -261,7 +275,7 @@ class Checkout:
                 result = self._commit_preference(priced, preference, key_digest)
             else:
                 payment = self._call(lambda gw: gw.create_payment(
-                    self._payment_request(request, priced)))
+                    self._payment_request(request, priced, buyer or BuyerContext())))
                 result = self._commit(request, priced, payment, key_digest)
         except ApiError as exc:
             outcome_unknown = bool(exc.extra.get("outcome_unknown"))
@@ -285,7 +299,8 @@ class Checkout:
             "history": [{"status": OrderStatus.PENDING.value, "at": now}],
         }
 
-    def _payment_request(self, request: CreatePaymentRequest, priced: PricedOrder) -> PaymentRequest:
+    def _payment_request(self, request: CreatePaymentRequest, priced: PricedOrder,
+                         buyer: BuyerContext) -> PaymentRequest:
         payer = request.payer
         assert payer is not None
         ident = payer.identification
@@ -296,13 +311,19 @@ class Checkout:
                          last_name=payer.last_name,
                          identification_type=ident.type if ident else None,
                          identification_number=ident.number if ident else None,
-                         address=address)
+                         address=address,
+                         phone={"area_code": payer.phone.area_code, "number": payer.phone.number}
+                         if payer.phone else None)
         payment = request.payment
         base = PaymentRequest(
             amount=priced.amount, description=priced.description, payer=info,
             payment_method_id=method_id(payment), external_reference=priced.order_id,
             notification_url=notification_url(self._settings.notification_url),
-            idempotency_key=payment_key(priced.order_id, payment))
+            idempotency_key=payment_key(priced.order_id, payment),
+            additional_items=self._additional_items(priced),
+            ip_address=buyer.ip_address, device_session_id=buyer.device_session_id,
+            statement_descriptor=self._settings.statement_descriptor or None,
+            binary_mode=self._settings.binary_mode)
         now = self._clock()
         if isinstance(payment, CardPayment):
             return dataclasses.replace(
@@ -314,6 +335,25 @@ class Checkout:
         else:
             expires = now + timedelta(hours=self._settings.ticket_expiry_hours)
         return dataclasses.replace(base, date_of_expiration=mp_datetime(expires))
+
+    def _additional_items(self, priced: PricedOrder) -> tuple[dict[str, Any], ...]:
+        """additional_info.items: the catalog's view of each line (category when it has one).
+        A re-payment of an existing order reads the categories again; a product deleted
+        since then simply goes without one."""
+        categories: dict[str, str | None] = dict(priced.categories or {})
+        if priced.categories is None:
+            with contextlib.suppress(*UNAVAILABLE):
+                products = load_products(self._db, [line["product_id"] for line in priced.items])
+                categories = {pid: p.category_id for pid, p in products.items()}
+        items = []
+        for line in priced.items:
+            item: dict[str, Any] = {"id": line["product_id"], "title": line["title"],
+                                    "quantity": line["quantity"],
+                                    "unit_price": Decimal(line["unit_price"])}
+            if categories.get(line["product_id"]):
+                item["category_id"] = categories[line["product_id"]]
+            items.append(item)
+        return tuple(items)
 
     def _preference_request(self, request: CreatePaymentRequest,
                             priced: PricedOrder) -> PreferenceRequest:

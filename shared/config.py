@@ -53,10 +53,29 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _str(env, name, default)
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _descriptor(env: Mapping[str, str]) -> str:
+    """What the buyer's card statement shows; Mercado Pago takes up to 22 characters."""
+    value = _str(env, "STATEMENT_DESCRIPTOR")
+    if len(value) > 22 or not value.isprintable():
+        raise ConfigError("STATEMENT_DESCRIPTOR must be at most 22 printable characters")
     return value
 
 
@@ -102,6 +121,9 @@ class Settings:
     checkout_success_url: str = ""
     checkout_failure_url: str = ""
     checkout_pending_url: str = ""
+    statement_descriptor: str = ""
+    binary_mode: bool = False
+    client_ip_trusted_hops: int = 1
     reconcile_auth_audience: str = ""
     reconcile_allowed_service_account: str = ""
     reconcile_window_minutes: int = 30
@@ -167,6 +189,9 @@ class Settings:
             checkout_success_url=_str(env, "CHECKOUT_SUCCESS_URL"),
             checkout_failure_url=_str(env, "CHECKOUT_FAILURE_URL"),
             checkout_pending_url=_str(env, "CHECKOUT_PENDING_URL"),
+            statement_descriptor=_descriptor(env),
+            binary_mode=_bool(env, "BINARY_MODE", False),
+            client_ip_trusted_hops=_int(env, "CLIENT_IP_TRUSTED_HOPS", 1),
             reconcile_auth_audience=_str(env, "RECONCILE_AUTH_AUDIENCE"),
             reconcile_allowed_service_account=_str(env, "RECONCILE_ALLOWED_SERVICE_ACCOUNT"),
             reconcile_window_minutes=_int(env, "RECONCILE_WINDOW_MINUTES", 30, minimum=1),

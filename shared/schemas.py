@@ -39,12 +39,18 @@ class Address(msgspec.Struct, forbid_unknown_fields=True):
     federal_unit: Annotated[str, msgspec.Meta(min_length=2, max_length=3)]
 
 
+class Phone(msgspec.Struct, forbid_unknown_fields=True):
+    area_code: Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[0-9]+$")]
+    number: Annotated[str, msgspec.Meta(min_length=4, max_length=20, pattern=r"^[0-9\-]+$")]
+
+
 class Payer(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     identification: Identification | None = None
     first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     address: Address | None = None
+    phone: Phone | None = None
 
 
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+$")]

@@ -91,7 +91,39 @@ def cors_headers(request: flask.Request, allowed_origins: tuple[str, ...]) -> di
         "Access-Control-Allow-Origin": origin,
         "Vary": "Origin",
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key, X-Meli-Session-Id",
         "Access-Control-Expose-Headers": "Idempotent-Replayed",
         "Access-Control-Max-Age": "600",
     }
+
+
+def client_ip(request: flask.Request, trusted_hops: int) -> str | None:
+    """The buyer's IP address as the platform in front of the function saw it.
+
+    Every proxy appends the address it received the connection from to ``X-Forwarded-For``;
+    anything to the left of what our own infrastructure appended was written by the client and
+    can be forged. ``trusted_hops`` counts the entries our infrastructure appends: Cloud Run
+    (its Google Front End) appends exactly one, the connecting client's address, so the
+    default ``1`` takes the last entry; behind an external Application Load Balancer it is
+    ``2`` (the load balancer appends "<client>, <load balancer>"); ``0`` ignores the header
+    (nothing trusted in front, e.g. ``make dev``). When the header has fewer entries than
+    that, or the entry is not an IP address, the peer address of the connection is used.
+    """
+    import ipaddress
+
+    def valid(text: str | None) -> str | None:
+        if not text:
+            return None
+        try:
+            return str(ipaddress.ip_address(text.strip()))
+        except ValueError:
+            return None
+
+    if trusted_hops > 0:
+        header = ",".join(request.headers.getlist("X-Forwarded-For"))
+        entries = [e.strip() for e in header.split(",") if e.strip()]
+        if len(entries) >= trusted_hops:
+            found = valid(entries[-trusted_hops])
+            if found:
+                return found
+    return valid(request.remote_addr)

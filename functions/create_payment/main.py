@@ -1,18 +1,21 @@
 """create_payment: the HTTPS endpoint shop frontends call.
 
 ``POST /`` creates an order priced from the catalog and charges it; ``GET /orders/<id>``
-answers the order's public state. CORS for configured origins only.
+answers the order's public state; ``GET /products/<id>`` a product's public price (what the
+card form shows for installments; the charge is still priced here); ``GET /health`` is for
+uptime checks. CORS for configured origins only.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 
 import flask
 
 from shared import log
-from shared.checkout import Checkout
+from shared.checkout import BuyerContext, Checkout
 from shared.config import settings
 from shared.http_context import handle
 from shared.schemas import SchemaError, parse_request, raw_card_fields
@@ -20,6 +23,7 @@ from shared.store.idempotency import IdempotencyStore, payload_hash
 from shared.store.orders import OrderRepository
 from shared.web import (
     ApiError,
+    client_ip,
     cors_headers,
     json_response,
     method_not_allowed,
@@ -29,7 +33,15 @@ from shared.web import (
 from shared.wiring import firestore_db, mp_gateway
 
 _ORDER_PATH = re.compile(r"^/orders/([A-Za-z0-9_\-]{1,64})/?$")
+_PRODUCT_PATH = re.compile(r"^/products/([A-Za-z0-9_.\-]{1,128})/?$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# MP_DEVICE_SESSION_ID as security.js sets it; anything else is not forwarded.
+_DEVICE_SESSION = re.compile(r"^[A-Za-z0-9.:_\-]{1,128}$")
+
+
+def _firestore_reserved(doc_id: str) -> bool:
+    """Ids Firestore refuses as document ids ("." / ".." / "__name__")."""
+    return doc_id in (".", "..") or (doc_id.startswith("__") and doc_id.endswith("__"))
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +73,10 @@ def _create(request: flask.Request) -> flask.Response:
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
-    result = _checkout().create(parsed, key, payload_hash(payload))
+    session = request.headers.get("X-Meli-Session-Id", "").strip()
+    buyer = BuyerContext(ip_address=client_ip(request, s.client_ip_trusted_hops),
+                         device_session_id=session if _DEVICE_SESSION.match(session) else None)
+    result = _checkout().create(parsed, key, payload_hash(payload), buyer)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
 
@@ -83,7 +98,19 @@ def _route(request: flask.Request) -> flask.Response:
 
 def _dispatch(request: flask.Request) -> flask.Response:
     path = request.path
+    if path == "/health":
+        return health(request)
+    product = _PRODUCT_PATH.match(path)
+    if product:
+        if request.method not in ("GET", "HEAD"):
+            raise method_not_allowed(["GET", "OPTIONS"])
+        return json_response(_product_view(product.group(1)),
+                             headers={"Cache-Control": "public, max-age=60"})
+    if path.startswith("/products/"):
+        raise ApiError(404, "product_not_found", "no such product")
     order = _ORDER_PATH.match(path)
+    if order and _firestore_reserved(order.group(1)):
+        raise ApiError(404, "order_not_found", "no such order")
     if order:
         if request.method not in ("GET", "HEAD"):
             raise method_not_allowed(["GET", "OPTIONS"])
@@ -96,6 +123,33 @@ def _dispatch(request: flask.Request) -> flask.Response:
     if path.startswith("/orders/"):
         raise ApiError(404, "order_not_found", "no such order")
     raise ApiError(404, "not_found", "no such endpoint")
+
+
+def _product_view(product_id: str) -> dict[str, object]:
+    from shared.money import format_amount
+    from shared.store.catalog import load_products
+    from shared.store.client import UNAVAILABLE
+
+    if _firestore_reserved(product_id):
+        raise ApiError(404, "product_not_found", "no such product")
+    try:
+        found = load_products(firestore_db(), [product_id]).get(product_id)
+    except UNAVAILABLE as exc:
+        raise ApiError(503, "storage_unavailable", "the catalog is not answering; retry",
+                       headers={"Retry-After": "2"}, extra={"retryable": True}) from exc
+    if found is None or not found.active:
+        raise ApiError(404, "product_not_found", "no such product")
+    return {"id": found.id, "title": found.title, "unit_price": format_amount(found.unit_price),
+            "currency": found.currency, "active": found.active}
+
+
+def health(request: flask.Request) -> flask.Response:
+    """``GET /health``: the instance serves; ``revision`` is Cloud Run's ``K_REVISION``.
+
+    Not ``/healthz``: Cloud Run reserves paths ending in ``z``."""
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed(["GET"])
+    return json_response({"status": "ok", "revision": os.environ.get("K_REVISION", "local")})
 
 
 def create_payment(request: flask.Request) -> flask.Response:

@@ -5,6 +5,7 @@ Imports neither Firestore nor the Mercado Pago SDK: it answers in milliseconds.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import flask
@@ -23,6 +24,8 @@ def _intake() -> Intake:
 
 
 def _route(request: flask.Request) -> flask.Response:
+    if request.path == "/health":
+        return health(request)
     if request.method != "POST":
         raise method_not_allowed(["POST"])
     raw = read_body(request, settings().max_body_bytes, too_large_status=400)
@@ -41,6 +44,13 @@ def _route(request: flask.Request) -> flask.Response:
              "notification queued" if created else "notification already queued",
              action=note.action)
     return json_response({"status": "queued" if created else "duplicate"})
+
+
+def health(request: flask.Request) -> flask.Response:
+    """``GET /health`` for uptime checks (not ``/healthz``: Cloud Run reserves it)."""
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed(["GET"])
+    return json_response({"status": "ok", "revision": os.environ.get("K_REVISION", "local")})
 
 
 def ipn_webhook(request: flask.Request) -> flask.Response:

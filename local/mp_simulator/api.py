@@ -31,7 +31,11 @@ def get_card_token(token_id: str) -> tuple[Response, int]:
 @bp.post("/v1/payments")
 def create_payment() -> tuple[Response, int]:
     key = request.headers.get("X-Idempotency-Key")
-    doc, _created = sim().payments.create(json_body(), key, base_url())
+    doc, created = sim().payments.create(json_body(), key, base_url())
+    session = request.headers.get("X-meli-session-id")
+    if created and session:
+        # Mercado Pago keeps the device fingerprint to itself; tests read it at /_sim.
+        sim().store.device_sessions[doc["id"]] = session
     return answer(doc, 201)
 
 

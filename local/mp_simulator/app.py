@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control, pages
+from . import api, control, pages, sdk
 from .errors import ApiError, unauthorized
 from .faults import FaultRule
 from .simulator import Simulator
@@ -35,8 +35,8 @@ def _same(given: str | None, expected: str) -> bool:
 
 def _check_auth() -> None:
     s = sim()
-    if request.path.startswith(pages.PUBLIC_PREFIXES):
-        return  # buyer-facing pages
+    if request.path.startswith(pages.PUBLIC_PREFIXES + sdk.PUBLIC_PREFIXES):
+        return  # buyer-facing pages and scripts
     header = request.headers.get("Authorization", "")
     bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
     if request.path.startswith("/v1/card_tokens") and "public_key" in request.args:
@@ -51,6 +51,8 @@ def _check_auth() -> None:
 def _before() -> Response | None:
     if request.path.startswith(CONTROL_PREFIX):
         return None
+    if request.method == "OPTIONS" and sdk.is_cors_path(request.path):
+        return sdk.preflight()  # a browser's CORS preflight carries no credentials
     rule = sim().faults.take(request.method, request.path, "before")
     if rule is not None:
         response = _fault_response(rule)
@@ -67,6 +69,8 @@ def _after(response: Response) -> Response:
     if rule is not None:
         response = _fault_response(rule) or response
     response.headers.setdefault("X-Request-Id", str(uuid.uuid4()))
+    if sdk.is_cors_path(request.path) and request.method != "OPTIONS":
+        sdk.add_cors(response)
     return response
 
 
@@ -90,4 +94,5 @@ def create_app(simulator: Simulator) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(sdk.bp)
     return app

@@ -157,3 +157,12 @@ def resend_webhook() -> tuple[Response, int]:
         raise ApiError(400, "action must be a string")
     notification_id = sim().payments.resend(_int(body.get("payment_id"), "payment_id"), action)
     return answer({"notification_id": notification_id})
+
+
+@bp.get("/payments/<payment_id>/device")
+def payment_device(payment_id: str) -> tuple[Response, int]:
+    """The ``X-meli-session-id`` the payment was created with (Mercado Pago never shows it)."""
+    pid = _int(payment_id, "payment id")
+    sim().payments.get(pid)
+    return answer({"payment_id": pid,
+                   "device_session_id": sim().store.device_sessions.get(pid)})

@@ -2,7 +2,8 @@
 
 - ``/checkout/v1/redirect?pref_id=`` and ``/sandbox/checkout/v1/redirect?pref_id=``: the
   hosted Checkout Pro page (GET shows items, total and test outcomes; POST ``outcome=`` pays).
-- ``/sandbox/3ds/<payment id>``: the 3-D Secure challenge (POST ``result=approve|reject``).
+- ``/sandbox/3ds/<payment id>``: the 3-D Secure challenge: GET, or a POST of the ``creq`` (how
+  the Status Screen Brick opens it in an iframe), shows it; POST ``result=approve|reject``.
 - ``/sandbox/payments/<payment id>/ticket``: the PIX / ticket / transfer voucher.
 """
 
@@ -88,7 +89,10 @@ def hosted_checkout() -> Response:
 def three_ds(payment_id: str) -> Response:
     try:
         payment = sim().payments.get(payment_id)
-        if request.method == "POST":
+        if request.method == "POST" and "result" not in request.form:
+            if not _creq_matches(request.form.get("creq", ""), payment["id"]):
+                return _page("3-D Secure", "<p id='error'>Invalid creq</p>", 400)
+        elif request.method == "POST":
             payment = sim().payments.resolve_challenge(payment_id, request.form.get("result"))
             return _page("3-D Secure", f"<p id='status'>{escape(payment['status'])}"
                          f" ({escape(payment['status_detail'])})</p>")
@@ -102,6 +106,19 @@ def three_ds(payment_id: str) -> Response:
         "<button name='result' value='approve'>Approve</button> "
         "<button name='result' value='reject'>Reject</button></form>"
     ))
+
+
+def _creq_matches(creq: str, payment_id: int) -> bool:
+    """The creq (base64url JSON of the challenge request) names this payment."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(creq + "=" * (-len(creq) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(decoded, dict) and decoded.get("paymentId") == payment_id
 
 
 @bp.get("/sandbox/payments/<payment_id>/ticket")

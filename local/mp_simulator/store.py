@@ -62,6 +62,7 @@ class Store:
         self.preferences = Collection(self.lock)
         self.merchant_orders = Collection(self.lock)
         self._idempotency: dict[tuple[str, str], Hashable] = {}
+        self.device_sessions: dict[int, str] = {}  # payment id -> X-meli-session-id
 
     def idempotent(
         self,
@@ -95,3 +96,4 @@ class Store:
             self.preferences.clear()
             self.merchant_orders.clear()
             self._idempotency.clear()
+            self.device_sessions.clear()

@@ -21,6 +21,7 @@ class PayerInfo:
     identification_type: str | None = None
     identification_number: str | None = None
     address: dict[str, str] | None = None
+    phone: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class PaymentRequest:
     issuer_id: str | None = None
     date_of_expiration: str | None = None
     three_d_secure_mode: str | None = None
+    # Mercado Pago's approval-rate inputs (additional_info, descriptor, device fingerprint)
+    additional_items: tuple[dict[str, Any], ...] = ()
+    ip_address: str | None = None
+    statement_descriptor: str | None = None
+    binary_mode: bool | None = None
+    device_session_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class Product:
     unit_price: Decimal
     currency: str
     active: bool
+    category_id: str | None = None
 
 
 def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
@@ -43,5 +44,6 @@ def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
             unit_price=price,
             currency=currency.upper(),
             active=bool(data.get("active", False)),
+            category_id=str(data["category_id"]) if data.get("category_id") else None,
         )
     return found

@@ -330,7 +330,8 @@ def test_function_environment_follows_the_contract() -> None:
         "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
         "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
         "ID_TOKEN_CERTS_URL": "http://127.0.0.1:8124/oauth2/v1/certs",
-        "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
+        "CORS_ALLOWED_ORIGINS": ",".join(f"http://{h}:{p}" for p in (8080, 3000, 5173)
+                                         for h in ("127.0.0.1", "localhost")),
         "MERCHANT_WEBHOOK_SECRET": "dev-merchant-webhook-secret",
         "MERCHANT_WEBHOOK_URL": "http://127.0.0.1:9999/hook",
         "LOG_LEVEL": "DEBUG",
@@ -352,18 +353,23 @@ def test_function_environment_follows_the_contract() -> None:
 
 def test_standard_services_use_the_given_ports_and_options() -> None:
     ports = StackPorts.free()
-    assert len(set(vars(ports).values())) == 8
+    assert len(set(vars(ports).values())) == 9
     options = StackOptions(time_scale=0.1, cont_delay=0.3, retry_delays=(0.2, 0.5, 1.0))
     services = {s.name: s for s in standard_services(ports, options)}
     assert list(services) == [
         "firestore",
         "cloudtasks",
         "simulator",
+        "storefront",
         "create_payment",
         "ipn_webhook",
         "fulfill",
         "reconcile",
     ]
+    page = services["storefront"].argv
+    assert page[page.index("--port") + 1] == str(ports.storefront)
+    assert page[page.index("--sdk-url") + 1] == f"http://127.0.0.1:{ports.simulator}/js/v2"
+    assert page[page.index("--api-url") + 1] == f"http://127.0.0.1:{ports.create_payment}"
     tasks = services["cloudtasks"].argv
     assert tasks[tasks.index("--grpc-port") + 1] == str(ports.tasks_grpc)
     assert tasks[tasks.index("--time-scale") + 1] == "0.1"
@@ -395,6 +401,7 @@ def test_seed_is_idempotent_and_wipe_empties_the_project(
         "unit_price": "100.00",
         "currency": "BRL",
         "active": True,
+        "category_id": "others",
     }
     assert docs["demo-inactive"]["active"] is False
     firestore_emulator.wipe(firestore_project)
@@ -513,6 +520,7 @@ def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> N
             "firestore",
             "cloudtasks",
             "simulator",
+            "storefront",
             "create_payment",
             "ipn_webhook",
             "fulfill",
