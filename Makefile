@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv dev test test-python lint typecheck unit integration e2e bench smoke clean
+.PHONY: help venv dev test test-python lint typecheck unit integration e2e bench smoke clean \
+	browser-deps
 
 help:
 	@echo "make dev    - run Firestore emulator, Cloud Tasks emulator, Mercado Pago simulator"
@@ -39,8 +40,27 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
-test-python: $(STAMP)
-	$(PY) -m pytest tests --ignore=tests/infra -q -ra
+# The browser tests drive Debian's Chromium (never `playwright install`: its CDN is
+# unreachable). Installed here when missing and running as root; otherwise make fails naming
+# the packages: the browser tests are never skipped.
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-liberation
+
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES) \
+			&& test -x "$(CHROMIUM)" || { echo "no Chromium at $(CHROMIUM)" >&2; exit 1; }; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM). Install the Debian packages:" >&2; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(BROWSER_PACKAGES)" >&2; \
+		echo "(or set CHROMIUM=/path/to/chromium)" >&2; \
+		exit 1; \
+	fi
+
+test-python: $(STAMP) browser-deps
+	CHROMIUM_PATH=$(CHROMIUM) $(PY) -m pytest tests --ignore=tests/infra -q -ra
 
 test: lint typecheck test-python test-infra
 

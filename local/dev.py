@@ -4,16 +4,21 @@
     .venv/bin/python -m local.dev --smoke      # pay one order end to end, stop; 0 if paid
 
 Ports come from CREATE_PAYMENT_PORT, IPN_WEBHOOK_PORT, FULFILL_PORT, RECONCILE_PORT,
-MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT (defaults in
-docs/contracts.md; reconcile's 8084 is this module's choice until the contract names one).
-Every other variable of this environment (MERCHANT_WEBHOOK_URL, LOG_LEVEL...) reaches the
-functions. Logs: ``.local-run/<run>/<service>.log``.
+MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT, STOREFRONT_PORT
+(defaults in docs/contracts.md; reconcile's 8084 is this module's choice until the contract
+names one) and MERCHANT_EVENTS_PORT (8089: the receiver printing merchant events, started
+unless MERCHANT_WEBHOOK_URL is set). Every other variable of this environment (LOG_LEVEL...)
+reaches the functions. Logs: ``.local-run/<run>/<service>.log``. While it runs, the ports
+and process ids are in ``.local-run/stack.json`` (``mpctl --local`` reads them).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -25,14 +30,19 @@ from typing import Any
 
 from local.seed import seed
 from local.stack import (
+    HOST,
+    MERCHANT_WEBHOOK_SECRET,
     MP_PUBLIC_KEY,
+    REPO_ROOT,
     LocalStack,
+    ServiceSpec,
     StackError,
     StackOptions,
     StackPorts,
     StackUrls,
     Terminated,
     default_run_dir,
+    free_ports,
     say,
     start_stack,
     terminate_on_signals,
@@ -66,25 +76,36 @@ def payment_body(token: str, product_id: str = "demo-product", quantity: int = 2
     }
 
 
-def summary(urls: StackUrls) -> str:
+STACK_FILE = REPO_ROOT / ".local-run" / "stack.json"
+
+
+def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path | None = None) -> str:
+    events = (f"  merchant events  {events_url}   (each event is printed below)\n"
+              if events_url else "")
+    log = f" log: {firestore_log}" if firestore_log else ""
     return f"""Local stack is up (project demo-mp-local, demo catalog seeded):
+  checkout page    {urls.storefront}   <- open it and pay with the APRO test card
   create_payment   {urls.create_payment}
   ipn_webhook      {urls.ipn_webhook}
   fulfill          {urls.fulfill}
   reconcile        {urls.reconcile}   (Cloud Scheduler's job; needs its OIDC token)
   MP simulator     {urls.simulator}
-  Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host})
+  Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host}){log}
   Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
-"""
+{events}"""
 
 
-def walkthrough(urls: StackUrls) -> str:
+def walkthrough(urls: StackUrls, events_url: str | None = None,
+                firestore_log: Path | None = None) -> str:
     card = json.dumps(TEST_CARD)
     body = json.dumps(payment_body("@TOKEN@")).replace("@TOKEN@", "'\"$TOKEN\"'")
     field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
     return f"""
-{summary(urls)}
-Walk-through (copy-paste into a shell):
+{summary(urls, events_url, firestore_log)}
+Test card on the checkout page: 5031 4332 1540 6351, 11/30, CVV 123, cardholder APRO
+(OTHE: rejected; 3DSC: 3-D Secure challenge), document CPF 12345678909.
+
+Walk-through with curl (copy-paste into a shell):
 
   # 1. tokenize the test card (Mastercard 5031 4332 1540 6351, 11/2030, CVV 123, APRO)
   TOKEN=$(curl -s -X POST '{urls.simulator}/v1/card_tokens?public_key={MP_PUBLIC_KEY}' \\
@@ -98,11 +119,52 @@ Walk-through (copy-paste into a shell):
     -d '{body}'); echo "$RESP"
   ORDER=$(echo "$RESP" | {field.format("order_id")}); echo "order: $ORDER"
 
-  # 3. watch the order become "paid"
-  curl -s {urls.create_payment}/orders/$ORDER; echo
+  # 3. wait until the order is "paid" (simulator webhook -> ipn_webhook -> task -> fulfill)
+  for i in $(seq 30); do
+    STATUS=$(curl -s {urls.create_payment}/orders/$ORDER | {field.format("status")})
+    echo "status: $STATUS"; [ "$STATUS" = paid ] && break; sleep 1
+  done
 
 Ctrl-C stops everything.
 """
+
+
+def merchant_events_service(port: int, secret: str) -> ServiceSpec:
+    url = f"http://{HOST}:{port}"
+    return ServiceSpec(
+        name="merchant_events",
+        argv=[sys.executable, "-m", "local.merchant_events", "--host", HOST, "--port", str(port),
+              "--secret", secret],
+        cwd=REPO_ROOT,
+        ready_url=url + "/health",
+        url=url + "/events",
+        ports=(port,),
+        stop_wave=1,
+    )
+
+
+def write_stack_file(stack: LocalStack, path: Path = STACK_FILE) -> None:
+    """What is running where, for ``mpctl --local`` and for people: ports, URLs, pids."""
+    doc = {
+        "pid": os.getpid(),
+        "project": stack.project,
+        "run_dir": str(stack.run_dir),
+        "ports": dataclasses.asdict(stack.ports),
+        "urls": stack.endpoints.as_dict(),
+        "services": {spec.name: {"pid": stack.pid(spec.name), "url": spec.url}
+                     for spec in stack.services},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def remove_stack_file(path: Path = STACK_FILE) -> None:
+    """Remove the file if it is this process's (another make dev may have replaced it)."""
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
 
 
 # --------------------------------------------------------------------------------------
@@ -205,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cont-delay", type=float, default=None)
     parser.add_argument("--retry-delays", default=None, help="e.g. 1,5,30")
     parser.add_argument("--smoke-timeout", type=float, default=60.0)
+    parser.add_argument("--stack-file", type=Path, default=STACK_FILE,
+                        help="where the running stack's ports and pids are written")
     parser.add_argument(
         "--quiet",
         action="store_true",
@@ -226,18 +290,32 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir or default_run_dir()
     console = not (args.quiet or args.smoke)
     say(f"logs: {run_dir}")
+    extra: list[ServiceSpec] = []
+    events_url = None
+    if not os.environ.get("MERCHANT_WEBHOOK_URL"):
+        raw = os.environ.get("MERCHANT_EVENTS_PORT", "").strip()
+        port = free_ports(1)[0] if args.free_ports else int(raw or 8089)
+        secret = os.environ.get("MERCHANT_WEBHOOK_SECRET") or MERCHANT_WEBHOOK_SECRET
+        receiver = merchant_events_service(port, secret)
+        extra.append(receiver)
+        events_url = receiver.url
+        options = dataclasses.replace(options, function_env={
+            **options.function_env, "MERCHANT_WEBHOOK_URL": str(events_url)})
 
     stack: LocalStack | None = None
     with terminate_on_signals():
         try:
-            stack = start_stack(ports, options, run_dir=run_dir, console=console)
+            stack = start_stack(ports, options, run_dir=run_dir, console=console, extra=extra)
+            if not args.smoke:  # a smoke run stops at once; it must not hide a running make dev
+                write_stack_file(stack, args.stack_file)
             seed(options.project, stack.endpoints.firestore_host)
+            firestore_log = stack.log_path("firestore")
             if args.smoke:
-                say(summary(stack.endpoints))
+                say(summary(stack.endpoints, events_url, firestore_log))
                 order = smoke(stack.endpoints, timeout=args.smoke_timeout)
                 say(f"smoke: OK, order paid: {json.dumps(order)}")
                 return 0
-            say(walkthrough(stack.endpoints))
+            say(walkthrough(stack.endpoints, events_url, firestore_log))
             stack.wait()
             return 0  # stopped from elsewhere
         except StackError as err:
@@ -256,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             return 128 + term.signum
         finally:
             if stack is not None:
+                if not args.smoke:
+                    remove_stack_file(args.stack_file)
                 stack.stop()
                 print("local stack stopped", file=sys.stderr, flush=True)
 

@@ -113,6 +113,7 @@ class ServiceSpec:
     stop_leader_only: bool = False  # send stop_signal to the leader only (it stops its children)
     start_group: str | None = None  # consecutive services of one group start in parallel
     ports: tuple[int, ...] = ()  # loopback ports it listens on: must be free before it starts
+    console: bool = True  # False: output to its log file only, even on a console stack
 
 
 # --------------------------------------------------------------------------------------
@@ -380,7 +381,8 @@ class Stack:
         header = f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}: "
         log_file.write((header + " ".join(spec.argv) + "\n").encode())
         log_file.flush()
-        stdout: int | IO[bytes] = subprocess.PIPE if self.console else log_file
+        to_console = self.console and spec.console
+        stdout: int | IO[bytes] = subprocess.PIPE if to_console else log_file
         try:
             proc = subprocess.Popen(
                 list(spec.argv),
@@ -400,8 +402,8 @@ class Stack:
                 spec.name, f"could not be started: {exc}", log_path, tail_file(log_path)
             ) from exc
         pump: threading.Thread | None = None
-        console = getattr(sys.stdout, "buffer", None) if self.console else None
-        if self.console:
+        console = getattr(sys.stdout, "buffer", None) if to_console else None
+        if to_console:
             assert proc.stdout is not None
             color = _COLORS[index % len(_COLORS)] if _console_is_tty() else b""
             reset = b"\x1b[0m" if color else b""
@@ -834,7 +836,9 @@ def standard_services(
     senv = _service_env(opts)
     timeout = opts.start_timeout
     services = [
-        replace(firestore_service(p.firestore, host=host, env=senv), timeout=max(timeout, 60.0)),
+        # The emulator's chatter (and its expected Java stack traces) stays in firestore.log.
+        replace(firestore_service(p.firestore, host=host, env=senv), timeout=max(timeout, 60.0),
+                console=False),
         ServiceSpec(
             name="cloudtasks",
             argv=[
@@ -1004,10 +1008,12 @@ def start_stack(
     run_dir: Path | None = None,
     console: bool = False,
     only: Sequence[str] | None = None,
+    extra: Sequence[ServiceSpec] = (),
 ) -> LocalStack:
     """Build and start the standard stack (``only``: a subset of service names, in order).
 
-    Returns the running stack; stop it with ``.stop()`` or use it as a context manager.
+    ``extra`` services start first. Returns the running stack; stop it with ``.stop()`` or
+    use it as a context manager.
     """
     p = ports or StackPorts.from_env()
     opts = options or StackOptions()
@@ -1017,6 +1023,7 @@ def start_stack(
         if unknown:
             raise ValueError(f"unknown services: {sorted(unknown)}")
         services = [s for s in services if s.name in only]
+    services = [*extra, *services]  # e.g. make dev's merchant-event receiver, needed by none
     stack = LocalStack(p, opts, run_dir or default_run_dir(), console=console, services=services)
     stack.start()
     return stack

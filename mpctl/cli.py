@@ -49,9 +49,24 @@ def parse_amount(text: str) -> Decimal:
 
 # -- wiring ------------------------------------------------------------------------------
 def _use_local_stack() -> None:
-    from local.stack import StackOptions, StackPorts, function_env
+    """The wiring of the stack ``make dev`` is running, from its ``.local-run/stack.json``."""
+    import json
+    from dataclasses import fields
 
-    for key, value in function_env(StackPorts.from_env(), StackOptions()).items():
+    from local.stack import REPO_ROOT, StackOptions, StackPorts, function_env
+
+    path = os.environ.get("LOCAL_STACK_FILE") or str(REPO_ROOT / ".local-run" / "stack.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            running = json.loads(fh.read())
+        pid = int(running["pid"])
+        os.kill(pid, 0)  # still alive?
+        known = {f.name for f in fields(StackPorts)}
+        ports = StackPorts(**{k: int(v) for k, v in running["ports"].items() if k in known})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CommandError(f"no local stack is running ({path} is missing or stale): start "
+                           "one with `make dev`") from exc
+    for key, value in function_env(ports, StackOptions()).items():
         os.environ.setdefault(key, value)
 
 
@@ -304,9 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from shared import log
 
     log.use_stream(sys.stderr)
-    if args.local or os.environ.get("MPCTL_LOCAL") == "1":
-        _use_local_stack()
     try:
+        if args.local or os.environ.get("MPCTL_LOCAL") == "1":
+            _use_local_stack()
+        elif not (os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")):
+            raise CommandError("no configuration: GOOGLE_CLOUD_PROJECT is not set. Use --local "
+                               "for the stack `make dev` runs, or export the settings "
+                               "(README, Operations)")
         result = args.run(args)
     except CommandError as exc:
         print(f"mpctl: {exc}", file=sys.stderr)

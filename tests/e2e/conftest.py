@@ -10,6 +10,7 @@ import pytest
 from local.firestore_emulator import wipe
 from local.seed import seed
 from local.stack import LocalStack, StackPorts, start_stack
+from tests.support.openapi import check_response
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.stack_fixtures import E2E_OPTIONS
 
@@ -41,6 +42,33 @@ def e2e_stack(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> I
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def create_payment_answers_match_the_contract(e2e_stack: LocalStack) -> Iterator[None]:
+    """Every answer of create_payment that an e2e test receives is checked against
+    docs/openapi.yaml (a violation fails the test that received it)."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    base = e2e_stack.endpoints.create_payment
+    original = requests.Session.send
+
+    def send(self: requests.Session, request: requests.PreparedRequest,
+             **kwargs: object) -> requests.Response:
+        response = original(self, request, **kwargs)  # type: ignore[arg-type]
+        url = str(request.url or "")
+        if url == base or url.startswith(base + "/"):
+            check_response(str(request.method), urlsplit(url).path or "/", response.status_code,
+                           response.headers.get("Content-Type", ""), response.content)
+        return response
+
+    requests.Session.send = send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        requests.Session.send = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -423,7 +423,8 @@ def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-unty
 def _dev(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
     """``python -m local.dev`` on free ports; SIGTERMed (then killed) if a test fails midway."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local.dev", "--free-ports", "--run-dir", str(tmp_path), *args],
+        [sys.executable, "-m", "local.dev", "--free-ports", "--run-dir", str(tmp_path),
+         "--stack-file", str(tmp_path / "stack.json"), *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -525,6 +526,7 @@ def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> N
             "ipn_webhook",
             "fulfill",
             "reconcile",
+            "merchant_events",
         )
     }
 
@@ -549,12 +551,29 @@ def test_make_dev_stops_everything_when_a_service_dies(tmp_path: Path) -> None:
 
 
 def test_make_dev_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    stack_file = tmp_path / "stack.json"
     with _dev(tmp_path) as proc:
-        ports = _stack_ports(_read_until(proc, "Ctrl-C stops everything"))
+        out = _read_until(proc, "Ctrl-C stops everything")
+        ports = _stack_ports(out)
+        assert "checkout page    http://127.0.0.1:" in out and "merchant events  http://" in out
+        # the running stack's wiring, for mpctl --local (and people)
+        written = json.loads(stack_file.read_text())
+        assert written["pid"] == proc.pid
+        assert written["ports"]["create_payment"] == ports["create_payment"]
+        assert written["services"]["fulfill"]["pid"] > 0
+        assert set(written["services"]) >= {"storefront", "merchant_events", "create_payment"}
+        mpctl = Path(sys.executable).parent / "mpctl"
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_PORT")}
+        done = subprocess.run([str(mpctl), "--local", "order", "show", "ord_nonexistent"],
+                              env={**env, "LOCAL_STACK_FILE": str(stack_file)},
+                              capture_output=True, text=True, timeout=60, check=False)
+        # it reached this stack's Firestore (not the default ports): the order is unknown there
+        assert done.returncode == 1 and "order_not_found" in done.stderr, done.stderr
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, rest
     assert "local stack stopped" in rest
+    assert not stack_file.exists()
     _assert_stack_gone(ports)
 
 
