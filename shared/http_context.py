@@ -22,6 +22,28 @@ def request_logging(request: flask.Request, function: str) -> Iterator[None]:
         yield
 
 
+_FRAMEWORK_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+                    413: "body_too_large"}
+
+
+def json_framework_errors() -> None:
+    """Answer the errors functions-framework raises before our function runs as JSON.
+
+    Its catch-all route ``/<path:path>`` does not match every path (one with a newline in it)
+    and ``/robots.txt`` / ``/favicon.ico`` are its own 404s: Flask would answer those with HTML.
+    Registered on the framework's app at import (a no-op outside functions-framework)."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    def answer(exc: HTTPException) -> flask.Response:
+        status = exc.code or 500
+        code = _FRAMEWORK_CODES.get(status, "invalid_request" if status < 500 else "internal")
+        message = "no such endpoint" if status == 404 else (exc.description or exc.name)
+        return error_response(ApiError(status, code, message))
+
+    functions_framework.errorhandler(HTTPException)(answer)
+
+
 def handle(function: str, request: flask.Request,
            route: Callable[[flask.Request], flask.Response]) -> flask.Response:
     """Run ``route`` with logging bound; turn typed errors into JSON answers."""

@@ -17,7 +17,7 @@ import flask
 from shared import log
 from shared.checkout import BuyerContext, Checkout
 from shared.config import settings
-from shared.http_context import handle
+from shared.http_context import handle, json_framework_errors
 from shared.schemas import SchemaError, parse_request, raw_card_fields
 from shared.store.idempotency import IdempotencyStore, payload_hash
 from shared.store.orders import OrderRepository
@@ -154,3 +154,6 @@ def health(request: flask.Request) -> flask.Response:
 
 def create_payment(request: flask.Request) -> flask.Response:
     return handle("create_payment", request, _route)
+
+
+json_framework_errors()

@@ -12,7 +12,7 @@ import flask
 
 from shared import log
 from shared.config import settings
-from shared.http_context import handle
+from shared.http_context import handle, json_framework_errors
 from shared.notifications import HANDLED_TOPICS, Intake, parse
 from shared.web import ApiError, json_response, method_not_allowed, read_body
 from shared.wiring import task_queue
@@ -62,3 +62,6 @@ def ipn_webhook(request: flask.Request) -> flask.Response:
 # channel must not cross a fork.
 
 __all__ = ["ApiError", "ipn_webhook"]
+
+
+json_framework_errors()
