@@ -8,12 +8,17 @@ MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT (defa
 docs/contracts.md; reconcile's 8084 is this module's choice until the contract names one).
 Every other variable of this environment (MERCHANT_WEBHOOK_URL, LOG_LEVEL...) reaches the
 functions. Logs: ``.local-run/<run>/<service>.log``.
+
+Keeping Firestore's data (the restore drill, docs/deploying.md): ``FIRESTORE_EXPORT_DIR=dir``
+exports it to ``dir/firestore_export`` when the stack stops; ``FIRESTORE_IMPORT_DIR=dir``
+starts from that export (local/firestore_emulator.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -226,6 +231,20 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir or default_run_dir()
     console = not (args.quiet or args.smoke)
     say(f"logs: {run_dir}")
+    for variable, what in (
+        ("FIRESTORE_IMPORT_DIR", "Firestore starts from the export in"),
+        ("FIRESTORE_EXPORT_DIR", "Firestore's data is exported on exit to"),
+    ):
+        if os.environ.get(variable, "").strip():
+            say(f"{what} {os.environ[variable].strip()} ({variable})")
+    if os.environ.get("FIRESTORE_IMPORT_DIR", "").strip():
+        from local.firestore_emulator import ExportNotFound, find_export
+
+        try:
+            find_export(os.environ["FIRESTORE_IMPORT_DIR"].strip())
+        except ExportNotFound as err:
+            print(f"local stack: FIRESTORE_IMPORT_DIR: {err}", file=sys.stderr, flush=True)
+            return 2
 
     stack: LocalStack | None = None
     with terminate_on_signals():

@@ -23,11 +23,12 @@ module "stack" {
   cors_allowed_origins     = var.cors_allowed_origins
   merchant_webhook_url     = var.merchant_webhook_url
   fulfill_max_attempts     = var.fulfill_max_attempts
-  fulfill_auth_audience    = var.fulfill_auth_audience
-  reconcile_auth_audience  = var.reconcile_auth_audience
   reconcile_schedule       = var.reconcile_schedule
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
+
+  # Daily Firestore backups (on top of point-in-time recovery, which `protect` turns on).
+  firestore_backup_retention_days = var.firestore_backup_retention_days
 
   min_instances = {
     create_payment = 1

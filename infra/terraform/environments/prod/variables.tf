@@ -1,3 +1,6 @@
+# Values: settings.tfvars (committed, non-secret) and the packages' var-file; see
+# docs/deploying.md, "One set of settings".
+
 variable "project_id" {
   description = "Google Cloud project of this environment."
   type        = string
@@ -46,18 +49,6 @@ variable "fulfill_max_attempts" {
   default     = 10
 }
 
-variable "fulfill_auth_audience" {
-  description = "Override of fulfill's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
-}
-
-variable "reconcile_auth_audience" {
-  description = "Override of reconcile's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
-}
-
 variable "reconcile_schedule" {
   description = "Cron schedule (UTC) of the reconcile job."
   type        = string
@@ -74,4 +65,10 @@ variable "notification_channel_ids" {
   description = "Monitoring notification channels for the alerts."
   type        = list(string)
   default     = []
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Days each daily Firestore backup is kept (1-98)."
+  type        = number
+  default     = 14
 }

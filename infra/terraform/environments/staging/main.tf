@@ -23,8 +23,6 @@ module "stack" {
   cors_allowed_origins     = var.cors_allowed_origins
   merchant_webhook_url     = var.merchant_webhook_url
   fulfill_max_attempts     = var.fulfill_max_attempts
-  fulfill_auth_audience    = var.fulfill_auth_audience
-  reconcile_auth_audience  = var.reconcile_auth_audience
   reconcile_schedule       = var.reconcile_schedule
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids

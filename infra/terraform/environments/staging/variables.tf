@@ -1,3 +1,6 @@
+# Values: settings.tfvars (committed, non-secret) and the packages' var-file; see
+# docs/deploying.md, "One set of settings".
+
 variable "project_id" {
   description = "Google Cloud project of this environment."
   type        = string
@@ -44,18 +47,6 @@ variable "fulfill_max_attempts" {
   description = "Fulfil queue max_attempts = fulfill's FULFILL_MAX_ATTEMPTS."
   type        = number
   default     = 10
-}
-
-variable "fulfill_auth_audience" {
-  description = "Override of fulfill's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
-}
-
-variable "reconcile_auth_audience" {
-  description = "Override of reconcile's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
 }
 
 variable "reconcile_schedule" {
