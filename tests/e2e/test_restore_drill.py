@@ -48,7 +48,8 @@ def test_paid_order_survives_export_and_restart_from_the_export(tmp_path: Path) 
         order_id, payment_id = answer.json()["order_id"], answer.json()["payment_id"]
         paid = client.wait_order(order_id, "paid")
         client.wait_for(
-            lambda: any(f["_id"] == order_id and f.get("state") == "done" for f in client.docs("fulfilments")),
+            lambda: any(f["_id"] == order_id and f.get("state") == "done"
+                        for f in client.docs("fulfilments")),
             what="fulfilment closed",
         )
         before = _snapshot(client, order_id)

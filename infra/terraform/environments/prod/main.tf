@@ -17,8 +17,10 @@ module "stack" {
   region             = var.region
   protect            = true
   firestore_location = var.firestore_location
-  source_bucket_name = var.source_bucket_name
-  packages           = var.packages
+  # "(default)" unless the database was restored into a new one (docs/deploying.md, 11).
+  firestore_database_id = var.firestore_database_id
+  source_bucket_name    = var.source_bucket_name
+  packages              = var.packages
 
   cors_allowed_origins     = var.cors_allowed_origins
   merchant_webhook_url     = var.merchant_webhook_url

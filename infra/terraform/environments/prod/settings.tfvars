@@ -9,10 +9,11 @@
 # project, bucket and shop before the first apply (the pipeline refuses a project_id that is
 # not the build's project).
 
-project_id         = "example-shop-payments-prod"            # EXAMPLE: your prod project id
-source_bucket_name = "example-shop-payments-prod-fn-sources" # EXAMPLE: globally unique; never change it afterwards (a new name replaces the bucket)
-region             = "us-central1"                           # EXAMPLE: functions, queues, scheduler, bucket
-firestore_location = "nam5"                                  # EXAMPLE: fixed once the database exists
+project_id            = "example-shop-payments-prod"            # EXAMPLE: your prod project id
+source_bucket_name    = "example-shop-payments-prod-fn-sources" # EXAMPLE: globally unique; never change it afterwards (a new name replaces the bucket)
+region                = "us-central1"                           # EXAMPLE: functions, queues, scheduler, bucket
+firestore_location    = "nam5"                                  # EXAMPLE: fixed once the database exists
+firestore_database_id = "(default)"                             # another id only after a restore into a new database (docs/deploying.md, 11)
 
 cors_allowed_origins = ["https://shop.example.com"]              # EXAMPLE: your shop's origins
 merchant_webhook_url = "https://shop.example.com/hooks/payments" # EXAMPLE: "" = no order events

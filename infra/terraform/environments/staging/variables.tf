@@ -18,6 +18,12 @@ variable "firestore_location" {
   default     = "nam5"
 }
 
+variable "firestore_database_id" {
+  description = "Firestore database id (FIRESTORE_DATABASE); another id only after a restore (docs/deploying.md, 11)."
+  type        = string
+  default     = "(default)"
+}
+
 variable "source_bucket_name" {
   description = "Globally unique bucket name for the deploy zips, e.g. <project_id>-fn-sources."
   type        = string
