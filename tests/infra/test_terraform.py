@@ -218,3 +218,13 @@ def test_prod_has_a_daily_firestore_backup_schedule() -> None:
     assert re.search(r"firestore_backup_retention_days\s*=\s*var\.firestore_backup_retention_days", prod)
     settings = (TERRAFORM_DIR / "environments" / "prod" / "settings.tfvars").read_text()
     assert re.search(r"^firestore_backup_retention_days\s*=\s*[1-9]\d*", settings, re.MULTILINE)
+
+
+def test_the_all_users_grant_can_be_left_out_for_domain_restricted_organizations() -> None:
+    function = (TERRAFORM_DIR / "modules" / "function" / "main.tf").read_text()
+    public = function[function.index('resource "google_cloud_run_v2_service_iam_member" "public"') :]
+    assert "count = var.public && var.all_users_invoker ? 1 : 0" in public
+    stack = _stack_text()
+    for name in ("create_payment", "ipn_webhook", "fulfill", "reconcile"):
+        passes = "all_users_invoker = var.public_invoker_grant" in _module_block(stack, name)
+        assert passes == (name in ("create_payment", "ipn_webhook")), name

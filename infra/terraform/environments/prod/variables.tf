@@ -67,6 +67,12 @@ variable "log_level" {
   default     = "INFO"
 }
 
+variable "public_invoker_grant" {
+  description = "roles/run.invoker for allUsers on create_payment and ipn_webhook; false under domain-restricted sharing (docs/deploying.md, 3)."
+  type        = bool
+  default     = true
+}
+
 variable "notification_channel_ids" {
   description = "Monitoring notification channels for the alerts."
   type        = list(string)

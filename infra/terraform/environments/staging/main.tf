@@ -28,6 +28,7 @@ module "stack" {
   reconcile_schedule       = var.reconcile_schedule
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
+  public_invoker_grant     = var.public_invoker_grant
 
   min_instances = {
     create_payment = 0

@@ -22,6 +22,10 @@ merchant_webhook_url = "https://staging.shop.example.com/hooks/payments" # EXAMP
 # gcloud; empty = alerts only show in the console).
 notification_channel_ids = [] # EXAMPLE: ["projects/<project>/notificationChannels/<id>"]
 
+# roles/run.invoker for allUsers on the two public functions; false where the organization
+# enforces domain-restricted sharing (docs/deploying.md, "Organizations that restrict allUsers").
+public_invoker_grant = true
+
 fulfill_max_attempts = 10
 reconcile_schedule   = "*/10 * * * *"
 log_level            = "INFO"

@@ -110,6 +110,12 @@ variable "public" {
   default     = false
 }
 
+variable "all_users_invoker" {
+  description = "With `public`: grant roles/run.invoker to allUsers. false where the organization's domain-restricted sharing refuses allUsers; the service is then made public by turning off Cloud Run's invoker IAM check with gcloud (docs/deploying.md)."
+  type        = bool
+  default     = true
+}
+
 variable "invokers" {
   description = "Logical name => IAM member granted roles/run.invoker on this function's service."
   type        = map(string)
@@ -347,13 +353,13 @@ resource "google_cloudfunctions2_function" "this" {
 # enforces domain-restricted sharing (constraint iam.allowedPolicyMemberDomains) this grant
 # fails with "One or more users named in the policy do not belong to a permitted customer";
 # docs/deploying.md ("Organizations that restrict allUsers") shows the project-level policy
-# exception and the alternative (Cloud Run's invoker IAM check turned off with gcloud, for
-# which google_cloudfunctions2_function has no attribute). checkov 3.3.30's public-access
+# exception and the alternative: all_users_invoker = false (no grant) and Cloud Run's invoker
+# IAM check turned off with gcloud, for which google_cloudfunctions2_function has no attribute. checkov 3.3.30's public-access
 # check (CKV_GCP_102) covers google_cloud_run_service_iam_*, not the v2 resource; the skip
 # states the intent for when it does.
 resource "google_cloud_run_v2_service_iam_member" "public" {
   # checkov:skip=CKV_GCP_102: public invocation is intended: create_payment is called by shoppers' browsers and ipn_webhook by Mercado Pago; both authenticate requests themselves (validation, x-signature HMAC).
-  count = var.public ? 1 : 0
+  count = var.public && var.all_users_invoker ? 1 : 0
 
   project  = var.project_id
   location = var.region

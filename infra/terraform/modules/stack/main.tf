@@ -172,6 +172,8 @@ module "create_payment" {
   ingress         = "ALLOW_ALL"
   public          = true
 
+  all_users_invoker = var.public_invoker_grant
+
   environment = merge(local.common_env, {
     FIRESTORE_DATABASE = module.firestore.database_id
     NOTIFICATION_URL   = module.ipn_webhook.uri
@@ -215,6 +217,8 @@ module "ipn_webhook" {
   timeout_seconds = 15
   ingress         = "ALLOW_ALL"
   public          = true
+
+  all_users_invoker = var.public_invoker_grant
 
   environment = merge(local.common_env, {
     TASKS_LOCATION        = var.region

@@ -154,6 +154,12 @@ variable "firestore_backup_retention_days" {
   }
 }
 
+variable "public_invoker_grant" {
+  description = "Grant roles/run.invoker to allUsers on create_payment and ipn_webhook. false in organizations enforcing domain-restricted sharing (iam.allowedPolicyMemberDomains): then turn off the two services' invoker IAM check with gcloud (docs/deploying.md)."
+  type        = bool
+  default     = true
+}
+
 variable "iam_propagation_wait" {
   description = "How long to wait after the build account's and each runtime account's IAM grants before building a function (IAM changes take time to propagate; a build or first start that runs too early fails with permission errors)."
   type        = string
