@@ -10,6 +10,10 @@ names one) and MERCHANT_EVENTS_PORT (8089: the receiver printing merchant events
 unless MERCHANT_WEBHOOK_URL is set). Every other variable of this environment (LOG_LEVEL...)
 reaches the functions. Logs: ``.local-run/<run>/<service>.log``. While it runs, the ports
 and process ids are in ``.local-run/stack.json`` (``mpctl --local`` reads them).
+
+Keeping Firestore's data (the restore drill, docs/deploying.md): ``FIRESTORE_EXPORT_DIR=dir``
+exports it to ``dir/firestore_export`` when the stack stops; ``FIRESTORE_IMPORT_DIR=dir``
+starts from that export (local/firestore_emulator.py).
 """
 
 from __future__ import annotations
@@ -290,6 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir or default_run_dir()
     console = not (args.quiet or args.smoke)
     say(f"logs: {run_dir}")
+    for variable, what in (
+        ("FIRESTORE_IMPORT_DIR", "Firestore starts from the export in"),
+        ("FIRESTORE_EXPORT_DIR", "Firestore's data is exported on exit to"),
+    ):
+        if os.environ.get(variable, "").strip():
+            say(f"{what} {os.environ[variable].strip()} ({variable})")
+    if os.environ.get("FIRESTORE_IMPORT_DIR", "").strip():
+        from local.firestore_emulator import ExportNotFound, find_export
+
+        try:
+            find_export(os.environ["FIRESTORE_IMPORT_DIR"].strip())
+        except ExportNotFound as err:
+            print(f"local stack: FIRESTORE_IMPORT_DIR: {err}", file=sys.stderr, flush=True)
+            return 2
     extra: list[ServiceSpec] = []
     events_url = None
     if not os.environ.get("MERCHANT_WEBHOOK_URL"):

@@ -2,7 +2,8 @@
 # Included by the Makefile (`make test` depends on test-infra); also runs on its own:
 #   make -f mk/infra.mk test-infra
 # Each tool lives in its own venv, made on first use (stamp files make it idempotent):
-#   .venv-tfschema  provider 6.50.0 schema (cdktf-cdktf-provider-google) + python-hcl2 + PyYAML
+#   .venv-tfschema  the google 6.50.0 and time 0.13.1 provider schemas (cdktf-cdktf-provider-google,
+#                   cdktf-cdktf-provider-time) + python-hcl2 + PyYAML
 #   .venv-checkov   checkov (its forked hcl2 clashes with python-hcl2)
 
 INFRA_PYTHON ?= python3
@@ -10,8 +11,8 @@ INFRA_PY ?= .venv/bin/python
 TERRAFORM ?= terraform
 
 TFSCHEMA_VENV := .venv-tfschema
-TFSCHEMA_REQS := cdktf-cdktf-provider-google==16.12.1 python-hcl2==8.1.4 PyYAML==6.0.3
-TFSCHEMA_STAMP := $(TFSCHEMA_VENV)/.installed-cdktf16.12.1-hcl8.1.4-yaml6.0.3
+TFSCHEMA_REQS := cdktf-cdktf-provider-google==16.12.1 cdktf-cdktf-provider-time==11.0.1 python-hcl2==8.1.4 PyYAML==6.0.3
+TFSCHEMA_STAMP := $(TFSCHEMA_VENV)/.installed-cdktf16.12.1-time11.0.1-hcl8.1.4-yaml6.0.3
 
 CHECKOV_VENV := .venv-checkov
 CHECKOV_REQS := checkov==3.3.30

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Offline schema check of Terraform code against the pinned hashicorp/google provider.
+"""Offline schema check of Terraform code against the pinned hashicorp providers.
 
-The provider cannot be downloaded here, so `terraform validate` cannot run. This tool takes
-provider 6.50.0's schema from the PyPI package cdktf-cdktf-provider-google 16.12.1 (its jsii
-assembly, generated from that provider) and checks every .tf file under the given folders:
+The providers cannot be downloaded here, so `terraform validate` cannot run. This tool takes
+the schemas of hashicorp/google 6.50.0 and hashicorp/time 0.13.1 from the PyPI packages
+cdktf-cdktf-provider-google 16.12.1 and cdktf-cdktf-provider-time 11.0.1 (their jsii
+assemblies, generated from those providers) and checks every .tf file under the given folders:
 
 - every resource and data source type exists;
 - every argument and nested block exists (including blocks written with `dynamic`), and
@@ -11,11 +12,12 @@ assembly, generated from that provider) and checks every .tf file under the give
 - required arguments and required nested blocks are present;
 - meta-arguments (count, for_each, depends_on, provider, lifecycle, ...) are accepted;
 - every call of a local module passes only variables the module declares, and every
-  variable without a default.
+  variable without a default;
+- a module that declares the time provider pins the version the schema is for.
 
-Run it in the venv that has python-hcl2 8.1.4 and cdktf-cdktf-provider-google 16.12.1
-(`make -f mk/infra.mk tfschema-check`). It never imports the cdktf package (that would start
-node): it reads the assembly file from site-packages and caches a compact schema as JSON.
+Run it in the venv that has python-hcl2 8.1.4 and both cdktf provider packages
+(`make -f mk/infra.mk tfschema-check`). It never imports the cdktf packages (that would start
+node): it reads the assembly files from site-packages and caches a compact schema as JSON.
 
 Exit status: 0 when no problem is found, 1 otherwise (problems on stdout, one a line).
 """
@@ -35,9 +37,13 @@ from typing import Any
 import hcl2
 from hcl2 import SerializationOptions
 
-PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
-ASSEMBLY_PREFIX = "@cdktf/provider-google."
-EXPECTED_PROVIDER_VERSION = "6.50.0"
+# provider name => (site-packages folder, jsii type prefix, provider version it carries)
+PROVIDERS = {
+    "google": ("cdktf_cdktf_provider_google", "@cdktf/provider-google.", "6.50.0"),
+    "time": ("cdktf_cdktf_provider_time", "@cdktf/provider-time.", "0.13.1"),
+}
+# Kept for callers that only know about the google provider.
+PROVIDER_PACKAGE, ASSEMBLY_PREFIX, EXPECTED_PROVIDER_VERSION = PROVIDERS["google"]
 
 RESOURCE_META_ARGS = {"count", "for_each", "depends_on", "provider"}
 RESOURCE_META_BLOCKS = {"lifecycle", "provisioner", "connection"}
@@ -45,10 +51,10 @@ MODULE_META_ARGS = {"source", "version", "count", "for_each", "depends_on", "pro
 PROVIDER_META_ARGS = {"alias"}
 
 _DOC_LINK = re.compile(
-    r"registry\.terraform\.io/providers/hashicorp/google/(?P<version>[0-9.]+)/docs/"
-    r"(?P<kind>resources|data-sources)/(?P<name>\w+) (?P<tftype>google_\w+)\}"
+    r"registry\.terraform\.io/providers/hashicorp/(?P<provider>\w+)/(?P<version>[0-9.]+)/docs/"
+    r"(?P<kind>resources|data-sources)/(?P<name>\w+) (?P<tftype>[a-z]+_\w+)\}"
 )
-_ANCHOR = re.compile(r"registry\.terraform\.io/providers/hashicorp/google/[0-9.]+/docs/\S*#(\w+) ")
+_ANCHOR = re.compile(r"registry\.terraform\.io/providers/hashicorp/\w+/[0-9.]+/docs/\S*#(\w+) ")
 
 
 # --------------------------------------------------------------------------- schema
@@ -97,56 +103,67 @@ def _block_schema(fqn: str, types: dict[str, Any], depth: int = 0) -> dict[str, 
     return {"attrs": attrs, "blocks": blocks}
 
 
-def _find_assembly() -> Path:
+def _find_assembly(package: str) -> Path:
     purelib = Path(sysconfig.get_paths()["purelib"])
-    found = sorted((purelib / PROVIDER_PACKAGE / "_jsii").glob("*.jsii.tgz"))
+    found = sorted((purelib / package / "_jsii").glob("*.jsii.tgz"))
     if not found:
         raise SystemExit(
-            f"{PROVIDER_PACKAGE} is not installed in this interpreter ({sys.executable}); "
-            "run `make -f mk/infra.mk tfschema-venv`"
+            f"{package} is not installed in this interpreter ({sys.executable}); "
+            "run `make -f mk/infra.mk infra-tools`"
         )
     return found[0]
 
 
-def build_schema(assembly: Path) -> dict[str, Any]:
+def _read_assembly(assembly: Path) -> dict[str, Any]:
     with tarfile.open(assembly, "r:gz") as tar:
         member = tar.getmember("package/.jsii")
         handle = tar.extractfile(member)
         if handle is None:
             raise SystemExit(f"no .jsii in {assembly}")
-        jsii = json.load(handle)
-    types: dict[str, Any] = jsii["types"]
+        return dict(json.load(handle))
+
+
+def build_schema(assemblies: dict[str, Path]) -> dict[str, Any]:
+    """One schema over every provider: resource and data source types are unique by prefix."""
     schema: dict[str, Any] = {
-        "assembly": assembly.name,
-        "provider_version": None,
+        "assemblies": {name: a.name for name, a in assemblies.items()},
+        "provider_versions": {},
         "resource": {},
         "data": {},
-        "provider": None,
+        "providers": {},
     }
-    for fqn, t in types.items():
-        if t.get("kind") != "class" or not fqn.startswith(ASSEMBLY_PREFIX):
-            continue
-        link = _DOC_LINK.search(t.get("docs", {}).get("summary", ""))
-        if not link:
-            continue
-        config = t["initializer"]["parameters"][-1]["type"]["fqn"]
-        kind = "resource" if link.group("kind") == "resources" else "data"
-        schema["provider_version"] = link.group("version")
-        schema[kind][link.group("tftype")] = _block_schema(config, types)
-    provider_cfg = ASSEMBLY_PREFIX + "provider.GoogleProviderConfig"
-    if provider_cfg in types:
-        schema["provider"] = _block_schema(provider_cfg, types)
+    for name, assembly in assemblies.items():
+        prefix = PROVIDERS[name][1]
+        types: dict[str, Any] = _read_assembly(assembly)["types"]
+        for fqn, t in types.items():
+            if t.get("kind") != "class" or not fqn.startswith(prefix):
+                continue
+            link = _DOC_LINK.search(t.get("docs", {}).get("summary", ""))
+            if not link or link.group("provider") != name:
+                continue
+            config = t["initializer"]["parameters"][-1]["type"]["fqn"]
+            kind = "resource" if link.group("kind") == "resources" else "data"
+            schema["provider_versions"][name] = link.group("version")
+            schema[kind][link.group("tftype")] = _block_schema(config, types)
+        provider_cfgs = [
+            f for f in types if f.startswith(prefix + "provider.") and f.endswith("ProviderConfig")
+        ]
+        if provider_cfgs:
+            schema["providers"][name] = _block_schema(provider_cfgs[0], types)
+    # The google provider's entries under their historical keys.
+    schema["provider_version"] = schema["provider_versions"].get("google")
+    schema["provider"] = schema["providers"].get("google")
     return schema
 
 
 def load_schema(cache: Path | None) -> dict[str, Any]:
-    assembly = _find_assembly()
-    stamp = f"{assembly.name}:{assembly.stat().st_size}"
+    assemblies = {name: _find_assembly(package) for name, (package, _, _) in PROVIDERS.items()}
+    stamp = ";".join(f"{a.name}:{a.stat().st_size}" for a in assemblies.values())
     if cache and cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("stamp") == stamp:
             return dict(cached["schema"])
-    schema = build_schema(assembly)
+    schema = build_schema(assemblies)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"stamp": stamp, "schema": schema}))
@@ -270,8 +287,11 @@ class Checker:
                     self.check_resource(kind, rtype, body, where)
         for pname, body in _labelled(doc.get("provider", [])):
             where = f"{path}: provider.{pname}"
-            if pname == "google" and self.schema.get("provider"):
-                self.check_body(body, self.schema["provider"], where, PROVIDER_META_ARGS)
+            provider_schema = self.schema.get("providers", {}).get(pname)
+            if provider_schema:
+                self.check_body(body, provider_schema, where, PROVIDER_META_ARGS)
+        for block in doc.get("terraform", []):
+            self.check_required_providers(block, path)
         for mname, body in _labelled(doc.get("module", [])):
             self.check_module_call(mname, body, path)
         for cname, body in _labelled(doc.get("check", [])):
@@ -280,10 +300,32 @@ class Checker:
                     where = f"{path}: check.{cname}.data.{dtype}.{dname}"
                     self.check_resource("data", dtype, dbody, where)
 
+    def check_required_providers(self, block: dict[str, Any], path: Path) -> None:
+        """A pinned provider other than google must be pinned to the version checked here."""
+        for required in block.get("required_providers", []):
+            if not isinstance(required, dict):
+                continue
+            for name, spec in required.items():
+                if name.startswith("__") or name == "google" or not isinstance(spec, dict):
+                    continue
+                where = f"{path}: terraform.required_providers.{name}"
+                if name not in PROVIDERS:
+                    self.problem(where, f'provider "{name}" has no schema to check against')
+                    continue
+                expected = self.schema["provider_versions"].get(name)
+                version = str(spec.get("version", "")).strip()
+                if version not in (expected, f"= {expected}"):
+                    self.problem(
+                        where,
+                        f'provider "{name}" must be pinned to {expected} (the checked schema), '
+                        f"got {version!r}",
+                    )
+
     def check_resource(self, kind: str, rtype: str, body: dict[str, Any], where: str) -> None:
-        if not rtype.startswith("google_"):
-            # Only hashicorp/google is pinned and checked; other providers are not used here.
-            self.problem(where, f'type "{rtype}" is not from the google provider')
+        provider = rtype.split("_", 1)[0]
+        if provider not in PROVIDERS:
+            # Only the providers whose schema is pinned here may be used.
+            self.problem(where, f'type "{rtype}" is not from a checked provider ({", ".join(PROVIDERS)})')
             return
         table: dict[str, Any] = self.schema[kind]
         if rtype not in table:
@@ -358,11 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache = args.schema_cache if str(args.schema_cache) else None
     schema = load_schema(cache)
-    if schema.get("provider_version") != EXPECTED_PROVIDER_VERSION:
-        print(
-            f"schema is for provider {schema.get('provider_version')}, expected {EXPECTED_PROVIDER_VERSION}"
-        )
-        return 1
+    for name, (_, _, expected) in PROVIDERS.items():
+        found = schema.get("provider_versions", {}).get(name)
+        if found != expected:
+            print(f"schema is for {name} provider {found}, expected {expected}")
+            return 1
     files = tf_files(args.paths)
     if not files:
         print(f"no .tf files under {', '.join(map(str, args.paths))}")
@@ -372,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         checker.check_file(path)
     for problem in checker.problems:
         print(problem)
+    versions = ", ".join(f"{name} provider {v}" for name, v in sorted(schema["provider_versions"].items()))
     print(
-        f"tfschema_check: {len(files)} files, provider {schema['provider_version']} "
+        f"tfschema_check: {len(files)} files, {versions} "
         f"({len(schema['resource'])} resource types, {len(schema['data'])} data sources): "
         f"{len(checker.problems)} problem(s)",
         file=sys.stderr,

@@ -43,7 +43,8 @@ def test_terraform_fmt() -> None:
 def test_real_tree_matches_provider_schema() -> None:
     result = run_schema_check(TERRAFORM_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "provider 6.50.0" in result.stderr
+    assert "google provider 6.50.0" in result.stderr
+    assert "time provider 0.13.1" in result.stderr
 
 
 # Each fixture holds one mistake; the schema check must fail on it with this message.
@@ -56,6 +57,8 @@ FIXTURE_CASES = {
     "unknown_resource_type": 'unknown resource type "google_cloudfunction2_function"',
     "wrong_module_input": 'module has no variable "memroy"',
     "missing_module_input": 'required module variable "name" is not given',
+    "misspelt_time_argument": 'time_sleep.wait: unknown argument "create_durations"',
+    "unpinned_time_provider": 'provider "time" must be pinned to 0.13.1',
 }
 
 
@@ -147,11 +150,81 @@ def test_reconcile_is_scheduler_only() -> None:
     ]
     assert re.search(r"public\s*=\s*false", block)
     assert re.search(r"max_instances\s*=\s*1\b", block)
-    assert re.search(r"RECONCILE_AUTH_AUDIENCE\s*=\s*local\.reconcile_auth_audience", block)
+    assert re.search(r"RECONCILE_AUTH_AUDIENCE\s*=\s*local\.reconcile_url\b", block)
     assert re.search(r"RECONCILE_ALLOWED_SERVICE_ACCOUNT\s*=\s*module\.identities\.scheduler_email", block)
     assert re.search(r"timeout_seconds\s*=\s*local\.reconcile_timeout_seconds", block)
     job = stack[stack.index('resource "google_cloud_scheduler_job" "reconcile"') :]
-    assert re.search(r"audience\s*=\s*local\.reconcile_auth_audience", job)
+    assert re.search(r"audience\s*=\s*local\.reconcile_url\b", job)
+    assert re.search(r"\buri\s*=\s*local\.reconcile_url\b", job)
     assert re.search(r"service_account_email\s*=\s*module\.identities\.scheduler_email", job)
     assert re.search(r'attempt_deadline\s*=\s*"\$\{local\.reconcile_timeout_seconds \+ \d+\}s"', job)
     assert re.search(r"schedule\s*=\s*var\.reconcile_schedule", job)
+
+
+def test_no_audience_is_papered_over_by_a_check_block() -> None:
+    """One audience, derived once: no `check` comparing a predicted URL with the reported one,
+    and no function's reported `uri` used as a target or audience of fulfill or reconcile."""
+    for tf in TERRAFORM_DIR.rglob("*.tf"):
+        text = tf.read_text()
+        assert not re.search(r'^check "', text, re.MULTILINE), tf
+        assert "module.fulfill.uri" not in text and "module.reconcile.uri" not in text, tf
+    stack = _stack_text()
+    deterministic = '"https://${service}-${data.google_project.this.number}.${var.region}.run.app"'
+    assert deterministic in stack
+
+
+def test_every_function_waits_for_its_apis_and_its_grants() -> None:
+    stack = _stack_text()
+    modules = re.findall(r'module "(\w+)" \{\n  source = "\.\./function"', stack)
+    assert modules
+    for name in modules:
+        block = _module_block(stack, name)
+        assert re.search(r"depends_on\s*=\s*\[module\.project_services\]", block), name
+        assert re.search(r"iam_propagation_wait\s*=\s*var\.iam_propagation_wait", block), name
+    function = (TERRAFORM_DIR / "modules" / "function" / "main.tf").read_text()
+    resource = function[function.index('resource "google_cloudfunctions2_function" "this"') :]
+    assert re.search(r"depends_on\s*=\s*\[[^\]]*time_sleep\.iam_propagation", resource)
+    build = (TERRAFORM_DIR / "modules" / "build" / "main.tf").read_text()
+    output = build[build.index('output "docker_repository"') :]
+    assert "time_sleep.builder_iam_propagation" in output
+
+
+def test_alert_policies_wait_for_their_metric_descriptors() -> None:
+    text = (TERRAFORM_DIR / "modules" / "observability" / "main.tf").read_text()
+    policy = text[text.index('resource "google_monitoring_alert_policy" "counter"') :]
+    policy = policy[: policy.index("\n}\n")]
+    assert re.search(r"depends_on\s*=\s*\[time_sleep\.metric_descriptors\]", policy)
+    sleep = text[text.index('resource "time_sleep" "metric_descriptors"') :]
+    assert "google_logging_metric.counter" in sleep[: sleep.index("\n}\n")]
+
+
+def test_caller_refusals_alert_from_the_function_and_from_cloud_run() -> None:
+    text = (TERRAFORM_DIR / "modules" / "observability" / "main.tf").read_text()
+    assert 'jsonPayload.event=\\"caller_rejected\\"' in text
+    assert "run.googleapis.com%2Frequests" in text and "httpRequest.status=(401 OR 403)" in text
+    alerts = text[text.index("  alerts = {") :]
+    for metric in ("caller_rejections", "caller_iam_refusals"):
+        assert re.search(rf"^    {metric} = \{{", alerts, re.MULTILINE), metric
+    stack = _stack_text()
+    assert re.search(r"caller_checked_services\s*=\s*keys\(local\.internal_urls\)", stack)
+
+
+def test_prod_has_a_daily_firestore_backup_schedule() -> None:
+    firestore = (TERRAFORM_DIR / "modules" / "firestore" / "main.tf").read_text()
+    schedule = firestore[firestore.index('resource "google_firestore_backup_schedule" "daily"') :]
+    assert "daily_recurrence {}" in schedule
+    assert 'retention = "${var.backup_retention_days * 86400}s"' in schedule
+    prod = (TERRAFORM_DIR / "environments" / "prod" / "main.tf").read_text()
+    assert re.search(r"firestore_backup_retention_days\s*=\s*var\.firestore_backup_retention_days", prod)
+    settings = (TERRAFORM_DIR / "environments" / "prod" / "settings.tfvars").read_text()
+    assert re.search(r"^firestore_backup_retention_days\s*=\s*[1-9]\d*", settings, re.MULTILINE)
+
+
+def test_the_all_users_grant_can_be_left_out_for_domain_restricted_organizations() -> None:
+    function = (TERRAFORM_DIR / "modules" / "function" / "main.tf").read_text()
+    public = function[function.index('resource "google_cloud_run_v2_service_iam_member" "public"') :]
+    assert "count = var.public && var.all_users_invoker ? 1 : 0" in public
+    stack = _stack_text()
+    for name in ("create_payment", "ipn_webhook", "fulfill", "reconcile"):
+        passes = "all_users_invoker = var.public_invoker_grant" in _module_block(stack, name)
+        assert passes == (name in ("create_payment", "ipn_webhook")), name

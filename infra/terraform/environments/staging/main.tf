@@ -17,17 +17,18 @@ module "stack" {
   region             = var.region
   protect            = false
   firestore_location = var.firestore_location
-  source_bucket_name = var.source_bucket_name
-  packages           = var.packages
+  # "(default)" unless the database was restored into a new one (docs/deploying.md, 11).
+  firestore_database_id = var.firestore_database_id
+  source_bucket_name    = var.source_bucket_name
+  packages              = var.packages
 
   cors_allowed_origins     = var.cors_allowed_origins
   merchant_webhook_url     = var.merchant_webhook_url
   fulfill_max_attempts     = var.fulfill_max_attempts
-  fulfill_auth_audience    = var.fulfill_auth_audience
-  reconcile_auth_audience  = var.reconcile_auth_audience
   reconcile_schedule       = var.reconcile_schedule
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
+  public_invoker_grant     = var.public_invoker_grant
 
   min_instances = {
     create_payment = 0

@@ -1,3 +1,6 @@
+# Values: settings.tfvars (committed, non-secret) and the packages' var-file; see
+# docs/deploying.md, "One set of settings".
+
 variable "project_id" {
   description = "Google Cloud project of this environment."
   type        = string
@@ -13,6 +16,12 @@ variable "firestore_location" {
   description = "Firestore location id, e.g. nam5 or us-central1 (fixed once created)."
   type        = string
   default     = "nam5"
+}
+
+variable "firestore_database_id" {
+  description = "Firestore database id (FIRESTORE_DATABASE); another id only after a restore (docs/deploying.md, 11)."
+  type        = string
+  default     = "(default)"
 }
 
 variable "source_bucket_name" {
@@ -46,18 +55,6 @@ variable "fulfill_max_attempts" {
   default     = 10
 }
 
-variable "fulfill_auth_audience" {
-  description = "Override of fulfill's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
-}
-
-variable "reconcile_auth_audience" {
-  description = "Override of reconcile's expected token audience (null = its deterministic URL)."
-  type        = string
-  default     = null
-}
-
 variable "reconcile_schedule" {
   description = "Cron schedule (UTC) of the reconcile job."
   type        = string
@@ -68,6 +65,12 @@ variable "log_level" {
   description = "LOG_LEVEL of the functions."
   type        = string
   default     = "INFO"
+}
+
+variable "public_invoker_grant" {
+  description = "roles/run.invoker for allUsers on create_payment and ipn_webhook; false under domain-restricted sharing (docs/deploying.md, 3)."
+  type        = bool
+  default     = true
 }
 
 variable "notification_channel_ids" {

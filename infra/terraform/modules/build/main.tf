@@ -13,6 +13,10 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.50, < 7.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = "0.13.1"
+    }
   }
 }
 
@@ -46,6 +50,12 @@ variable "noncurrent_retention_days" {
   description = "Days a replaced zip version is kept (rollback window for restoring an old object)."
   type        = number
   default     = 90
+}
+
+variable "iam_propagation_wait" {
+  description = "Wait after the build account's grants before anything may build with it (IAM propagation), e.g. 90s."
+  type        = string
+  default     = "90s"
 }
 
 variable "labels" {
@@ -131,17 +141,26 @@ resource "google_project_iam_member" "builder_object_admin" {
   member  = "serviceAccount:${var.builder_email}"
 }
 
+# The first function builds of a fresh project fail with permission errors when they run
+# before the build account's grants have propagated. Every function builds with
+# docker_repository (below), which is available only after this wait.
+resource "time_sleep" "builder_iam_propagation" {
+  create_duration = var.iam_propagation_wait
+
+  depends_on = [
+    google_project_iam_member.builder_log_writer,
+    google_artifact_registry_repository_iam_member.builder_writer,
+    google_project_iam_member.builder_object_admin,
+  ]
+}
+
 output "source_bucket" {
   description = "Name of the source bucket."
   value       = google_storage_bucket.sources.name
 }
 
 output "docker_repository" {
-  description = "Artifact Registry repository id (build_config.docker_repository). Available only once the build account holds its roles, so functions that use it build after the grants."
+  description = "Artifact Registry repository id (build_config.docker_repository). Available only once the build account holds its roles and they have had time to propagate, so functions that use it build after that."
   value       = google_artifact_registry_repository.functions.id
-  depends_on = [
-    google_project_iam_member.builder_log_writer,
-    google_artifact_registry_repository_iam_member.builder_writer,
-    google_project_iam_member.builder_object_admin,
-  ]
+  depends_on  = [time_sleep.builder_iam_propagation]
 }

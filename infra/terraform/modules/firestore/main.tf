@@ -1,5 +1,7 @@
-# The Firestore database (native mode), the TTL policies of the expiring collections and the
-# composite indexes the code's queries need.
+# The Firestore database (native mode), the TTL policies of the expiring collections, the
+# composite indexes the code's queries need, and (prod) a daily backup schedule. Restoring a
+# backup or a point-in-time snapshot creates a NEW database: see docs/deploying.md,
+# "Restoring Firestore", for what it then needs (IAM condition, TTL policies, indexes).
 
 terraform {
   required_version = ">= 1.11"
@@ -30,6 +32,16 @@ variable "location_id" {
 variable "protect" {
   description = "Production settings: delete protection on, point-in-time recovery on, and `terraform destroy` abandons the database instead of deleting it."
   type        = bool
+}
+
+variable "backup_retention_days" {
+  description = "Days each daily backup is kept; 0 = no backup schedule. Point-in-time recovery (protect) covers the last 7 days; backups cover longer and survive the database's deletion."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.backup_retention_days == 0 || (var.backup_retention_days >= 1 && var.backup_retention_days <= 98)
+    error_message = "backup_retention_days must be 0 (off) or between 1 and 98 (Firestore keeps a backup at most 14 weeks)."
+  }
 }
 
 variable "ttl_fields" {
@@ -135,6 +147,19 @@ resource "google_firestore_index" "composite" {
       order      = fields.value.order
     }
   }
+}
+
+# One backup a day of the whole database, kept backup_retention_days. Backups are stored in
+# the database's location and are listed with
+# `gcloud firestore backups list --location=<location>`.
+resource "google_firestore_backup_schedule" "daily" {
+  count = var.backup_retention_days > 0 ? 1 : 0
+
+  project   = var.project_id
+  database  = google_firestore_database.this.name
+  retention = "${var.backup_retention_days * 86400}s"
+
+  daily_recurrence {}
 }
 
 output "database_id" {

@@ -10,6 +10,10 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.50, < 7.0"
     }
+    time = {
+      source  = "hashicorp/time"
+      version = "0.13.1"
+    }
   }
 }
 
@@ -106,6 +110,12 @@ variable "public" {
   default     = false
 }
 
+variable "all_users_invoker" {
+  description = "With `public`: grant roles/run.invoker to allUsers. false where the organization's domain-restricted sharing refuses allUsers; the service is then made public by turning off Cloud Run's invoker IAM check with gcloud (docs/deploying.md)."
+  type        = bool
+  default     = true
+}
+
 variable "invokers" {
   description = "Logical name => IAM member granted roles/run.invoker on this function's service."
   type        = map(string)
@@ -149,6 +159,12 @@ variable "ingress" {
     condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress)
     error_message = "Unknown ingress setting."
   }
+}
+
+variable "iam_propagation_wait" {
+  description = "Wait between the runtime account's grants and the function's creation (IAM propagation), e.g. 90s."
+  type        = string
+  default     = "90s"
 }
 
 variable "labels" {
@@ -211,6 +227,31 @@ resource "google_service_account_iam_member" "act_as" {
   service_account_id = each.value
   role               = "roles/iam.serviceAccountUser"
   member             = local.member
+}
+
+# IAM grants take time to reach every Google service (typically under a minute, sometimes
+# several). A revision that starts before its account may read its secrets, or a build that
+# runs before the grants are seen, fails with a permission error. So the function is created
+# only after this wait, which starts once every grant of this module exists. A change of the
+# grants (another secret, queue or account) waits again before the function is updated.
+resource "time_sleep" "iam_propagation" {
+  create_duration = var.iam_propagation_wait
+
+  triggers = {
+    grants = sha256(jsonencode({
+      secrets   = var.secrets
+      firestore = var.firestore_database
+      queues    = var.enqueue_queues
+      act_as    = var.act_as
+    }))
+  }
+
+  depends_on = [
+    google_secret_manager_secret_iam_member.accessor,
+    google_project_iam_member.datastore_user,
+    google_cloud_tasks_queue_iam_member.enqueuer,
+    google_service_account_iam_member.act_as,
+  ]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -302,17 +343,23 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 
-  # The runtime account must be able to read its secrets when the first revision starts.
-  depends_on = [google_secret_manager_secret_iam_member.accessor]
+  # The runtime account must be able to read its secrets when the first revision starts, and
+  # its other grants must have propagated (see time_sleep.iam_propagation).
+  depends_on = [google_secret_manager_secret_iam_member.accessor, time_sleep.iam_propagation]
 }
 
 # Anyone may call the function: that is the point for the public endpoints, and `public` is
-# true only for create_payment and ipn_webhook (see the stack). checkov 3.3.30's public-access
+# true only for create_payment and ipn_webhook (see the stack). In an organization that
+# enforces domain-restricted sharing (constraint iam.allowedPolicyMemberDomains) this grant
+# fails with "One or more users named in the policy do not belong to a permitted customer";
+# docs/deploying.md ("Organizations that restrict allUsers") shows the project-level policy
+# exception and the alternative: all_users_invoker = false (no grant) and Cloud Run's invoker
+# IAM check turned off with gcloud, for which google_cloudfunctions2_function has no attribute. checkov 3.3.30's public-access
 # check (CKV_GCP_102) covers google_cloud_run_service_iam_*, not the v2 resource; the skip
 # states the intent for when it does.
 resource "google_cloud_run_v2_service_iam_member" "public" {
   # checkov:skip=CKV_GCP_102: public invocation is intended: create_payment is called by shoppers' browsers and ipn_webhook by Mercado Pago; both authenticate requests themselves (validation, x-signature HMAC).
-  count = var.public ? 1 : 0
+  count = var.public && var.all_users_invoker ? 1 : 0
 
   project  = var.project_id
   location = var.region

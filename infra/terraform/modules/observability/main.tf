@@ -3,7 +3,13 @@
 # stable event name); Cloud Run turns each line into a log entry whose jsonPayload holds
 # those fields. One metric (reconcile_job_failures) counts Cloud Scheduler's own execution
 # log entries instead, so that a job that cannot reach reconcile at all (ingress, IAM,
-# audience) is seen even though reconcile then logs nothing.
+# audience) is seen even though reconcile then logs nothing; another (caller_iam_refusals)
+# counts Cloud Run's own request log entries of fulfill and reconcile answered 401/403.
+#
+# Alert policies on a log-based metric fail to create on a fresh project with "Cannot find
+# metric(s) that match type" until the metric's descriptor exists in Cloud Monitoring, which
+# happens some time after the metric is created (hashicorp/terraform-provider-google#11102,
+# open). The policies are therefore created after time_sleep.metric_descriptors.
 
 terraform {
   required_version = ">= 1.11"
@@ -11,6 +17,10 @@ terraform {
     google = {
       source  = "hashicorp/google"
       version = ">= 6.50, < 7.0"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = "0.13.1"
     }
   }
 }
@@ -35,6 +45,18 @@ variable "reconcile_job_id" {
   description = "Cloud Scheduler job id of reconcile (its failed attempts are counted)."
   type        = string
   default     = "reconcile"
+}
+
+variable "caller_checked_services" {
+  description = "Cloud Run services whose callers are checked (fulfill, reconcile): their refusals are counted, by the function (caller_rejected) and by Cloud Run's IAM check (401/403 in the request log)."
+  type        = list(string)
+  default     = ["fulfill", "reconcile"]
+}
+
+variable "metric_descriptor_wait" {
+  description = "Wait between creating the log-based metrics and their alert policies (the metric descriptors appear in Cloud Monitoring with a delay)."
+  type        = string
+  default     = "60s"
 }
 
 variable "signature_rejections_threshold" {
@@ -77,6 +99,9 @@ locals {
 
   scheduler_filter = "resource.type=\"cloud_scheduler_job\""
 
+  # resource.labels.service_name=("fulfill" OR "reconcile")
+  checked_services_filter = "resource.labels.service_name=(${join(" OR ", [for s in var.caller_checked_services : "\"${s}\""])})"
+
   # name => (monitored resource filter, log filter, description): every log-based counter.
   counters = merge(
     { for name, c in local.events : name => {
@@ -91,6 +116,22 @@ locals {
         resource_filter = local.scheduler_filter
         filter          = "${local.scheduler_filter} AND resource.labels.job_id=\"${var.reconcile_job_id}\" AND jsonPayload.@type=\"type.googleapis.com/google.cloud.scheduler.logging.AttemptFinished\" AND severity>=ERROR"
         description     = "Attempts of the reconcile Cloud Scheduler job that failed (reconcile unreachable, 401/403, 5xx or deadline exceeded)."
+      }
+      # The functions' own refusals: fulfill and reconcile log caller_rejected (jsonPayload.event,
+      # shared/log.py) when a request's ID token fails their check (audience, account, expiry,
+      # issuer, a signature that is not Google's).
+      caller_rejections = {
+        resource_filter = local.base_filter
+        filter          = "${local.base_filter} AND ${local.checked_services_filter} AND jsonPayload.event=\"caller_rejected\""
+        description     = "Requests fulfill or reconcile refused themselves because the caller's ID token failed their check (event caller_rejected)."
+      }
+      # Cloud Run's IAM check refuses a request before the function sees it (401 without a
+      # valid token, 403 without run.invoker): only Cloud Run's request log shows it. The
+      # function's own 401/403 answers are in that log too, so this counts both.
+      caller_iam_refusals = {
+        resource_filter = local.base_filter
+        filter          = "${local.base_filter} AND logName=\"projects/${var.project_id}/logs/run.googleapis.com%2Frequests\" AND ${local.checked_services_filter} AND httpRequest.status=(401 OR 403)"
+        description     = "Requests to fulfill or reconcile answered 401/403, by Cloud Run's IAM check (no valid ID token, caller without run.invoker) or by the function."
       }
     },
   )
@@ -131,7 +172,23 @@ locals {
     reconcile_job_failures = {
       threshold = 2
       window    = 1800
-      doc       = "The Cloud Scheduler job's attempts to run reconcile failed more than twice in 30 minutes (at least two runs): look at the job's execution logs (status PERMISSION_DENIED/UNAUTHENTICATED = invoker grant, ingress or token audience; see reconcile_auth_audience in docs/deploying.md)."
+      doc       = "The Cloud Scheduler job's attempts to run reconcile failed more than twice in 30 minutes (at least two runs): look at the job's execution logs (status PERMISSION_DENIED/UNAUTHENTICATED = invoker grant, ingress or token audience; see \"One audience\" in docs/deploying.md)."
+    }
+    # Only Cloud Tasks (fulfill) and Cloud Scheduler (reconcile), signing as this project's
+    # own accounts, call these services: a refusal means fulfil tasks or reconcile runs are
+    # being dropped (a wrong audience or account, a missing run.invoker grant, CALLER_AUTH
+    # not matching the deployment), or someone inside the project is probing them. More than
+    # 2 in 10 minutes: a one-off manual curl does not page, a broken configuration does
+    # (every fulfil task is retried, and refused, several times in that window).
+    caller_rejections = {
+      threshold = 2
+      window    = 600
+      doc       = "fulfill or reconcile refused callers (log event caller_rejected, with the reason). Fulfil tasks refused on every attempt are dropped by Cloud Tasks without a dead letter: check FULFILL_AUTH_AUDIENCE / RECONCILE_AUTH_AUDIENCE against the tasks' and the scheduler job's audience, the allowed accounts and CALLER_AUTH (docs/deploying.md, \"One audience\")."
+    }
+    caller_iam_refusals = {
+      threshold = 2
+      window    = 600
+      doc       = "Requests to fulfill or reconcile were answered 401/403 (Cloud Run's request log). Without a caller_rejected entry at the same time, Cloud Run's IAM check refused them before the function ran: the calling account lacks roles/run.invoker on the service, or its token's audience is not one of the service's URLs. Fulfil tasks refused on every attempt are dropped without a dead letter."
     }
   }
 }
@@ -173,6 +230,18 @@ resource "google_logging_metric" "counter" {
   }
 }
 
+# Waits for the metric descriptors to exist before any alert policy refers to them. A new
+# metric (another key in local.counters) replaces the sleep, so it is waited for as well.
+resource "time_sleep" "metric_descriptors" {
+  create_duration = var.metric_descriptor_wait
+
+  triggers = {
+    metrics = join(",", sort(keys(local.counters)))
+  }
+
+  depends_on = [google_logging_metric.counter, google_logging_metric.payments_by_status]
+}
+
 resource "google_monitoring_alert_policy" "counter" {
   for_each = local.alerts
 
@@ -208,6 +277,8 @@ resource "google_monitoring_alert_policy" "counter" {
   alert_strategy {
     auto_close = "86400s"
   }
+
+  depends_on = [time_sleep.metric_descriptors]
 }
 
 output "metric_names" {

@@ -12,6 +12,13 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.50, < 7.0"
     }
+    # time_sleep: waits for IAM propagation before builds and for the log-based metrics'
+    # descriptors before their alert policies. Pinned to the version whose schema the offline
+    # check reads (cdktf-cdktf-provider-time 11.0.1 = hashicorp/time 0.13.1).
+    time = {
+      source  = "hashicorp/time"
+      version = "0.13.1"
+    }
   }
 }
 
@@ -33,24 +40,31 @@ locals {
     "merchant-webhook-secret",
   ]
 
-  # fulfill checks the `aud` of its ID tokens against its own URL, but a resource cannot
-  # reference its own attributes (a cycle). Cloud Run gives every service a deterministic URL,
-  # https://<service>-<project number>.<region>.run.app, which is the URL it reports first
-  # (service_config[0].uri) when the name fits; the service behind a function is named after
-  # the function. So the audience is predicted from the project number, and the check block
-  # below warns if the URL Cloud Run reports ever differs (then set var.fulfill_auth_audience
-  # to module.fulfill's uri output and apply again).
-  fulfill_auth_audience = coalesce(
-    var.fulfill_auth_audience,
-    "https://fulfill-${data.google_project.this.number}.${var.region}.run.app",
-  )
+  # One audience per internal service. fulfill and reconcile are called with ID tokens whose
+  # `aud` they check, and the callers (ipn_webhook's and reconcile's fulfil tasks, the Cloud
+  # Scheduler job) must put the very same value in their tokens and target the same URL.
+  # Cloud Run gives every service a deterministic URL,
+  # https://<service>-<project number>.<region>.run.app, and the service behind a function is
+  # named after the function. Google does not document which of a service's URLs
+  # `service_config[0].uri` reports, so that attribute is used nowhere: the deterministic URL
+  # is derived here, once, and is the task target (FULFILL_URL), the token audience
+  # (FULFILL_AUTH_AUDIENCE, RECONCILE_AUTH_AUDIENCE) and the scheduler job's uri and audience.
+  # (It also avoids the cycle of a function referencing its own URL.) Cloud Run's IAM check
+  # accepts a token for any of the service's run.app URLs, and requests to a run.app URL from
+  # Cloud Tasks and Cloud Scheduler in this project count as internal (ingress).
+  # tests/infra/test_settings.py checks that every function sees the same value.
+  internal_urls = {
+    for service in ["fulfill", "reconcile"] :
+    service => "https://${service}-${data.google_project.this.number}.${var.region}.run.app"
+  }
+  fulfill_url   = local.internal_urls["fulfill"]
+  reconcile_url = local.internal_urls["reconcile"]
 
-  # Same prediction for reconcile, which checks the `aud` of the Cloud Scheduler job's ID
-  # token (the job's audience is this value too, so the two cannot disagree).
-  reconcile_auth_audience = coalesce(
-    var.reconcile_auth_audience,
-    "https://reconcile-${data.google_project.this.number}.${var.region}.run.app",
-  )
+  # How fulfill and reconcile check their callers (CALLER_AUTH, docs/contracts.md): Cloud
+  # Run's IAM check verifies the ID token's signature (run.invoker for one account only) and
+  # forwards it with the signature removed; the function then checks the claims (audience,
+  # account, expiry, issuer) itself.
+  caller_auth = "cloud_run_iam"
 
   # reconcile's request timeout; the scheduler job's attempt_deadline is derived from it.
   reconcile_timeout_seconds = 300
@@ -79,14 +93,15 @@ module "identities" {
 }
 
 module "build" {
-  source             = "../build"
-  project_id         = var.project_id
-  region             = var.region
-  source_bucket_name = var.source_bucket_name
-  builder_email      = module.identities.builder_email
-  force_destroy      = !var.protect
-  labels             = local.labels
-  depends_on         = [module.project_services]
+  source               = "../build"
+  project_id           = var.project_id
+  region               = var.region
+  source_bucket_name   = var.source_bucket_name
+  builder_email        = module.identities.builder_email
+  force_destroy        = !var.protect
+  labels               = local.labels
+  iam_propagation_wait = var.iam_propagation_wait
+  depends_on           = [module.project_services]
 }
 
 module "secrets" {
@@ -98,12 +113,13 @@ module "secrets" {
 }
 
 module "firestore" {
-  source      = "../firestore"
-  project_id  = var.project_id
-  database_id = var.firestore_database_id
-  location_id = var.firestore_location
-  protect     = var.protect
-  depends_on  = [module.project_services]
+  source                = "../firestore"
+  project_id            = var.project_id
+  database_id           = var.firestore_database_id
+  location_id           = var.firestore_location
+  protect               = var.protect
+  backup_retention_days = var.firestore_backup_retention_days
+  depends_on            = [module.project_services]
 }
 
 module "queues" {
@@ -119,6 +135,7 @@ module "observability" {
   project_id               = var.project_id
   environment              = var.environment
   notification_channel_ids = var.notification_channel_ids
+  caller_checked_services  = keys(local.internal_urls)
   depends_on               = [module.project_services]
 }
 
@@ -144,6 +161,8 @@ module "create_payment" {
   package           = var.packages["create_payment"]
   labels            = local.labels
 
+  iam_propagation_wait = var.iam_propagation_wait
+
   memory          = "512Mi"
   cpu             = "1"
   concurrency     = 20
@@ -152,6 +171,8 @@ module "create_payment" {
   timeout_seconds = 30
   ingress         = "ALLOW_ALL"
   public          = true
+
+  all_users_invoker = var.public_invoker_grant
 
   environment = merge(local.common_env, {
     FIRESTORE_DATABASE = module.firestore.database_id
@@ -163,6 +184,10 @@ module "create_payment" {
     MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]
   }
   firestore_database = module.firestore.database_resource_name
+
+  # Cloud Functions, Cloud Run, Cloud Build, Artifact Registry, Secret Manager, IAM: the
+  # APIs must be on before anything in the module is created.
+  depends_on = [module.project_services]
 }
 
 # Mercado Pago posts notifications: public (every request must carry a valid x-signature
@@ -182,6 +207,8 @@ module "ipn_webhook" {
   package           = var.packages["ipn_webhook"]
   labels            = local.labels
 
+  iam_propagation_wait = var.iam_propagation_wait
+
   memory          = "512Mi"
   cpu             = "1"
   concurrency     = 40
@@ -191,10 +218,13 @@ module "ipn_webhook" {
   ingress         = "ALLOW_ALL"
   public          = true
 
+  all_users_invoker = var.public_invoker_grant
+
   environment = merge(local.common_env, {
     TASKS_LOCATION        = var.region
     FULFILL_QUEUE         = module.queues.fulfill_queue_id
-    FULFILL_URL           = module.fulfill.uri
+    FULFILL_URL           = local.fulfill_url
+    FULFILL_AUTH_AUDIENCE = local.fulfill_url
     TASKS_SERVICE_ACCOUNT = module.identities.tasks_invoker_email
   })
   secrets = {
@@ -207,6 +237,10 @@ module "ipn_webhook" {
   act_as = {
     tasks_invoker = module.identities.tasks_invoker_id
   }
+
+  # Cloud Functions, Cloud Run, Cloud Build, Artifact Registry, Secret Manager, IAM: the
+  # APIs must be on before anything in the module is created.
+  depends_on = [module.project_services]
 }
 
 # Only Cloud Tasks calls fulfill, with an OIDC token of the tasks account: no public access,
@@ -227,6 +261,8 @@ module "fulfill" {
   package           = var.packages["fulfill"]
   labels            = local.labels
 
+  iam_propagation_wait = var.iam_propagation_wait
+
   memory          = "512Mi"
   cpu             = "1"
   concurrency     = 10
@@ -244,7 +280,8 @@ module "fulfill" {
     TASKS_LOCATION                  = var.region
     MERCHANT_EVENTS_QUEUE           = module.queues.merchant_events_queue_id
     TASKS_SERVICE_ACCOUNT           = module.identities.tasks_invoker_email
-    FULFILL_AUTH_AUDIENCE           = local.fulfill_auth_audience
+    CALLER_AUTH                     = local.caller_auth
+    FULFILL_AUTH_AUDIENCE           = local.fulfill_url
     FULFILL_ALLOWED_SERVICE_ACCOUNT = module.identities.tasks_invoker_email
     FULFILL_MAX_ATTEMPTS            = tostring(var.fulfill_max_attempts)
     UNKNOWN_PAYMENT_MAX_ATTEMPTS    = tostring(var.unknown_payment_max_attempts)
@@ -260,14 +297,12 @@ module "fulfill" {
   enqueue_queues = {
     merchant_events = module.queues.queue_ids["merchant_events"]
   }
+
+  # Cloud Functions, Cloud Run, Cloud Build, Artifact Registry, Secret Manager, IAM: the
+  # APIs must be on before anything in the module is created.
+  depends_on = [module.project_services]
 }
 
-check "fulfill_audience_is_its_url" {
-  assert {
-    condition     = module.fulfill.uri == local.fulfill_auth_audience
-    error_message = "fulfill's URL (${module.fulfill.uri}) differs from the audience it expects (${local.fulfill_auth_audience}): set fulfill_auth_audience to the URL and apply again, or fulfil tasks will be rejected with 401."
-  }
-}
 
 # Cloud Scheduler calls reconcile every 10 minutes (var.reconcile_schedule) with an OIDC token
 # of the scheduler account; nothing else may invoke it (run.invoker for that account only).
@@ -280,7 +315,7 @@ check "fulfill_audience_is_its_url" {
 # (https://cloud.google.com/run/docs/securing/ingress, "Internal") counts requests from Cloud
 # Scheduler and Cloud Tasks as internal when they are in the same project (or VPC Service
 # Controls perimeter) as the service and use its default run.app URL, not a custom domain. The
-# job below is in this project and targets the function's run.app URL (service_config uri).
+# job below is in this project and targets the service's deterministic run.app URL (locals).
 # If the job were ever moved to another project or pointed at a custom domain, its calls
 # would be refused before IAM (403/404, a failed attempt in the job's logs): the
 # reconcile_job_failures alert (modules/observability) catches that.
@@ -303,6 +338,8 @@ module "reconcile" {
   package           = var.packages["reconcile"]
   labels            = local.labels
 
+  iam_propagation_wait = var.iam_propagation_wait
+
   memory          = "512Mi"
   cpu             = "0.5"
   concurrency     = 1
@@ -319,10 +356,11 @@ module "reconcile" {
     FIRESTORE_DATABASE                = module.firestore.database_id
     TASKS_LOCATION                    = var.region
     FULFILL_QUEUE                     = module.queues.fulfill_queue_id
-    FULFILL_URL                       = module.fulfill.uri
+    FULFILL_URL                       = local.fulfill_url
     TASKS_SERVICE_ACCOUNT             = module.identities.tasks_invoker_email
-    FULFILL_AUTH_AUDIENCE             = local.fulfill_auth_audience
-    RECONCILE_AUTH_AUDIENCE           = local.reconcile_auth_audience
+    FULFILL_AUTH_AUDIENCE             = local.fulfill_url
+    CALLER_AUTH                       = local.caller_auth
+    RECONCILE_AUTH_AUDIENCE           = local.reconcile_url
     RECONCILE_ALLOWED_SERVICE_ACCOUNT = module.identities.scheduler_email
     RECONCILE_WINDOW_MINUTES          = tostring(var.reconcile_window_minutes)
     RECONCILE_PENDING_AFTER_MINUTES   = tostring(var.reconcile_pending_after_minutes)
@@ -338,6 +376,10 @@ module "reconcile" {
   act_as = {
     tasks_invoker = module.identities.tasks_invoker_id
   }
+
+  # Cloud Functions, Cloud Run, Cloud Build, Artifact Registry, Secret Manager, IAM: the
+  # APIs must be on before anything in the module is created.
+  depends_on = [module.project_services]
 }
 
 resource "google_cloud_scheduler_job" "reconcile" {
@@ -365,7 +407,7 @@ resource "google_cloud_scheduler_job" "reconcile" {
   }
 
   http_target {
-    uri         = module.reconcile.uri
+    uri         = local.reconcile_url
     http_method = "POST"
     body        = base64encode("{}")
     headers = {
@@ -376,17 +418,10 @@ resource "google_cloud_scheduler_job" "reconcile" {
     # reconcile only); reconcile also checks its `aud` and `email` itself.
     oidc_token {
       service_account_email = module.identities.scheduler_email
-      audience              = local.reconcile_auth_audience
+      audience              = local.reconcile_url
     }
   }
 
   # The invoker grant lives in the module: without it the first runs would get 403.
   depends_on = [module.reconcile, module.project_services]
-}
-
-check "reconcile_audience_is_its_url" {
-  assert {
-    condition     = module.reconcile.uri == local.reconcile_auth_audience
-    error_message = "reconcile's URL (${module.reconcile.uri}) differs from the audience it expects (${local.reconcile_auth_audience}): set reconcile_auth_audience to the URL and apply again, or every scheduled run will be rejected with 401."
-  }
 }

@@ -9,13 +9,13 @@ output "ipn_webhook_url" {
 }
 
 output "fulfill_url" {
-  description = "URL of fulfill (Cloud Tasks only)."
-  value       = module.fulfill.uri
+  description = "URL of fulfill (Cloud Tasks only): the deterministic run.app URL, which is also the fulfil tasks' target and token audience."
+  value       = local.fulfill_url
 }
 
 output "reconcile_url" {
-  description = "URL of reconcile (Cloud Scheduler only)."
-  value       = module.reconcile.uri
+  description = "URL of reconcile (Cloud Scheduler only): the deterministic run.app URL, which is also the scheduler job's target and token audience."
+  value       = local.reconcile_url
 }
 
 output "reconcile_job" {

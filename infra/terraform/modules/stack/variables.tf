@@ -74,12 +74,6 @@ variable "unknown_payment_max_attempts" {
   default     = 3
 }
 
-variable "fulfill_auth_audience" {
-  description = "Override of the audience fulfill expects in its ID tokens; null = its deterministic Cloud Run URL (see the stack)."
-  type        = string
-  default     = null
-}
-
 variable "min_instances" {
   description = "Minimum warm instances per function (reconcile is fixed at 0-1 in the stack)."
   type        = map(number)
@@ -118,12 +112,6 @@ variable "notification_channel_ids" {
   default     = []
 }
 
-variable "reconcile_auth_audience" {
-  description = "Override of the audience reconcile expects in its ID tokens (and the scheduler job signs them for); null = its deterministic Cloud Run URL (see the stack)."
-  type        = string
-  default     = null
-}
-
 variable "reconcile_schedule" {
   description = "Cron schedule (UTC) of the Cloud Scheduler job calling reconcile."
   type        = string
@@ -154,4 +142,26 @@ variable "reconcile_max_items" {
     condition     = var.reconcile_max_items >= 1 && var.reconcile_max_items <= 1000
     error_message = "reconcile_max_items must be between 1 and 1000."
   }
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Days each daily Firestore backup is kept (google_firestore_backup_schedule); 0 = no backup schedule. Firestore keeps a backup at most 14 weeks."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.firestore_backup_retention_days == 0 || (var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 98)
+    error_message = "firestore_backup_retention_days must be 0 (off) or between 1 and 98."
+  }
+}
+
+variable "public_invoker_grant" {
+  description = "Grant roles/run.invoker to allUsers on create_payment and ipn_webhook. false in organizations enforcing domain-restricted sharing (iam.allowedPolicyMemberDomains): then turn off the two services' invoker IAM check with gcloud (docs/deploying.md)."
+  type        = bool
+  default     = true
+}
+
+variable "iam_propagation_wait" {
+  description = "How long to wait after the build account's and each runtime account's IAM grants before building a function (IAM changes take time to propagate; a build or first start that runs too early fails with permission errors)."
+  type        = string
+  default     = "90s"
 }

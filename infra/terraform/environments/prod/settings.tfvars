@@ -1,0 +1,35 @@
+# The prod environment's settings: committed, read by the deploy guide's commands and by
+# cloudbuild.yaml alike (terraform plan/apply -var-file=settings.tfvars), so a setting
+# changed here is the setting the next pipeline run applies. Change settings here, never
+# with a local terraform.tfvars or TF_VAR_... (those would be reverted by the next run).
+#
+# No secret belongs here: secret values go to Secret Manager with gcloud (docs/deploying.md).
+#
+# EXAMPLE VALUES: every value marked EXAMPLE is a placeholder; a fork edits them to its own
+# project, bucket and shop before the first apply (the pipeline refuses a project_id that is
+# not the build's project).
+
+project_id            = "example-shop-payments-prod"            # EXAMPLE: your prod project id
+source_bucket_name    = "example-shop-payments-prod-fn-sources" # EXAMPLE: globally unique; never change it afterwards (a new name replaces the bucket)
+region                = "us-central1"                           # EXAMPLE: functions, queues, scheduler, bucket
+firestore_location    = "nam5"                                  # EXAMPLE: fixed once the database exists
+firestore_database_id = "(default)"                             # another id only after a restore into a new database (docs/deploying.md, 11)
+
+cors_allowed_origins = ["https://shop.example.com"]              # EXAMPLE: your shop's origins
+merchant_webhook_url = "https://shop.example.com/hooks/payments" # EXAMPLE: "" = no order events
+
+# Monitoring notification channels the alerts notify (create them in the console or with
+# gcloud; empty = alerts only show in the console).
+notification_channel_ids = [] # EXAMPLE: ["projects/<project>/notificationChannels/<id>"]
+
+# roles/run.invoker for allUsers on the two public functions; false where the organization
+# enforces domain-restricted sharing (docs/deploying.md, "Organizations that restrict allUsers").
+public_invoker_grant = true
+
+fulfill_max_attempts = 10
+reconcile_schedule   = "*/10 * * * *"
+log_level            = "INFO"
+
+# Daily Firestore backups, kept this many days (1-98; point-in-time recovery covers 7 days).
+firestore_backup_retention_days = 14
+
