@@ -121,7 +121,8 @@ def test_chargeback_notification_alone_moves_the_order(live):
     created = c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
     chargeback_id = str(created["chargeback"]["id"])
     assert c.order(answer["order_id"])["status"] == "paid"
-    r = c.notify(chargeback_id, topic="chargebacks", action="created", notification_id=616)
+    r = c.notify(chargeback_id, topic="topic_chargebacks_wh", action="changed_case_status",
+                 notification_id=616)
     assert r.json() == {"status": "queued"}
     c.wait_order(answer["order_id"], "charged_back")
 
