@@ -1,13 +1,14 @@
 """Chargebacks (disputes): the chargeback's ``status_detail`` on the order and its changes.
 
 Mercado Pago keeps a charged-back payment at ``status: charged_back`` and tells where the
-dispute stands in ``status_detail``: ``in_process`` (the dispute is open), ``settled`` (the
-money was debited from the seller; the case is closed in the buyer's favour) or
-``reimbursed`` (the seller won: the money was credited back). The order keeps the detail in
-``chargeback.status_detail``; the ``order.charged_back`` event carries it, and each later
-change sends one ``order.chargeback_updated`` event. The order's status stays
-``charged_back`` whatever the detail (states never regress): what to do with a reimbursed
-order (deliver after all, or not) is the shop's decision.
+dispute stands in ``status_detail``: ``in_process``, ``settled`` or ``reimbursed`` (its
+payment reference lists these three; its guides say ``reimbursed`` when the chargeback was
+resolved in the seller's favour and the money returned, and give no further wording for
+``settled`` or ``in_process``; see docs/contracts.md, "Disputes"). The order keeps the
+detail in ``chargeback.status_detail``; the ``order.charged_back`` event carries it, and each
+later change sends one ``order.chargeback_updated`` event. The order's status stays
+``charged_back`` whatever the detail (states never regress): what a ``reimbursed`` order
+means for delivery is the shop's decision.
 
 Pure functions over plain values (no I/O): the order store calls them inside its batch.
 """
