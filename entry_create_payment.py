@@ -6,5 +6,8 @@ re-exports the function; it loads only create_payment's own modules.
 """
 
 from functions.create_payment.main import create_payment
+from shared.http_context import install_json_not_found
+
+install_json_not_found()  # runs inside functions-framework's create_app, once per app
 
 __all__ = ["create_payment"]

@@ -15,7 +15,7 @@ from shared import log
 from shared.checkout import Checkout
 from shared.config import settings
 from shared.http_context import handle
-from shared.schemas import SchemaError, parse_request, raw_card_fields
+from shared.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
 from shared.store.idempotency import IdempotencyStore, payload_hash
 from shared.store.orders import OrderRepository
 from shared.web import (
@@ -28,8 +28,8 @@ from shared.web import (
 )
 from shared.wiring import firestore_db, mp_gateway
 
-_ORDER_PATH = re.compile(r"^/orders/([A-Za-z0-9_\-]{1,64})/?$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_ORDER_PATH = re.compile(r"/orders/([A-Za-z0-9_\-]{1,64})/?")  # fullmatch: whole path
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +58,7 @@ def _create(request: flask.Request) -> flask.Response:
         raise ApiError(400, "invalid_request", "the request does not match the schema",
                        [{"path": exc.path, "message": exc.message}]) from exc
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
     result = _checkout().create(parsed, key, payload_hash(payload))
@@ -83,8 +83,8 @@ def _route(request: flask.Request) -> flask.Response:
 
 def _dispatch(request: flask.Request) -> flask.Response:
     path = request.path
-    order = _ORDER_PATH.match(path)
-    if order:
+    order = _ORDER_PATH.fullmatch(path)
+    if order and not is_reserved_id(order.group(1)):
         if request.method not in ("GET", "HEAD"):
             raise method_not_allowed(["GET", "OPTIONS"])
         log.bind(order_id=order.group(1))
