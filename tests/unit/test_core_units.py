@@ -13,7 +13,7 @@ from shared.checkout import attempt_key, notification_url
 from shared.config import ConfigError, Settings
 from shared.log import scrub, trace_fields
 from shared.money import format_amount, same_money, to_decimal, to_json_number
-from shared.notifications import parse
+from shared.notifications import check_query_id, parse, parse_body
 from shared.schemas import SchemaError, parse_request, raw_card_fields
 from shared.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
 from shared.store.idempotency import key_hash, payload_hash
@@ -150,26 +150,35 @@ def test_notification_url_asks_for_webhooks_only():
 
 
 # -- notification parsing ----------------------------------------------------------------
-def test_notification_key_separates_updates_and_matches_redelivery():
-    body = json.dumps({"id": 1, "type": "payment", "action": "payment.created",
-                       "data": {"id": "123"}}).encode()
-    first = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r1"}, body)
-    again = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r2"}, body)
-    update = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r3"},
-                   json.dumps({"id": 2, "action": "payment.updated", "data": {"id": "123"}}).encode())
-    assert first.key() == again.key() != update.key()
+def test_notification_key_comes_from_signed_values_only():
+    q = {"data.id": "123", "type": "payment"}
+    created = {"id": 1, "type": "payment", "action": "payment.created", "data": {"id": "123"}}
+    altered = {"id": 2, "type": "payment", "action": "payment.updated", "data": {"id": "123"}}
+    first = parse(q, {"x-request-id": "r1"}, created, "1704908010")
+    replay = parse(q, {"x-request-id": "r1"}, altered, "1704908010")  # body is not signed
+    other = parse(q, {"x-request-id": "r2"}, created, "1704908010")
+    assert first is not None and replay is not None and other is not None
+    assert first.key() == replay.key() != other.key()
 
 
-@pytest.mark.parametrize(("query", "body"), [
-    ({"type": "payment"}, b"{}"), ({"data.id": "1"}, b"{}"),
+@pytest.mark.parametrize(("query", "raw"), [
     ({"data.id": "1", "type": "payment"}, b"{not json"),
     ({"data.id": "1", "type": "payment"}, b"[1]"),
-    ({"data.id": "1/../x", "type": "payment"}, b"{}"),
+    ({"data.id": "1", "type": "payment"}, b"[" * 40 + b"]" * 40),
 ])
-def test_malformed_notifications_are_400(query, body):
+def test_malformed_notification_bodies_are_400(query, raw):
     with pytest.raises(ApiError) as caught:
-        parse(query, {}, body)
+        parse(query, {}, parse_body(raw), "1")
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("query", [
+    {"type": "payment"}, {"data.id": "1/../x", "type": "payment"},
+    {"data.id": "", "type": "topic_merchant_order_wh"}])
+def test_bad_query_data_ids_are_401_before_verification(query):
+    with pytest.raises(ApiError) as caught:
+        check_query_id(query)
+    assert caught.value.status == 401
 
 
 # -- money, events, logs -----------------------------------------------------------------
