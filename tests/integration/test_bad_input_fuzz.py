@@ -158,6 +158,13 @@ def ipn(function_client):  # noqa: F811
 TEXT = st.text(max_size=12)
 LATIN1 = st.text(alphabet=st.characters(max_codepoint=255, blacklist_categories=["Cc"]),
                  max_size=70)
+# x-signature shapes around the grammar: odd digits (², Arabic-Indic), huge ts, non-hex v1
+TS = st.one_of(st.integers(0, 2**64).map(str), st.sampled_from(["\u00b2", "9" * 5000, ""]),
+               st.text(alphabet="0123456789\u00b2\u00b3\u00b9", max_size=8))
+V1 = st.one_of(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+               st.text(alphabet="0123456789abcdef\u00e9\u00ff", max_size=70))
+SHAPED = st.builds(lambda ts, v1, extra: f"ts={ts},v1={v1}{extra}", TS, V1,
+                   st.sampled_from(["", ",", ",ts=1", ",v1=ab", ",=", " "]))
 
 
 @seed(20261202)
@@ -168,10 +175,12 @@ LATIN1 = st.text(alphabet=st.characters(max_codepoint=255, blacklist_categories=
                                                    "stop_delivery_op_wh", "merchant_order"]),
                        TEXT),
        ipn_topic=st.one_of(st.none(), TEXT),
-       header=st.one_of(st.none(), LATIN1, st.just("valid")),
+       header=st.one_of(st.none(), LATIN1, SHAPED, st.just("valid")),
        body=st.one_of(JSON, st.binary(max_size=120),
                       st.builds(lambda i, a: {"type": "payment", "action": a, "data": {"id": i}},
-                                st.one_of(TEXT, st.integers()), JSON)))
+                                st.one_of(TEXT, st.integers()), JSON),
+                      st.sampled_from([b'{"action": "\\ud800", "data": {}}',
+                                       b"[" * 1000 + b"]" * 1000])))
 def test_fuzz_ipn_webhook_never_500(ipn, data_id, type_, ipn_topic, header, body):
     query = {k: v for k, v in (("data.id", data_id), ("type", type_), ("topic", ipn_topic))
              if v is not None}
