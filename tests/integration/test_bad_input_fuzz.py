@@ -125,6 +125,7 @@ def _mutated(draw_base: dict, key: str, value: object) -> dict:
     return out
 
 
+@pytest.mark.timeout(300)  # time-bounded: 150 seeded examples, well under this
 @seed(20261201)
 @FUZZ
 @given(body=st.one_of(
@@ -133,16 +134,19 @@ def _mutated(draw_base: dict, key: str, value: object) -> dict:
     st.builds(lambda v: _body(payment={"method": "card", "token": v,
                                        "payment_method_id": "visa"}), JSON),
     st.builds(lambda v: _body(items=[{"product_id": v, "quantity": 1}]), JSON),
+    st.builds(lambda v: _body(items=[{"product_id": v, "quantity": 1}]),
+              st.sampled_from(["__x__", "__.__", ".", "..", "a\n"])),
+    st.builds(lambda depth: "[" * depth + "]" * depth, st.integers(900, 3000)),
+    st.builds(lambda esc: json.dumps(_body(payer={"email": "a@b.co", "first_name": "X"}))
+              .replace('"X"', f'"{esc}"'), st.sampled_from(["\\ud800", "\\udfff"])),
     st.binary(max_size=200),
 ))
 def test_fuzz_create_payment_bodies_never_500(create, body):
-    deadline = time.monotonic() + 60
     data = body if isinstance(body, bytes) else json.dumps(body)
     r = create.post("/", data=data, content_type="application/json")
     assert r.status_code != 500, (data, r.get_data(as_text=True))
     if r.status_code == 503:
         assert r.get_json()["error"].get("retryable") is not False
-    assert time.monotonic() < deadline
 
 
 @pytest.fixture
@@ -167,6 +171,7 @@ SHAPED = st.builds(lambda ts, v1, extra: f"ts={ts},v1={v1}{extra}", TS, V1,
                    st.sampled_from(["", ",", ",ts=1", ",v1=ab", ",=", " "]))
 
 
+@pytest.mark.timeout(300)
 @seed(20261202)
 @FUZZ
 @given(data_id=st.one_of(st.none(), TEXT, st.integers().map(str)),
