@@ -132,6 +132,24 @@ def cmd_order_show(args: argparse.Namespace) -> Any:
     return order
 
 
+def cmd_order_clear_fraud_alert(args: argparse.Namespace) -> Any:
+    from shared.fraud_alerts import FraudAlerts, resume_fulfilment
+    from shared.store.orders import OrderNotFound
+
+    ctx = Context()
+    now = datetime.now(UTC)
+    try:
+        result = FraudAlerts(ctx.db()).clear(args.order_id, now)
+    except OrderNotFound:
+        raise CommandError(f"order_not_found: no order {args.order_id}") from None
+    except LookupError as exc:
+        raise CommandError(f"no_fraud_alert: {exc}") from None
+    if result["fulfilment_pending"] and result["payment_id"] and ctx.settings.fulfill_url:
+        result["resume_task"] = resume_fulfilment(ctx.settings, ctx.queue(), args.order_id,
+                                                  result["payment_id"], now)
+    return result
+
+
 def cmd_payment_show(args: argparse.Namespace) -> Any:
     from dataclasses import asdict
 
@@ -186,9 +204,11 @@ def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
 
 def cmd_webhook_sign(args: argparse.Namespace) -> Any:
     from shared import signature
+    from shared.mercadopago.topics import to_wire
     from shared.secrets import MissingSecret, SecretError, reader
 
     ctx = Context()
+    wire = to_wire(args.topic)  # the Webhooks type Mercado Pago sends for this topic
     try:
         secret = reader().require(ctx.settings.mp_webhook_secret)
     except MissingSecret:
@@ -200,12 +220,12 @@ def cmd_webhook_sign(args: argparse.Namespace) -> Any:
         raise CommandError("give --url or set NOTIFICATION_URL")
     request_id, ts = str(uuid.uuid4()), str(int(time.time()))
     v1 = signature.sign(secret, args.resource_id.lower(), request_id, ts)
-    body = json.dumps({"id": int(time.time() * 1000), "live_mode": False, "type": args.topic,
+    body = json.dumps({"id": int(time.time() * 1000), "live_mode": False, "type": wire,
                        "action": args.action or f"{args.topic}.updated", "api_version": "v1",
                        "date_created": datetime.now(UTC).isoformat(),
                        "data": {"id": args.resource_id}})
     sep = "&" if "?" in url else "?"
-    target = f"{url}{sep}data.id={args.resource_id}&type={args.topic}"
+    target = f"{url}{sep}data.id={args.resource_id}&type={wire}"
     curl = " ".join(["curl", "-sS", "-X", "POST", shlex.quote(target),
                      "-H", shlex.quote("Content-Type: application/json"),
                      "-H", shlex.quote(f"x-request-id: {request_id}"),
@@ -275,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = order.add_parser("show", help="print an order as stored")
     p.add_argument("order_id")
     p.set_defaults(run=cmd_order_show)
+    p = order.add_parser("clear-fraud-alert",
+                         help="clear a false fraud alert; withheld shop hooks then run")
+    p.add_argument("order_id")
+    p.set_defaults(run=cmd_order_clear_fraud_alert)
 
     payment = sub.add_parser("payment", help="payments").add_subparsers(dest="sub", required=True)
     p = payment.add_parser("show", help="a payment at Mercado Pago next to Firestore's copy")
@@ -301,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     webhook_sub = webhook.add_subparsers(dest="sub", required=True)
     p = webhook_sub.add_parser("sign", help="print a signed curl for a test notification")
     p.add_argument("resource_id", help="data.id: a payment id, merchant order id...")
-    p.add_argument("--topic", default="payment")
+    p.add_argument("--topic", default="payment",
+                   help="payment, merchant_order or chargebacks (sent as Mercado Pago's wire type)")
     p.add_argument("--action")
     p.add_argument("--url", help="ipn_webhook URL (default: NOTIFICATION_URL)")
     p.set_defaults(run=cmd_webhook_sign)

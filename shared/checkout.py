@@ -471,6 +471,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (str(value) if value else None)
 
 
+def order_flags(order: dict[str, Any]) -> dict[str, Any]:
+    """What an operator must act on: a standing fraud alert, a chargeback's status."""
+    from shared import disputes, fraud_alerts
+
+    return {"fraud_alert": fraud_alerts.public_view(order),
+            "chargeback": disputes.public_view(order)}
+
+
 def public_order(order: dict[str, Any]) -> dict[str, Any]:
     """The order as the buyer's frontend may see it: no payer data."""
     last = order.get("last_payment") or {}
@@ -485,4 +493,5 @@ def public_order(order: dict[str, Any]) -> dict[str, Any]:
         "paid_at": _iso(order.get("paid_at")),
         "last_payment": {"id": last.get("id"), "status": last.get("status"),
                          "status_detail": last.get("status_detail")} if last else None,
+        **order_flags(order),
     }

@@ -28,6 +28,7 @@ class MerchantEvent:
     currency: str
     created: int
     refunded_amount: Decimal | None = None
+    status_detail: str | None = None  # chargeback events: where the dispute stands
 
     def body(self) -> bytes:
         payload: dict[str, object] = {
@@ -37,6 +38,8 @@ class MerchantEvent:
         }
         if self.refunded_amount is not None:
             payload["refunded_amount"] = format_amount(self.refunded_amount)
+        if self.status_detail is not None:
+            payload["status_detail"] = self.status_detail
         return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 

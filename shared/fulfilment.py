@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from shared import events, hooks, log
+from shared import events, fraud_alerts, hooks, log
 from shared.config import Settings
+from shared.fraud_alerts import FraudAlerts
+from shared.mercadopago import topics
 from shared.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.mercadopago.gateway import MercadoPagoGateway
 from shared.mercadopago.models import PaymentSnapshot
@@ -29,7 +31,7 @@ from shared.store.orders import Contention, OrderNotFound, OrderRepository
 from shared.store.outbox import Outbox
 from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
 
-HANDLED_TOPICS = frozenset({"payment", "merchant_order", "chargebacks"})
+HANDLED_TOPICS = topics.PROJECT_TOPICS
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class FulfilTask:
     notification_id: str
     action: str = ""
     request_id: str = ""
+    resource_signed: bool = True  # False: named only by the notification's unsigned body
 
     @classmethod
     def parse(cls, raw: bytes) -> FulfilTask:
@@ -49,12 +52,16 @@ class FulfilTask:
         if not topic or not resource or len(resource) > 64:
             raise ValueError("task body lacks topic or resource_id")
         return cls(topic, resource, str(data.get("notification_id") or ""),
-                   str(data.get("action") or ""), str(data.get("request_id") or ""))
+                   str(data.get("action") or ""), str(data.get("request_id") or ""),
+                   data.get("resource_signed", True) is not False)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"topic": self.topic, "resource_id": self.resource_id,
-                "notification_id": self.notification_id, "action": self.action,
-                "request_id": self.request_id}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"topic": self.topic, "resource_id": self.resource_id,
+                               "notification_id": self.notification_id, "action": self.action,
+                               "request_id": self.request_id}
+        if not self.resource_signed:
+            out["resource_signed"] = False
+        return out
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,10 @@ class Fulfilment:
         queue: Callable[[], TaskQueue],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         outbox: Outbox | None = None,
+        alerts: FraudAlerts | None = None,
     ) -> None:
         self._settings = settings
+        self._alerts = alerts
         self._outbox = outbox
         self._orders = orders
         self._ledger = ledger
@@ -122,8 +131,10 @@ class Fulfilment:
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
-        if task.topic == "payment":
+        if task.topic == topics.PAYMENT:
             outcome = self.sync_payment(task.resource_id, attempt, task)
+        elif task.topic == topics.FRAUD_ALERT:
+            outcome = self._fraud_alert(task, attempt)
         else:
             outcome = self._sync_container(task, attempt)
         if outcome.status == 200 and task.notification_id:
@@ -148,6 +159,38 @@ class Fulfilment:
             return failed[0]
         return Outcome(200, "applied" if results else "nothing_to_do",
                        {"payments": len(results)})
+
+    def _fraud_alert(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        """Record a fraud alert on the order of the payment it names (see shared.fraud_alerts).
+
+        A payment id taken from the unsigned body is trusted only as far as Mercado Pago's own
+        record of that payment points at one of this project's orders."""
+        try:
+            payment = self._gateway().get_payment(task.resource_id)
+        except ResourceNotFound:
+            if not task.resource_signed:
+                log.warning("fraud_alert_unknown_payment", "fraud alert names an unknown payment")
+                return Outcome(200, "ignored_unknown_payment")
+            return self._not_yet_known(task, attempt, "unknown_payment",
+                                       "Mercado Pago does not know this payment")
+        order_id = payment.external_reference
+        log.bind(payment_id=payment.id, order_id=order_id)
+        if self._alerts is None or not order_id:
+            log.info("payment_foreign", "fraud alert for a payment that is not ours")
+            return Outcome(200, "ignored_foreign_payment")
+        try:
+            recorded = self._alerts.record(order_id, payment.id, self._clock())
+        except OrderNotFound:
+            if not task.resource_signed:
+                log.info("payment_foreign", "fraud alert for a payment that is not ours")
+                return Outcome(200, "ignored_foreign_payment")
+            return self._not_yet_known(task, attempt, "order_not_found",
+                                       "no order matches the payment's external_reference")
+        log.alert("fraud_alert", f"Mercado Pago raised a fraud alert on order {order_id}: do "
+                  "not deliver it; cancel or refund it with mpctl, or clear a false alert with "
+                  "mpctl order clear-fraud-alert", new=recorded.new)
+        self.flush_events(order_id)
+        return Outcome(200, "applied", {"order_id": order_id, "fraud_alert": True})
 
     def _not_yet_known(self, task: FulfilTask, attempt: Attempt, reason: str,
                        detail: str) -> Outcome:
@@ -203,6 +246,10 @@ class Fulfilment:
     def _run_effects(self, order_id: str, payment: PaymentSnapshot, order: dict[str, Any],
                      fresh: bool) -> bool:
         """Run the shop's fulfilment hooks once the marker's lease is ours."""
+        if fraud_alerts.withheld(order):
+            log.warning("fulfilment_withheld", "a fraud alert stands on the order: the shop's "
+                        "hooks wait until it is cleared")
+            return False
         now = self._clock()
         if fresh:
             marker: dict[str, Any] = {}
@@ -235,7 +282,8 @@ class Fulfilment:
             payment_id=str(event["payment_id"]), amount=Decimal(str(event["amount"])),
             currency=str(event["currency"]), created=created,
             refunded_amount=Decimal(str(event["refunded_amount"]))
-            if event.get("refunded_amount") else None)
+            if event.get("refunded_amount") else None,
+            status_detail=str(event["status_detail"]) if event.get("status_detail") else None)
         body = message.body()
         created_task = self._queue().enqueue(HttpTask(
             queue=self._settings.merchant_events_queue,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -31,7 +32,8 @@ def json_framework_errors() -> None:
 
     Its catch-all route ``/<path:path>`` does not match every path (one with a newline in it)
     and ``/robots.txt`` / ``/favicon.ico`` are its own 404s: Flask would answer those with HTML.
-    Registered on the framework's app at import (a no-op outside functions-framework)."""
+    Called by each entry_<function>.py at import, which runs inside functions-framework's
+    ``create_app``: there ``functions_framework.errorhandler`` is that app's."""
     import functions_framework
     from werkzeug.exceptions import HTTPException
 
@@ -58,6 +60,37 @@ def handle(function: str, request: flask.Request,
             log.error("config_invalid", str(exc))
             return error_response(ApiError(503, "not_configured", "the function is misconfigured"))
         except Exception as exc:
-            log.error("unhandled_error", "unexpected failure", error=type(exc).__name__)
+            # A defect: logged with a stack trace Error Reporting groups (no values in it).
+            log.error("unhandled_error", f"unexpected failure: {type(exc).__name__}",
+                      error=type(exc).__name__, stack_trace=scrubbed_trace(exc),
+                      **{"@type": ERROR_EVENT_TYPE})
             return json_response({"error": {"code": "internal", "message": "internal error"}},
                                  500)
+
+
+ERROR_EVENT_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+
+
+def scrubbed_trace(exc: BaseException) -> str:
+    """``traceback.format_exception``'s shape (what Error Reporting parses and groups), with
+    every exception message withheld: messages can quote request values (payer data, tokens).
+    Frames keep file, line, function and source line: code, never data."""
+    out: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    chain: list[BaseException] = []
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for index, item in enumerate(reversed(chain)):
+        if index:
+            out.append("\nDuring handling of the above exception, another exception occurred:"
+                       "\n\n")
+        out.append("Traceback (most recent call last):\n")
+        out.extend(traceback.StackSummary.extract(
+            traceback.walk_tb(item.__traceback__), capture_locals=False).format())
+        out.append(f"{type(item).__module__}.{type(item).__qualname__}: (message withheld)\n"
+                   if type(item).__module__ != "builtins" else
+                   f"{type(item).__qualname__}: (message withheld)\n")
+    return "".join(out)

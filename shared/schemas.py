@@ -16,8 +16,17 @@ _RAW_CARD_KEYS = frozenset({
 })
 _NORMALISE = re.compile(r"[^a-z0-9]")
 
-ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
-OrderId = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+# Patterns end in \Z, not $: msgspec searches with Python's re, where $ also matches before a
+# trailing newline ("abc\n" would pass ^[a-z]+$).
+ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=128,
+                                        pattern=r"^[A-Za-z0-9_.\-]+\Z")]
+OrderId = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+\Z")]
+_RESERVED_ID = re.compile(r"__.*__|\.|\.\.")  # Firestore refuses these document ids
+
+
+def is_reserved_id(value: str) -> bool:
+    """Firestore's reserved document ids (``__x__``, ``.``, ``..``): never a lookup key."""
+    return bool(_RESERVED_ID.fullmatch(value))
 
 
 class Item(msgspec.Struct, forbid_unknown_fields=True):
@@ -26,8 +35,8 @@ class Item(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Identification(msgspec.Struct, forbid_unknown_fields=True):
-    type: Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z]+$")]
-    number: Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[0-9A-Za-z.\-]+$")]
+    type: Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z]+\Z")]
+    number: Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"^[0-9A-Za-z.\-]+\Z")]
 
 
 class Address(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,7 +54,7 @@ class Phone(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Payer(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")]
     identification: Identification | None = None
     first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     last_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
@@ -53,15 +62,15 @@ class Payer(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone | None = None
 
 
-Token = Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+$")]
-MethodId = Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[a-z_]+$")]
+Token = Annotated[str, msgspec.Meta(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9\-]+\Z")]
+MethodId = Annotated[str, msgspec.Meta(min_length=2, max_length=40, pattern=r"^[a-z_]+\Z")]
 
 
 class CardPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="card"):
     token: Token
     payment_method_id: MethodId
     installments: Annotated[int, msgspec.Meta(ge=1, le=36)] = 1
-    issuer_id: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9]+$")] | None = None
+    issuer_id: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9]+\Z")] | None = None
 
 
 class PixPayment(msgspec.Struct, forbid_unknown_fields=True, tag_field="method", tag="pix"):
@@ -152,9 +161,13 @@ def parse_request(payload: Any) -> CreatePaymentRequest:
                               ", ".join(missing))
     if (request.items is None) == (request.order_id is None):
         raise SchemaError("$", "give either items (a new order) or order_id (pay an existing one)")
+    if request.order_id is not None and is_reserved_id(request.order_id):
+        raise SchemaError("$.order_id", "not an order id")
     if request.items is not None:
         seen: set[str] = set()
         for index, item in enumerate(request.items):
+            if is_reserved_id(item.product_id):
+                raise SchemaError(f"$.items[{index}].product_id", "not a product id")
             if item.product_id in seen:
                 raise SchemaError(f"$.items[{index}].product_id", "duplicate product_id")
             seen.add(item.product_id)

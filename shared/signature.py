@@ -30,6 +30,8 @@ class SignatureFailure(StrEnum):
     NO_SECRET = "no_secret"
     MISSING_HEADER = "missing_header"
     MALFORMED_HEADER = "malformed_header"
+    MALFORMED_DATA_ID = "malformed_data_id"
+    DATA_ID_MISMATCH = "data_id_mismatch"
     MISSING_TS = "missing_ts"
     MISSING_V1 = "missing_v1"
     INVALID_TS = "invalid_ts"
@@ -42,6 +44,7 @@ class SignatureResult:
     ok: bool
     failure: SignatureFailure | None = None
     secret_index: int | None = None  # 0 = current secret, 1 = previous
+    ts: str = ""  # the signed timestamp, as sent (names the notification's task)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -53,18 +56,43 @@ class ParsedSignature:
     v1: tuple[str, ...]
 
 
+_MAX_TS_DIGITS = 16  # milliseconds until the year 318857; anything longer is not a time
+_V1_LENGTH = 64  # hex SHA-256
+
+
+def _ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def _hex_digest(value: str) -> bool:
+    return len(value) == _V1_LENGTH and value.isascii() and all(
+        c in "0123456789abcdef" for c in value)
+
+
 def parse_header(x_signature: str) -> ParsedSignature | SignatureFailure:
+    """Split ``ts=<digits>,v1=<hex>``: exactly one ``ts`` and one ``v1``. An empty or repeated
+    part, a non-ASCII, non-digit or over-long ``ts``, a ``v1`` that is not 64 hex digits is
+    malformed (a 401, never an exception)."""
     ts = ""
     v1: list[str] = []
+    seen: set[str] = set()
     for part in x_signature.split(","):
         key, sep, value = part.strip().partition("=")
-        if not sep:
-            return SignatureFailure.MALFORMED_HEADER
         key, value = key.strip().lower(), value.strip()
+        if not sep or not key or not value or key in seen:
+            return SignatureFailure.MALFORMED_HEADER
+        seen.add(key)
         if key == "ts":
+            if ts:
+                return SignatureFailure.MALFORMED_HEADER
+            if not _ascii_digits(value) or len(value) > _MAX_TS_DIGITS:
+                return SignatureFailure.INVALID_TS
             ts = value
-        elif key == "v1" and value:
-            v1.append(value.lower())
+        elif key == "v1":
+            value = value.lower()
+            if not _hex_digest(value):
+                return SignatureFailure.MALFORMED_HEADER
+            v1.append(value)
     if not ts:
         return SignatureFailure.MISSING_TS
     if not v1:
@@ -89,7 +117,7 @@ def sign(secret: str, data_id: str | None, request_id: str | None, ts: str) -> s
 
 
 def ts_seconds(ts: str) -> float | None:
-    if not ts.isdigit():
+    if not _ascii_digits(ts) or len(ts) > _MAX_TS_DIGITS:
         return None
     value = int(ts)
     return value / 1000 if value >= _MS_THRESHOLD else float(value)
@@ -130,4 +158,4 @@ def verify(
                     matched = index
     if matched is None:
         return SignatureResult(False, SignatureFailure.MISMATCH)
-    return SignatureResult(True, secret_index=matched)
+    return SignatureResult(True, secret_index=matched, ts=parsed.ts)

@@ -76,9 +76,11 @@ def parse_json_object(request: flask.Request, data: bytes, require_json_type: bo
     """Parse a JSON body; 415 when it is declared as something else, 400 when malformed."""
     if require_json_type and request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send Content-Type: application/json")
+    from shared import jsonsafe
+
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsonsafe.loads(data)
+    except jsonsafe.MalformedJson as exc:
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from exc
 
 

@@ -55,6 +55,7 @@ def order_repository() -> OrderRepository:
 
 def fulfilment() -> Fulfilment:
     """fulfill's use case (also what reconcile's tasks, replays and mpctl end up in)."""
+    from shared.fraud_alerts import FraudAlerts
     from shared.fulfilment import Fulfilment
     from shared.store.ledger import Ledger
     from shared.store.outbox import Outbox
@@ -62,7 +63,8 @@ def fulfilment() -> Fulfilment:
     s = settings()
     db = firestore_db()
     return Fulfilment(s, order_repository(), Ledger(db, s.processed_ttl_days), mp_gateway,
-                      task_queue, outbox=Outbox(db))
+                      task_queue, outbox=Outbox(db),
+                      alerts=FraudAlerts(db, emit_events=bool(s.merchant_webhook_url)))
 
 
 def operations() -> Operations:

@@ -17,8 +17,8 @@ import flask
 from shared import log
 from shared.checkout import BuyerContext, Checkout
 from shared.config import settings
-from shared.http_context import handle, json_framework_errors
-from shared.schemas import SchemaError, parse_request, raw_card_fields
+from shared.http_context import handle
+from shared.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
 from shared.store.idempotency import IdempotencyStore, payload_hash
 from shared.store.orders import OrderRepository
 from shared.web import (
@@ -32,16 +32,11 @@ from shared.web import (
 )
 from shared.wiring import firestore_db, mp_gateway
 
-_ORDER_PATH = re.compile(r"^/orders/([A-Za-z0-9_\-]{1,64})/?$")
-_PRODUCT_PATH = re.compile(r"^/products/([A-Za-z0-9_.\-]{1,128})/?$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_ORDER_PATH = re.compile(r"/orders/([A-Za-z0-9_\-]{1,64})/?")  # fullmatch: whole path
+_PRODUCT_PATH = re.compile(r"/products/([A-Za-z0-9_.\-]{1,128})/?")  # fullmatch
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # fullmatch
 # MP_DEVICE_SESSION_ID as security.js sets it; anything else is not forwarded.
-_DEVICE_SESSION = re.compile(r"^[A-Za-z0-9.:_\-]{1,128}$")
-
-
-def _firestore_reserved(doc_id: str) -> bool:
-    """Ids Firestore refuses as document ids ("." / ".." / "__name__")."""
-    return doc_id in (".", "..") or (doc_id.startswith("__") and doc_id.endswith("__"))
+_DEVICE_SESSION = re.compile(r"[A-Za-z0-9.:_\-]{1,128}")  # fullmatch
 
 
 @lru_cache(maxsize=1)
@@ -70,12 +65,12 @@ def _create(request: flask.Request) -> flask.Response:
         raise ApiError(400, "invalid_request", "the request does not match the schema",
                        [{"path": exc.path, "message": exc.message}]) from exc
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
     session = request.headers.get("X-Meli-Session-Id", "").strip()
     buyer = BuyerContext(ip_address=client_ip(request, s.client_ip_trusted_hops),
-                         device_session_id=session if _DEVICE_SESSION.match(session) else None)
+                         device_session_id=session if _DEVICE_SESSION.fullmatch(session) else None)
     result = _checkout().create(parsed, key, payload_hash(payload), buyer)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
@@ -100,18 +95,16 @@ def _dispatch(request: flask.Request) -> flask.Response:
     path = request.path
     if path == "/health":
         return health(request)
-    product = _PRODUCT_PATH.match(path)
-    if product:
+    product = _PRODUCT_PATH.fullmatch(path)
+    if product and not is_reserved_id(product.group(1)):
         if request.method not in ("GET", "HEAD"):
             raise method_not_allowed(["GET", "OPTIONS"])
         return json_response(_product_view(product.group(1)),
                              headers={"Cache-Control": "public, max-age=60"})
     if path.startswith("/products/"):
         raise ApiError(404, "product_not_found", "no such product")
-    order = _ORDER_PATH.match(path)
-    if order and _firestore_reserved(order.group(1)):
-        raise ApiError(404, "order_not_found", "no such order")
-    if order:
+    order = _ORDER_PATH.fullmatch(path)
+    if order and not is_reserved_id(order.group(1)):
         if request.method not in ("GET", "HEAD"):
             raise method_not_allowed(["GET", "OPTIONS"])
         log.bind(order_id=order.group(1))
@@ -130,7 +123,7 @@ def _product_view(product_id: str) -> dict[str, object]:
     from shared.store.catalog import load_products
     from shared.store.client import UNAVAILABLE
 
-    if _firestore_reserved(product_id):
+    if is_reserved_id(product_id):
         raise ApiError(404, "product_not_found", "no such product")
     try:
         found = load_products(firestore_db(), [product_id]).get(product_id)
@@ -155,5 +148,3 @@ def health(request: flask.Request) -> flask.Response:
 def create_payment(request: flask.Request) -> flask.Response:
     return handle("create_payment", request, _route)
 
-
-json_framework_errors()

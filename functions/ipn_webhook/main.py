@@ -12,8 +12,8 @@ import flask
 
 from shared import log
 from shared.config import settings
-from shared.http_context import handle, json_framework_errors
-from shared.notifications import HANDLED_TOPICS, Intake, parse
+from shared.http_context import handle
+from shared.notifications import Intake
 from shared.web import ApiError, json_response, method_not_allowed, read_body
 from shared.wiring import task_queue
 
@@ -33,17 +33,7 @@ def _route(request: flask.Request) -> flask.Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     log.bind(request_id=headers.get("x-request-id", "")[:128],
              resource_id=query.get("data.id", "")[:64], topic=query.get("type", "")[:64])
-    intake = _intake()
-    intake.verify(query, headers)
-    note = parse(query, headers, raw)
-    if note.topic not in HANDLED_TOPICS:
-        log.info("notification_ignored", "topic not handled", topic=note.topic)
-        return json_response({"status": "ignored"})
-    created = intake.enqueue(note)
-    log.info("notification_queued" if created else "notification_duplicate",
-             "notification queued" if created else "notification already queued",
-             action=note.action)
-    return json_response({"status": "queued" if created else "duplicate"})
+    return json_response({"status": _intake().receive(query, headers, raw)})
 
 
 def health(request: flask.Request) -> flask.Response:
@@ -63,5 +53,3 @@ def ipn_webhook(request: flask.Request) -> flask.Response:
 
 __all__ = ["ApiError", "ipn_webhook"]
 
-
-json_framework_errors()

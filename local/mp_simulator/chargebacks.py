@@ -1,7 +1,10 @@
 """Chargebacks: opened by a control call, read at ``GET /v1/chargebacks/{id}``.
 
 Opening one moves the payment to ``charged_back`` (through ``change_status``, which notifies
-``payment.updated``) and notifies the ``chargebacks`` topic with the chargeback's id.
+``payment.updated``) and sends a ``topic_chargebacks_wh`` webhook in the guide's shape
+(``actions: ["changed_case_status"]``, ``data.id`` the chargeback, ``data.payment_id``).
+``change_case`` moves the dispute (``status_detail`` ``in_process`` → ``settled`` |
+``reimbursed``) the same way. The resource spells ``coverage_elegible`` as Mercado Pago does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .payments import Payments
 from .store import Doc, Store
 
 CHARGEABLE = ("approved", "in_mediation")
+CASE_DETAILS = ("in_process", "settled", "reimbursed")
 
 
 class Chargebacks:
@@ -62,7 +66,7 @@ class Chargebacks:
                 "amount": round(float(amount), 2),
                 "reason": "general",
                 "coverage_applied": False,
-                "coverage_eligible": True,
+                "coverage_elegible": True,  # (sic) Mercado Pago's spelling
                 "documentation_required": True,
                 "documentation_status": "pending",
                 "documentation": [],
@@ -80,6 +84,28 @@ class Chargebacks:
                 payment["id"], "charged_back", status_detail or "in_process", mutate=link
             )
             assert after is not None
-            self._notifier.notify("chargebacks", "created", cb_id,
-                                  payment.get("notification_url"))
+            self._notify(chargeback, after)
         return chargeback, after
+
+    def _notify(self, chargeback: Doc, payment: Doc) -> None:
+        self._notifier.notify("topic_chargebacks_wh", "changed_case_status",
+                              str(chargeback["id"]), payment.get("notification_url"),
+                              {"payment_id": payment["id"]})
+
+    def change_case(self, chargeback_id: str, status_detail: str) -> tuple[Doc, Doc]:
+        """Move a dispute: the payment's ``status_detail`` changes, both webhooks are sent."""
+        if status_detail not in CASE_DETAILS:
+            raise bad_request(f"status_detail must be one of {', '.join(CASE_DETAILS)}", 400)
+        with self._store.lock:
+            chargeback = self.get(chargeback_id)
+            stamp = clock.iso(clock.now())
+
+            def touch(doc: Doc) -> None:
+                doc["date_last_updated"] = stamp
+
+            self._store.chargebacks.update(chargeback["id"], touch)
+            after = self._payments.change_status(
+                chargeback["payments"][0], "charged_back", status_detail)
+            assert after is not None
+            self._notify(chargeback, after)
+        return self.get(chargeback_id), after

@@ -2,8 +2,8 @@
 
 Paying a preference creates a payment (through ``Payments.create``, which notifies
 ``payment.created``) linked by ``payment.order.id`` to a new merchant order, and notifies the
-``merchant_order`` topic (action ``create``). Every later ``change_status`` of that payment
-re-computes the merchant order and notifies ``merchant_order`` (action ``update``).
+``topic_merchant_order_wh`` type (action ``create``). Every later ``change_status`` of that
+payment re-computes the merchant order and notifies it again (action ``update``).
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class Checkout:
         self, config: SimulatorConfig, store: Store, payments: Payments, notifier: Notifier
     ) -> None:
         self._config = config
+        self._versions: dict[int, int] = {}  # per merchant order: the webhook body's version
         self._store = store
         self._payments = payments
         self._notifier = notifier
@@ -348,8 +349,10 @@ class Checkout:
             if result is None:
                 raise not_found("Merchant Order not found", "not_found")
             _, order = result
-            self._notifier.notify("merchant_order", action, str(order_id),
-                                  order.get("notification_url"))
+            version = self._versions[order_id] = self._versions.get(order_id, -1) + 1
+            self._notifier.notify("topic_merchant_order_wh", action, str(order_id),
+                                  order.get("notification_url"),
+                                  {"status": order.get("status"), "version": version})
             return order
 
 

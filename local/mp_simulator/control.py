@@ -133,6 +133,27 @@ def open_chargeback(payment_id: str) -> tuple[Response, int]:
     return answer({"chargeback": chargeback, "payment": payment}, 201)
 
 
+@bp.post("/payments/<payment_id>/fraud_alert")
+def fraud_alert(payment_id: str) -> tuple[Response, int]:
+    """Send a ``stop_delivery_op_wh`` webhook for a payment (``{"query_data_id": false}``)."""
+    from . import fraud_alerts
+
+    body = _object()
+    s = sim()
+    return answer(fraud_alerts.send(s.payments, s.notifier, _int(payment_id, "payment id"),
+                                    bool(body.get("query_data_id", False))), 201)
+
+
+@bp.post("/chargebacks/<chargeback_id>/case")
+def chargeback_case(chargeback_id: str) -> tuple[Response, int]:
+    """Move a dispute: ``{"status_detail": "in_process" | "settled" | "reimbursed"}``."""
+    detail = _object().get("status_detail")
+    if not isinstance(detail, str):
+        raise ApiError(400, "status_detail (string) is required")
+    chargeback, payment = sim().chargebacks.change_case(chargeback_id, detail)
+    return answer({"chargeback": chargeback, "payment": payment})
+
+
 @bp.post("/payments/<payment_id>/backdate")
 def backdate_payment(payment_id: str) -> tuple[Response, int]:
     """Shift a payment's dates ``days`` into the past (to test the 180-day refund limit)."""

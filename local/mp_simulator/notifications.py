@@ -30,37 +30,39 @@ from .signing import signature_header
 log = logging.getLogger(__name__)
 
 MODES = ("deliver", "drop", "hold")
+FRAUD_ALERT = "stop_delivery_op_wh"  # Mercado Pago never retries these
 ORDERS = ("fifo", "reverse", "shuffle")
 USER_AGENT = "MercadoPago WebHook v1.0"
 
 
 @dataclass(frozen=True)
 class Notification:
+    """One Webhooks notification, shaped as Mercado Pago's guide shows per topic.
+
+    ``topic`` is the wire ``type``: ``payment``, ``topic_merchant_order_wh``,
+    ``topic_chargebacks_wh`` or ``stop_delivery_op_wh`` (never an IPN topic name).
+    ``data_id`` is the query ``data.id`` (and the signed id); None when the topic sends none.
+    """
+
     id: int
     topic: str
     action: str
-    data_id: str
+    data_id: str | None
     url: str  # the resource's notification_url, as given
     date_created: str
     user_id: int
     generation: int
     duplicates: int
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def target_url(self) -> str:
         sep = "&" if urlsplit(self.url).query else ("" if self.url.endswith("?") else "?")
-        return f"{self.url}{sep}data.id={self.data_id}&type={self.topic}"
+        query = f"data.id={self.data_id}&type={self.topic}" if self.data_id is not None \
+            else f"type={self.topic}"
+        return f"{self.url}{sep}{query}"
 
     def body(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "live_mode": False,
-            "type": self.topic,
-            "date_created": self.date_created,
-            "user_id": self.user_id,
-            "api_version": "v1",
-            "action": self.action,
-            "data": {"id": self.data_id},
-        }
+        return webhook_body(self, dict(self.extra))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,45 @@ class Notification:
             "url": self.target_url(),
             "date_created": self.date_created,
         }
+
+
+def webhook_body(note: Notification, extra: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body per topic (Mercado Pago's Webhooks guide and captured deliveries)."""
+    if note.topic == "topic_merchant_order_wh":
+        # body id IS the merchant order id; data carries no id
+        status = str(extra.get("status") or "opened")
+        return {"action": note.action, "application_id": str(note.user_id),
+                "data": {"currency_id": "", "marketplace": "NONE", "status": status},
+                "date_created": note.date_created, "id": note.data_id, "live_mode": False,
+                "status": status, "type": note.topic, "user_id": note.user_id,
+                "version": int(extra.get("version") or 0)}
+    if note.topic == "topic_chargebacks_wh":
+        return {"actions": [note.action], "api_version": "v1", "application_id": note.user_id,
+                "data": {"checkout": "PRO", "date_updated": note.date_created,
+                         "id": int(str(note.data_id)), "payment_id": int(extra["payment_id"]),
+                         "product_id": "SIMULATOR", "site_id": str(extra.get("site_id") or ""),
+                         "transaction_intent_id": ""},
+                "date_created": note.date_created, "id": note.id, "live_mode": False,
+                "type": note.topic, "user_id": note.user_id, "version": note.id}
+    if note.topic == FRAUD_ALERT:
+        # no data.id: the payment and merchant order are named in data
+        return {"action": note.action, "api_version": "v1",
+                "data": {"description": str(extra.get("description") or ""),
+                         "merchant_order": extra.get("merchant_order"),
+                         "payment_id": int(extra["payment_id"]),
+                         "site_id": str(extra.get("site_id") or "")},
+                "date_created": note.date_created, "id": str(extra["payment_id"]),
+                "live_mode": False, "type": note.topic, "user_id": note.user_id, "version": 1}
+    return {
+        "id": note.id,
+        "live_mode": False,
+        "type": note.topic,
+        "date_created": note.date_created,
+        "user_id": note.user_id,
+        "api_version": "v1",
+        "action": note.action,
+        "data": {"id": note.data_id},
+    }
 
 
 @dataclass(frozen=True)
@@ -198,8 +239,11 @@ class Notifier:
         self._pool.close()
 
     # --- producing -----------------------------------------------------------------------
-    def notify(self, topic: str, action: str, data_id: str, url: str | None) -> int | None:
-        """Queue a notification for ``url`` (none when url is empty). Returns its id."""
+    def notify(self, topic: str, action: str, data_id: str | None, url: str | None,
+               extra: dict[str, Any] | None = None) -> int | None:
+        """Queue a notification for ``url`` (none when url is empty). Returns its id.
+
+        ``topic`` is the wire type; ``extra`` fills the topic's body (see ``webhook_body``)."""
         if not url:
             return None
         with self._lock:
@@ -213,6 +257,7 @@ class Notifier:
                 user_id=self._config.user_id,
                 generation=self._generation,
                 duplicates=self._duplicates,
+                extra=tuple(sorted((extra or {}).items())),
             )
             disposition = {"deliver": "sent", "drop": "dropped", "hold": "held"}[self._mode]
             self._produced.append({**note.summary(), "disposition": disposition})
@@ -304,7 +349,7 @@ class Notifier:
             note.id, note.action, note.data_id, attempt, result.status_code or result.error,
         )
         delays = self._config.retry_delays
-        if not result.ok and attempt < len(delays):
+        if not result.ok and attempt < len(delays) and note.topic != FRAUD_ALERT:
             self._scheduler.call_later(
                 delays[attempt], lambda: self._retry(note, attempt + 1, copy)
             )

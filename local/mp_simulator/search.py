@@ -72,7 +72,7 @@ def _sort_key(field: str) -> Any:
 
 
 def search(docs: list[Doc], params: Mapping[str, str]) -> dict[str, Any]:
-    range_field = params.get("range") or "date_last_updated"
+    range_field = params.get("range") or "date_created"  # Mercado Pago's documented default
     if range_field not in RANGE_FIELDS:
         raise bad_request(f"invalid range: {range_field}", 400)
     begin, end = _date(params, "begin_date"), _date(params, "end_date")

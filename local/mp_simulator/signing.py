@@ -6,15 +6,16 @@ import hashlib
 import hmac
 
 
-def manifest(data_id: str, request_id: str | None, ts: str) -> str:
-    parts = [f"id:{data_id.lower()};"]
+def manifest(data_id: str | None, request_id: str | None, ts: str) -> str:
+    """A part whose value is absent is left out (a fraud alert has no data.id)."""
+    parts = [f"id:{data_id.lower()};"] if data_id else []
     if request_id:
         parts.append(f"request-id:{request_id};")
     parts.append(f"ts:{ts};")
     return "".join(parts)
 
 
-def signature_header(secret: str, data_id: str, request_id: str, ts: int) -> str:
+def signature_header(secret: str, data_id: str | None, request_id: str, ts: int) -> str:
     text = manifest(data_id, request_id, str(ts))
     digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
     return f"ts={ts},v1={digest}"

@@ -16,6 +16,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from shared import disputes
+from shared.events import event_id
 from shared.mercadopago.models import PaymentSnapshot
 from shared.mercadopago.status import payment_rank
 from shared.money import format_amount, to_decimal
@@ -101,7 +103,10 @@ def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
         refunded = snap.refunded_amount
     elif kind == "order.refunded":
         refunded = snap.refunded_amount or state.amount
-    return outbox.new_event(kind, order_id, snap.id, state.amount, state.currency, refunded)
+    event = outbox.new_event(kind, order_id, snap.id, state.amount, state.currency, refunded)
+    if kind == "order.charged_back":
+        event["status_detail"] = snap.status_detail
+    return event
 
 
 class OrderRepository:
@@ -211,6 +216,15 @@ class OrderRepository:
             if newer and snap.status == "in_mediation":
                 order_updates["dispute"] = {"status": "in_mediation", "payment_id": snap.id,
                                             "since": now}
+            dispute, dispute_changed = disputes.chargeback_changes(data, snap, newer, now)
+            order_updates.update(dispute)
+            if dispute_changed and self._emit_events:
+                update = outbox.new_event(disputes.UPDATED_EVENT, snap.external_reference,
+                                          snap.id, state.amount, state.currency)
+                update["event_id"] = event_id(disputes.UPDATED_EVENT, disputes.updated_event_key(
+                    snap.external_reference, dispute))
+                update["status_detail"] = snap.status_detail
+                outbox.stage(self._db, batch, update, now)
             if decision.new_status is not None:
                 order_updates["status"] = decision.new_status.value
                 if snap.refunded_amount:

@@ -121,7 +121,8 @@ def test_chargeback_notification_alone_moves_the_order(live):
     created = c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
     chargeback_id = str(created["chargeback"]["id"])
     assert c.order(answer["order_id"])["status"] == "paid"
-    r = c.notify(chargeback_id, topic="chargebacks", action="created", notification_id=616)
+    r = c.notify(chargeback_id, topic="topic_chargebacks_wh", action="changed_case_status",
+                 notification_id=616)
     assert r.json() == {"status": "queued"}
     c.wait_order(answer["order_id"], "charged_back")
 
@@ -154,3 +155,25 @@ def test_mediation_is_recorded_without_moving_the_order(live, receiver):
     # the chargeback that may follow still moves it forward
     c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
     c.wait_order(answer["order_id"], "charged_back")
+
+
+def test_chargeback_status_detail_changes_are_announced_and_never_regress(live, receiver):
+    c = StackClient(live)
+    answer = _paid_order(c)
+    created = c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
+    order = c.wait_order(answer["order_id"], "charged_back")
+    c.wait_for(lambda: c.order(answer["order_id"])["chargeback"] == {"status_detail": "in_process"},
+               what="chargeback detail on the order")
+    c.sim("POST", f"/_sim/chargebacks/{created['chargeback']['id']}/case",
+          json={"status_detail": "reimbursed"})
+    c.wait_for(lambda: c.order(answer["order_id"])["chargeback"] == {"status_detail": "reimbursed"},
+               what="reimbursed on the order")
+    c.wait_for(lambda: [e for e in _events(receiver) if e["type"] == "order.chargeback_updated"],
+               what="order.chargeback_updated")
+    order = c.order(answer["order_id"])
+    assert order["status"] == "charged_back"
+    events = _events(receiver)
+    [charged] = [e for e in events if e["type"] == "order.charged_back"]
+    assert charged["status_detail"] == "in_process"
+    updates = [e for e in events if e["type"] == "order.chargeback_updated"]
+    assert [e["status_detail"] for e in updates] == ["reimbursed"]

@@ -138,7 +138,7 @@ def test_merchant_order_notification_alone_pays_the_order(live):
     paid = c.sim("POST", f"/_sim/preferences/{answer['preference_id']}/pay",
                  json={"outcome": "APRO"})
     assert c.order(answer["order_id"])["status"] == "pending"
-    r = c.notify(str(paid["merchant_order_id"]), topic="merchant_order", action="update",
+    r = c.notify(str(paid["merchant_order_id"]), topic="topic_merchant_order_wh", action="update",
                  notification_id=515)
     assert r.json() == {"status": "queued"}
     c.wait_order(answer["order_id"], "paid")

@@ -28,9 +28,11 @@ def _create_quietly(c: StackClient, holder: str = "APRO") -> dict:
 def test_twenty_copies_of_one_notification_fulfil_once(live, receiver):
     c = StackClient(live)
     answer = _create_quietly(c)
+    ts = int(time.time())  # one signed request (same x-request-id and ts), delivered 20 times
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(lambda _: c.notify(answer["payment_id"], notification_id=4242,
-                                                   action="payment.created"), range(20)))
+                                                   action="payment.created",
+                                                   request_id="copy-4242", ts=ts), range(20)))
     statuses = sorted(r.json()["status"] for r in results)
     assert statuses.count("queued") == 1 and statuses.count("duplicate") == 19
     c.wait_order(answer["order_id"], "paid")

@@ -18,12 +18,14 @@ def _queued(c: StackClient) -> int:
 
 def test_valid_notification_is_queued_and_redelivery_is_a_duplicate(live):
     c = StackClient(live)
-    r = c.notify("123456", notification_id=77, request_id="req-1")
+    ts = int(time.time())
+    r = c.notify("123456", notification_id=77, request_id="req-1", ts=ts)
     assert r.status_code == 200 and r.json() == {"status": "queued"}
-    again = c.notify("123456", notification_id=77, request_id="req-2")
+    # The same signed request again, even with another (unsigned) body id: a duplicate.
+    again = c.notify("123456", notification_id=78, request_id="req-1", ts=ts)
     assert again.status_code == 200 and again.json() == {"status": "duplicate"}
-    later = c.notify("123456", notification_id=78, request_id="req-3")
-    assert later.json() == {"status": "queued"}  # a later update for the same payment
+    later = c.notify("123456", notification_id=77, request_id="req-3")
+    assert later.json() == {"status": "queued"}  # another notification for the same payment
 
 
 @pytest.mark.parametrize("variant", ["unsigned", "wrong_secret", "stale", "tampered_id"])

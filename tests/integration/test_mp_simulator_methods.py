@@ -97,7 +97,8 @@ def offline(sdk, method: str, notification_url: str | None = None, payer=None, *
 
 
 def kinds(notes: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return sorted((n["body"]["type"], n["body"]["action"]) for n in notes)
+    return sorted((n["body"]["type"], n["body"].get("action") or n["body"]["actions"][0])
+                  for n in notes)
 
 
 def api(sim, method: str, path: str, **kw: Any) -> requests.Response:
@@ -324,17 +325,21 @@ def test_chargeback_control(sim, sdk, receiver):
     assert got["status"] == 200
     doc = got["response"]
     assert doc["payments"] == [p["id"]] and doc["amount"] == 60 and doc["currency"] == "BRL"
-    assert doc["coverage_applied"] is False and doc["coverage_eligible"] is True
+    assert doc["coverage_applied"] is False and doc["coverage_elegible"] is True  # (sic)
+    assert "coverage_eligible" not in doc
     assert doc["documentation_required"] is True and doc["documentation_status"] == "pending"
     assert doc["live_mode"] is False and doc["date_created"] and doc["date_last_updated"]
     payment = sdk.payment().get(p["id"])["response"]
     assert (payment["status"], payment["status_detail"]) == ("charged_back", "in_process")
     notes = receiver.wait_for(3)
-    assert kinds(notes) == [("chargebacks", "created"), ("payment", "payment.created"),
-                            ("payment", "payment.updated")]
-    (note,) = [n for n in notes if n["body"]["type"] == "chargebacks"]
-    assert note["query"]["type"] == ["chargebacks"]
-    assert note["query"]["data.id"] == [cb["id"]] and note["body"]["data"]["id"] == cb["id"]
+    assert kinds(notes) == [("payment", "payment.created"), ("payment", "payment.updated"),
+                            ("topic_chargebacks_wh", "changed_case_status")]
+    (note,) = [n for n in notes if n["body"]["type"] == "topic_chargebacks_wh"]
+    assert note["query"]["type"] == ["topic_chargebacks_wh"]
+    # the Webhooks guide's shape: actions list, numeric data.id and data.payment_id
+    assert note["body"]["actions"] == ["changed_case_status"] and "action" not in note["body"]
+    assert note["query"]["data.id"] == [cb["id"]] and note["body"]["data"]["id"] == int(cb["id"])
+    assert note["body"]["data"]["payment_id"] == p["id"]
     again = requests.post(f"{sim.url}/_sim/payments/{p['id']}/chargeback", json={}, timeout=5)
     assert again.status_code == 400
     assert sdk.chargeback().get("1")["status"] == 404
@@ -416,10 +421,13 @@ def test_hosted_page_approved_redirects_and_notifies(sim, sdk, receiver):
     assert payment["external_reference"] == "order-pref-1"
     assert payment["order"] == {"id": q["merchant_order_id"], "type": "mercadopago"}
     notes = receiver.wait_for(2)
-    assert kinds(notes) == [("merchant_order", "create"), ("payment", "payment.created")]
-    (mo_note,) = [n for n in notes if n["body"]["type"] == "merchant_order"]
-    assert mo_note["query"]["type"] == ["merchant_order"]
-    assert mo_note["body"]["data"]["id"] == q["merchant_order_id"]
+    assert kinds(notes) == [("payment", "payment.created"), ("topic_merchant_order_wh", "create")]
+    (mo_note,) = [n for n in notes if n["body"]["type"] == "topic_merchant_order_wh"]
+    assert mo_note["query"]["type"] == ["topic_merchant_order_wh"]
+    assert mo_note["query"]["data.id"] == [q["merchant_order_id"]]
+    # body id IS the merchant order; data carries its status, no id
+    assert mo_note["body"]["id"] == q["merchant_order_id"] and "id" not in mo_note["body"]["data"]
+    assert mo_note["body"]["status"] == mo_note["body"]["data"]["status"] == "closed"
     order = sdk.merchant_order().get(q["merchant_order_id"])
     assert order["status"] == 200
     mo = order["response"]
@@ -436,7 +444,9 @@ def test_hosted_page_approved_redirects_and_notifies(sim, sdk, receiver):
     # a partial refund keeps the merchant order in sync and notifies it
     sdk.refund().create(payment["id"], {"amount": 40}, options())
     notes = receiver.wait_for(4)
-    assert kinds(notes[2:]) == [("merchant_order", "update"), ("payment", "payment.updated")]
+    assert kinds(notes[2:]) == [("payment", "payment.updated"), ("topic_merchant_order_wh", "update")]
+    versions = [n["body"]["version"] for n in notes if n["body"]["type"] == "topic_merchant_order_wh"]
+    assert versions == [0, 1]
     mo = sdk.merchant_order().get(q["merchant_order_id"])["response"]
     assert mo["refunded_amount"] == 40 and mo["order_status"] == "partially_reverted"
     assert mo["payments"][0]["amount_refunded"] == 40
@@ -462,8 +472,9 @@ def test_hosted_page_other_outcomes(sim, sdk, receiver):
     assert (mo["status"], mo["order_status"], mo["paid_amount"]) == ("closed", "paid", 100.0)
     assert mo["payments"][0]["date_approved"]
     mo_updates = [n for n in receiver.wait_for(6)
-                  if n["body"]["type"] == "merchant_order" and n["body"]["action"] == "update"]
-    assert [n["body"]["data"]["id"] for n in mo_updates] == [str(pix["merchant_order_id"])]
+                  if n["body"]["type"] == "topic_merchant_order_wh"
+                  and n["body"]["action"] == "update"]
+    assert [n["body"]["id"] for n in mo_updates] == [str(pix["merchant_order_id"])]
     # no auto_return: an approved payment shows a result page with the way back
     manual = preference(sdk, receiver, auto_return=None)
     page = requests.post(manual["init_point"], data={"outcome": "APRO"}, timeout=5,
@@ -515,3 +526,73 @@ def test_payment_search(sim, sdk):
     page = sdk.payment().search({"limit": 2, "offset": 2, "sort": "date_created",
                                  "criteria": "asc"})["response"]
     assert page["paging"] == {"total": 3, "limit": 2, "offset": 2} and len(page["results"]) == 1
+
+
+# --- webhook shapes (Mercado Pago's Webhooks guide) -------------------------------------------
+WIRE_TYPES = {"payment", "topic_merchant_order_wh", "topic_chargebacks_wh", "stop_delivery_op_wh"}
+
+
+def test_chargeback_case_changes_notify_the_new_status_detail(sim, sdk, receiver):
+    p = pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]
+    receiver.wait_for(1)
+    cb = control(sim, "POST", f"/_sim/payments/{p['id']}/chargeback", {})["chargeback"]
+    receiver.wait_for(3)
+    moved = control(sim, "POST", f"/_sim/chargebacks/{cb['id']}/case",
+                    {"status_detail": "reimbursed"})
+    assert (moved["payment"]["status"], moved["payment"]["status_detail"]) == (
+        "charged_back", "reimbursed")
+    notes = receiver.wait_for(5)
+    assert kinds(notes[3:]) == [("payment", "payment.updated"),
+                                ("topic_chargebacks_wh", "changed_case_status")]
+    r = requests.post(f"{sim.url}/_sim/chargebacks/{cb['id']}/case",
+                      json={"status_detail": "won"}, timeout=5)
+    assert r.status_code == 400
+
+
+def test_fraud_alert_shape_signature_and_no_retry(sim, sdk, receiver):
+    from shared import signature
+
+    p = pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]
+    receiver.wait_for(1)
+    receiver.script.extend([500])  # Mercado Pago never retries a fraud alert
+    control(sim, "POST", f"/_sim/payments/{p['id']}/fraud_alert", {})
+    notes = receiver.wait_for(2)
+    assert receiver.settle(0.6)[2:] == []  # past the 0.2 s retry delay: nothing more
+    note = notes[1]
+    assert note["query"] == {"source_news": ["webhooks"], "type": ["stop_delivery_op_wh"]}
+    body = note["body"]
+    assert body["type"] == "stop_delivery_op_wh" and body["action"] == "Created"
+    assert body["data"]["payment_id"] == p["id"] and "id" not in body["data"]
+    assert set(body["data"]) == {"description", "merchant_order", "payment_id", "site_id"}
+    # no data.id: the signature covers x-request-id and ts only
+    ts = note["headers"]["x-signature"].split(",")[0].split("=")[1]
+    expected = signature.sign(SECRET, None, note["headers"]["x-request-id"], ts)
+    assert note["headers"]["x-signature"] == f"ts={ts},v1={expected}"
+    control(sim, "POST", f"/_sim/payments/{p['id']}/fraud_alert", {"query_data_id": True})
+    signed = receiver.wait_for(3)[2]
+    assert signed["query"]["data.id"] == [str(p["id"])]
+
+
+def test_no_ipn_topic_names_in_any_webhooks_envelope(sim, sdk, receiver):
+    pref = preference(sdk, receiver)
+    paid = control(sim, "POST", f"/_sim/preferences/{pref['id']}/pay", {"outcome": "APRO"})
+    control(sim, "POST", f"/_sim/payments/{paid['payment_id']}/chargeback", {})
+    control(sim, "POST", f"/_sim/payments/{paid['payment_id']}/fraud_alert", {})
+    notes = receiver.wait_for(6)
+    for note in notes:
+        assert note["body"]["type"] in WIRE_TYPES, note["body"]
+        assert note["query"]["type"] == [note["body"]["type"]]
+        assert "topic" not in note["query"] and "topic" not in note["body"]
+    assert {n["body"]["type"] for n in notes} == WIRE_TYPES
+
+
+def test_search_range_defaults_to_date_created(sim, sdk):
+    old = pay(sdk, card_token(sdk), external_reference="r-1")["response"]
+    control(sim, "POST", f"/_sim/payments/{old['id']}/backdate", {"days": 2})
+    control(sim, "POST", f"/_sim/payments/{old['id']}/status",
+            {"status": "approved", "status_detail": "accredited"})  # updated now
+    window = {"begin_date": "NOW-1HOURS", "end_date": "NOW", "external_reference": "r-1"}
+    by_default = sdk.payment().search(window)["response"]
+    assert by_default["paging"]["total"] == 0  # created two days ago: outside the window
+    by_update = sdk.payment().search({**window, "range": "date_last_updated"})["response"]
+    assert [r["id"] for r in by_update["results"]] == [old["id"]]

@@ -73,3 +73,25 @@ def test_runs_are_bounded_resume_where_they_stopped_and_never_enqueue_twice(
     again = reconciler.run(since=timedelta(hours=1))
     assert again.enqueued == 0 and again.already_queued == again.payments_seen == 2
     assert datetime.now(UTC) > datetime.fromisoformat(again.window_start)
+
+
+def test_sweep_finds_an_old_payment_updated_now(services, firestore_project, firestore_emulator,
+                                                monkeypatch):
+    """Mercado Pago's search ranges over date_created unless told otherwise: reconcile must
+    ask for date_last_updated, or a payment created days ago and refunded now is missed."""
+    sim, tasks = services
+    old = _payment(sim.url, "ord_old")
+    requests.post(f"{sim.url}/_sim/payments/{old}/backdate", json={"days": 3},
+                  timeout=5).raise_for_status()
+    requests.post(f"{sim.url}/_sim/payments/{old}/status", json={"status": "refunded"},
+                  timeout=5).raise_for_status()
+    settings = Settings.from_env({
+        "GOOGLE_CLOUD_PROJECT": firestore_project, "FULFILL_URL": "http://127.0.0.1:9/",
+        "TASKS_SERVICE_ACCOUNT": "tasks@x.iam.gserviceaccount.com",
+        "RECONCILE_WINDOW_MINUTES": "60", "RECONCILE_PENDING_AFTER_MINUTES": "100000"})
+    queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
+    monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
+    reconciler = Reconciler(settings, firestore_emulator.client(firestore_project),
+                            lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
+    report = reconciler.run()
+    assert report.corrected == [old]

@@ -13,7 +13,7 @@ from shared.checkout import attempt_key, notification_url
 from shared.config import ConfigError, Settings
 from shared.log import scrub, trace_fields
 from shared.money import format_amount, same_money, to_decimal, to_json_number
-from shared.notifications import parse
+from shared.notifications import check_query_id, parse, parse_body
 from shared.schemas import SchemaError, parse_request, raw_card_fields
 from shared.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
 from shared.store.idempotency import key_hash, payload_hash
@@ -150,26 +150,35 @@ def test_notification_url_asks_for_webhooks_only():
 
 
 # -- notification parsing ----------------------------------------------------------------
-def test_notification_key_separates_updates_and_matches_redelivery():
-    body = json.dumps({"id": 1, "type": "payment", "action": "payment.created",
-                       "data": {"id": "123"}}).encode()
-    first = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r1"}, body)
-    again = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r2"}, body)
-    update = parse({"data.id": "123", "type": "payment"}, {"x-request-id": "r3"},
-                   json.dumps({"id": 2, "action": "payment.updated", "data": {"id": "123"}}).encode())
-    assert first.key() == again.key() != update.key()
+def test_notification_key_comes_from_signed_values_only():
+    q = {"data.id": "123", "type": "payment"}
+    created = {"id": 1, "type": "payment", "action": "payment.created", "data": {"id": "123"}}
+    altered = {"id": 2, "type": "payment", "action": "payment.updated", "data": {"id": "123"}}
+    first = parse(q, {"x-request-id": "r1"}, created, "1704908010")
+    replay = parse(q, {"x-request-id": "r1"}, altered, "1704908010")  # body is not signed
+    other = parse(q, {"x-request-id": "r2"}, created, "1704908010")
+    assert first is not None and replay is not None and other is not None
+    assert first.key() == replay.key() != other.key()
 
 
-@pytest.mark.parametrize(("query", "body"), [
-    ({"type": "payment"}, b"{}"), ({"data.id": "1"}, b"{}"),
+@pytest.mark.parametrize(("query", "raw"), [
     ({"data.id": "1", "type": "payment"}, b"{not json"),
     ({"data.id": "1", "type": "payment"}, b"[1]"),
-    ({"data.id": "1/../x", "type": "payment"}, b"{}"),
+    ({"data.id": "1", "type": "payment"}, b"[" * 40 + b"]" * 40),
 ])
-def test_malformed_notifications_are_400(query, body):
+def test_malformed_notification_bodies_are_400(query, raw):
     with pytest.raises(ApiError) as caught:
-        parse(query, {}, body)
+        parse(query, {}, parse_body(raw), "1")
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("query", [
+    {"type": "payment"}, {"data.id": "1/../x", "type": "payment"},
+    {"data.id": "", "type": "topic_merchant_order_wh"}])
+def test_bad_query_data_ids_are_401_before_verification(query):
+    with pytest.raises(ApiError) as caught:
+        check_query_id(query)
+    assert caught.value.status == 401
 
 
 # -- money, events, logs -----------------------------------------------------------------
@@ -225,3 +234,37 @@ def test_order_ids_are_unguessable_and_never_look_like_options():
     ids = {new_order_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(i.startswith("ord_") and len(i) == 28 for i in ids)
+
+
+# -- wire topics and task bodies --------------------------------------------------------------
+def test_wire_topics_map_to_project_topics_in_one_place():
+    from shared.mercadopago import topics
+
+    assert topics.from_wire("payment") == "payment"
+    assert topics.from_wire("topic_merchant_order_wh") == "merchant_order"
+    assert topics.from_wire("topic_chargebacks_wh") == "chargebacks"
+    assert topics.from_wire("stop_delivery_op_wh") == "fraud_alert"
+    for ipn_name in ("merchant_order", "chargebacks", "subscription_preapproval", ""):
+        assert topics.from_wire(ipn_name) is None
+    for topic in topics.PROJECT_TOPICS:
+        assert topics.from_wire(topics.to_wire(topic)) == topic
+
+
+@pytest.mark.parametrize("topic", ["payment", "merchant_order", "chargebacks"])
+def test_dead_letters_written_before_the_mapping_still_parse(topic):
+    from shared.fulfilment import HANDLED_TOPICS, FulfilTask
+
+    old = json.dumps({"topic": topic, "resource_id": "123", "notification_id": "ab",
+                      "action": "replay", "request_id": ""}).encode()
+    task = FulfilTask.parse(old)
+    assert task.topic in HANDLED_TOPICS and task.resource_signed
+    assert task.as_dict() == json.loads(old)
+
+
+def test_unsigned_fraud_alert_task_round_trips():
+    from shared.fulfilment import FulfilTask
+
+    raw = json.dumps({"topic": "fraud_alert", "resource_id": "58980959081",
+                      "notification_id": "cd", "resource_signed": False}).encode()
+    task = FulfilTask.parse(raw)
+    assert not task.resource_signed and task.as_dict()["resource_signed"] is False

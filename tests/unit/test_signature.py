@@ -61,7 +61,7 @@ def test_header_with_spaces_and_order_swapped():
     (None, SignatureFailure.MISSING_HEADER),
     ("", SignatureFailure.MISSING_HEADER),
     ("garbage", SignatureFailure.MALFORMED_HEADER),
-    ("v1=abc", SignatureFailure.MISSING_TS),
+    ("v1=" + "0" * 64, SignatureFailure.MISSING_TS),
     ("ts=1704908010", SignatureFailure.MISSING_V1),
     ("ts=abc,v1=00", SignatureFailure.INVALID_TS),
     ("ts=1704908010,v1=" + "0" * 64, SignatureFailure.MISMATCH),
@@ -105,3 +105,31 @@ def test_signature_bound_to_request_id_and_id():
     assert not verify(f"ts=5,v1={v1}", "other", "1", [SECRET], tolerance_seconds=0, now=0).ok
     assert not verify(f"ts=5,v1={v1}", "r", "2", [SECRET], tolerance_seconds=0, now=0).ok
     assert not verify(f"ts=6,v1={v1}", "r", "1", [SECRET], tolerance_seconds=0, now=0).ok
+
+
+V1 = "0" * 64
+
+
+@pytest.mark.parametrize(("header", "failure"), [
+    ("ts=\u00b2,v1=" + V1, SignatureFailure.INVALID_TS),          # a superscript two: isdigit()
+    ("ts=\u0661\u0662,v1=" + V1, SignatureFailure.INVALID_TS),    # Arabic-Indic digits
+    ("ts=" + "9" * 5000 + ",v1=" + V1, SignatureFailure.INVALID_TS),  # int() refuses 5000 digits
+    ("ts=1704908010,v1=" + "z" * 64, SignatureFailure.MALFORMED_HEADER),       # not hex
+    ("ts=1704908010,v1=" + "\u00e9" * 64, SignatureFailure.MALFORMED_HEADER),  # not ASCII
+    ("ts=1704908010,v1=abc", SignatureFailure.MALFORMED_HEADER),                # too short
+    ("ts=1704908010,ts=1704908011,v1=" + V1, SignatureFailure.MALFORMED_HEADER),  # repeated ts
+    ("ts=1704908010,v1=" + V1 + ",v1=" + V1, SignatureFailure.MALFORMED_HEADER),  # repeated v1
+    ("ts=1704908010,,v1=" + V1, SignatureFailure.MALFORMED_HEADER),             # empty part
+    ("ts=,v1=" + V1, SignatureFailure.MALFORMED_HEADER),                        # empty value
+    ("=1,ts=1704908010,v1=" + V1, SignatureFailure.MALFORMED_HEADER),           # empty key
+])
+def test_malformed_headers_fail_typed_never_raise(header, failure):
+    for tolerance in (0, 600):
+        result = verify(header, "r", "1", [SECRET], tolerance_seconds=tolerance, now=1704908010)
+        assert not result.ok and result.failure == failure
+
+
+def test_success_reports_the_signed_ts():
+    v1 = signature.sign(SECRET, "1", "r", "1704908010")
+    result = verify(f"ts=1704908010,v1={v1}", "r", "1", [SECRET], tolerance_seconds=0, now=0)
+    assert result.ok and result.ts == "1704908010"
