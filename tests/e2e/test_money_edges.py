@@ -121,6 +121,8 @@ def test_refund_payment_refuses_a_payment_that_is_not_an_orphan(live):
 def test_a_refund_from_a_shell_without_the_shop_url_still_reaches_the_shop(live, receiver):
     c = StackClient(live)
     answer = _paid_order(c)
+    # Hold Mercado Pago's notification so that mpctl, not fulfill, applies the refund.
+    c.sim("POST", "/_sim/notifications", json={"mode": "hold"})
     code, out, err = mpctl(live, "refund", answer["order_id"],
                            without=("MERCHANT_WEBHOOK_URL", "MERCHANT_WEBHOOK_SECRET"))
     assert code == 0, err
@@ -128,6 +130,12 @@ def test_a_refund_from_a_shell_without_the_shop_url_still_reaches_the_shop(live,
     c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid",
                                                                     "order.refunded"],
                what="order.refunded delivered by fulfill")
+    delivered = len(c.sim("GET", "/_sim/notifications/log")["deliveries"])
+    c.sim("POST", "/_sim/notifications", json={"mode": "deliver"})
+    c.sim("POST", "/_sim/notifications/flush", json={})
+    c.wait_for(lambda: len(c.sim("GET", "/_sim/notifications/log")["deliveries"]) > delivered,
+               what="the held notification delivered")
+    assert [e["type"] for e in _events(receiver)] == ["order.paid", "order.refunded"]
 
 
 def test_a_cancel_from_a_shell_without_the_shop_url_still_reaches_the_shop(live, receiver):
