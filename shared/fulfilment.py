@@ -215,10 +215,16 @@ class Fulfilment:
         if order is None:
             return Outcome(200, "ignored", {"reason": "order_not_found"})
         payment_id = order.get("paid_by_payment_id") or order.get("last_payment_id")
-        if payment_id:  # re-applying it runs a pending fulfilment and flushes the events
-            return self.sync_payment(str(payment_id), attempt, task)
-        self.flush_events(task.resource_id)
-        return Outcome(200, "applied", {"order_id": task.resource_id})
+        if not payment_id:
+            self.flush_events(task.resource_id)
+            return Outcome(200, "applied", {"order_id": task.resource_id})
+        # Re-applying the payment runs a pending fulfilment's hooks and flushes the events.
+        outcome = self.sync_payment(str(payment_id), attempt, task)
+        if outcome.status == 200 and self._orders.claim_fulfilment(
+                task.resource_id, self._clock()) is not None:
+            # No shop hooks here: a fulfilment another process left has nothing to run.
+            self._orders.finish_fulfilment(task.resource_id, self._clock(), [])
+        return outcome
 
     def flush_events(self, order_id: str) -> None:
         """Hand the order's pending merchant events to Cloud Tasks (named: at most once each)."""

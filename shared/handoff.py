@@ -17,7 +17,7 @@ from shared import log
 from shared.config import Settings
 from shared.store.orders import FULFILMENTS
 from shared.store.outbox import Outbox
-from shared.tasks import HttpTask, TaskQueue, task_id
+from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
 
 ORDER_TOPIC = "order"
 
@@ -44,13 +44,20 @@ def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, db: Any,
     name = task_id("h", f"{order_id}:{','.join(work)}")
     body = {"topic": ORDER_TOPIC, "resource_id": order_id, "notification_id": "",
             "action": "handoff", "request_id": ""}
-    queue.enqueue(HttpTask(
-        queue=settings.fulfill_queue, task_id=name, url=settings.fulfill_url,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        headers={"Content-Type": "application/json"},
-        oidc_service_account=settings.tasks_service_account,
-        oidc_audience=settings.fulfill_auth_audience or settings.fulfill_url,
-        dispatch_deadline_seconds=60))
+    try:
+        queue.enqueue(HttpTask(
+            queue=settings.fulfill_queue, task_id=name, url=settings.fulfill_url,
+            body=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json"},
+            oidc_service_account=settings.tasks_service_account,
+            oidc_audience=settings.fulfill_auth_audience or settings.fulfill_url,
+            dispatch_deadline_seconds=60))
+    except EnqueueError as exc:
+        # The transition is done; Mercado Pago's notification of it reaches fulfill anyway,
+        # which sends the order's pending events then.
+        log.error("handoff_failed", "could not queue the hand-over to fulfill",
+                  order_id=order_id, error=type(exc).__name__)
+        return None
     log.info("handed_over", "pending events and fulfilment handed to fulfill",
              order_id=order_id, pending=work)
     return name

@@ -82,3 +82,40 @@ def test_hand_over_queues_one_named_task_per_pending_state(db):
     assert task.oidc_service_account == "t@p.iam.gserviceaccount.com"
     outbox.mark_sent(outbox.pending("order-1")[0]["event_id"], datetime.now(UTC))
     assert hand_over(settings, queue, outbox, db, "order-1") not in (None, first)  # marker left
+
+
+hook_calls: list[str] = []
+
+
+def record_call(order) -> None:  # an ORDER_PAID_HOOKS target for the test below
+    hook_calls.append(order.order_id)
+
+
+class _Gateway:
+    def get_payment(self, payment_id: str) -> PaymentSnapshot:
+        assert payment_id == APPROVED.id
+        return APPROVED
+
+
+@pytest.mark.parametrize("hooks", ["tests.integration.test_handoff:record_call", ""])
+def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, hooks):
+    import json
+
+    from shared.config import Settings
+    from shared.fulfilment import Attempt, Fulfilment, FulfilTask
+    from shared.store.ledger import Ledger
+
+    monkeypatch.setenv("ORDER_PAID_HOOKS", hooks)
+    hook_calls.clear()
+    OrderRepository(db, defer_effects=True).apply_payment(APPROVED, datetime.now(UTC))
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
+    fulfill = Fulfilment(settings, OrderRepository(db, has_effects=bool(hooks)),
+                         Ledger(db, 30), _Gateway, _Queue, outbox=Outbox(db))
+    task = FulfilTask.parse(json.dumps({"topic": "order", "resource_id": "order-1",
+                                        "action": "handoff"}).encode())
+    outcome = fulfill.handle(task, Attempt(1, 10))
+    assert outcome.status == 200, outcome.body()
+    assert hook_calls == (["order-1"] if hooks else [])
+    assert OrderRepository(db).fulfilment("order-1")["state"] == "done"
+    assert fulfill.handle(task, Attempt(1, 10)).status == 200  # again: nothing more runs
+    assert hook_calls == (["order-1"] if hooks else [])
