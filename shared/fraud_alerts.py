@@ -53,6 +53,8 @@ class Recorded:
 class FraudAlerts:
     def __init__(self, db: firestore.Client, emit_events: bool = True) -> None:
         self._db = db
+        # The event is always written (the shop hears of every alert, whoever records it);
+        # ``emit_events`` only says whether this process delivers it (else TTL from creation).
         self._emit_events = emit_events
 
     def _ref(self, order_id: str) -> Any:
@@ -60,7 +62,7 @@ class FraudAlerts:
 
     def record(self, order_id: str, payment_id: str, now: datetime) -> Recorded:
         """Put the alert on the order (once) with its ``order.fraud_alert`` event."""
-        announce = self._emit_events
+        announce = True
         for _ in range(_TRIES):
             snap = self._ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
             if not snap.exists:
@@ -79,7 +81,7 @@ class FraudAlerts:
                 # once per order: a cleared alert that comes back is recorded quietly
                 outbox.stage(self._db, batch, outbox.new_event(
                     EVENT, order_id, payment_id, to_decimal(data["amount"]),
-                    str(data["currency"])), now)
+                    str(data["currency"])), now, ttl_from_creation=not self._emit_events)
             try:
                 batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
             except (gexc.FailedPrecondition, gexc.Aborted):

@@ -91,10 +91,9 @@ class MercadoPagoGateway:
         self._token = access_token
 
     def _options(self, idempotency_key: str | None = None,
-                 device_session_id: str | None = None) -> RequestOptions:
+                 extra_headers: dict[str, str] | None = None) -> RequestOptions:
         headers = {"x-idempotency-key": idempotency_key} if idempotency_key else {}
-        if device_session_id:
-            headers["X-meli-session-id"] = device_session_id
+        headers.update(extra_headers or {})
         return RequestOptions(
             access_token=self._token,
             connection_timeout=float(self._timeout),
@@ -128,8 +127,9 @@ class MercadoPagoGateway:
                     "three_d_secure_mode": request.three_d_secure_mode}
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(_approval_inputs(request))
-        response = self._sdk.payment().create(
-            body, self._options(request.idempotency_key, request.device_session_id))
+        device = ({"X-meli-session-id": request.device_session_id}
+                  if request.device_session_id else None)
+        response = self._sdk.payment().create(body, self._options(request.idempotency_key, device))
         return PaymentSnapshot.from_api(_check(response))
 
     def get_payment(self, payment_id: str) -> PaymentSnapshot:
@@ -178,12 +178,19 @@ class MercadoPagoGateway:
         return PreferenceCreated(str(created["id"]), str(created.get("init_point") or ""),
                                  str(created.get("sandbox_init_point") or ""))
 
-    def refund(self, payment_id: str, amount: Any | None, idempotency_key: str) -> RefundResult:
-        """Full refund when ``amount`` is None, else a partial one (a Decimal)."""
+    def refund(self, payment_id: str, amount: Any | None, idempotency_key: str,
+               *, render_in_process: bool = False) -> RefundResult:
+        """Full refund when ``amount`` is None, else a partial one (a Decimal).
+
+        ``render_in_process`` (PIX): ask Mercado Pago to answer a refund held in contingency
+        as 201 ``in_process`` instead of a 400 (``X-Render-In-Process-Refunds: true``).
+        """
         from shared.mercadopago.requests import RefundResult
 
         body = {} if amount is None else {"amount": to_json_number(amount)}
-        response = self._sdk.refund().create(payment_id, body, self._options(idempotency_key))
+        extra = {"X-Render-In-Process-Refunds": "true"} if render_in_process else None
+        response = self._sdk.refund().create(payment_id, body,
+                                             self._options(idempotency_key, extra))
         created = _check(response, not_found_ok=True)
         return RefundResult(str(created.get("id")), to_decimal(created.get("amount") or 0),
                             str(created.get("status") or ""))
