@@ -66,10 +66,13 @@ def test_the_payment_flow_reaches_fulfill_through_the_front_end(live):
     c = StackClient(live)
     answer = c.pay().json()
     c.wait_order(answer["order_id"], "paid")
-    forwarded = [x for x in _frontend_lines(live)
-                 if x.get("event") == "forwarded" and x.get("service") == "fulfill"]
-    assert forwarded and all(x["signature"] == "removed_by_google" for x in forwarded)
-    assert any(x["status"] == 200 for x in forwarded)
+
+    def forwarded() -> list[dict[str, Any]]:  # logged once fulfill has answered
+        return [x for x in _frontend_lines(live)
+                if x.get("event") == "forwarded" and x.get("service") == "fulfill"]
+
+    c.wait_for(lambda: any(x["status"] == 200 for x in forwarded()), what="a forwarded task")
+    assert all(x["signature"] == "removed_by_google" for x in forwarded())
     fulfill_log = live.log_path("fulfill").read_text()
     accepted = [json.loads(x) for x in fulfill_log.splitlines() if '"caller_accepted"' in x]
     assert accepted and {a["signature"] for a in accepted} == {"removed_by_google"}
