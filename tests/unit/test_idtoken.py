@@ -39,6 +39,11 @@ def check(token: str, certs_url: str = "http://127.0.0.1:9/certs", *, stripped_o
                           issuers=ISSUERS, accept_stripped=stripped_ok, **kw)  # type: ignore[arg-type]
 
 
+class FromNow:
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+
 # -- cloud_run_iam: a token whose signature Google removed ----------------------------------
 def test_marker_token_with_good_claims_is_accepted_without_fetching_certs(minter, certs):
     result = check(minter.stripped(AUD, SA), certs.url, stripped_ok=True)
@@ -63,15 +68,17 @@ def test_marker_token_is_exactly_cloud_run_s_shape(minter):
     ({"email_verified": False}, TokenFailure.UNVERIFIED_EMAIL, 403),
     ({"email_verified": "true"}, TokenFailure.UNVERIFIED_EMAIL, 403),  # a string is not true
     ({"email_verified": None}, TokenFailure.UNVERIFIED_EMAIL, 403),
-    ({"exp": int(time.time()) - 60}, TokenFailure.EXPIRED, 401),
+    ({"exp": FromNow(-60)}, TokenFailure.EXPIRED, 401),
     ({"exp": None}, TokenFailure.MALFORMED, 401),
     ({"exp": "9999999999"}, TokenFailure.MALFORMED, 401),
-    ({"iat": int(time.time()) + 120}, TokenFailure.NOT_YET_VALID, 401),
+    ({"iat": FromNow(120)}, TokenFailure.NOT_YET_VALID, 401),
     ({"iat": None}, TokenFailure.MALFORMED, 401),
     ({"iss": "https://evil.example"}, TokenFailure.WRONG_ISSUER, 401),
     ({"iss": None}, TokenFailure.WRONG_ISSUER, 401),
 ])
 def test_marker_token_with_a_bad_claim_is_refused(minter, overrides, reason, status):
+    now = int(time.time())  # times relative to when the test runs, not when it was collected
+    overrides = {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in overrides.items()}
     result = check(minter.stripped(AUD, SA, **overrides), stripped_ok=True)
     assert not result.ok and result.failure == reason and result.status == status
 
