@@ -27,7 +27,7 @@ SCHEDULER_SA = "scheduler@demo-mp-local.iam.gserviceaccount.com"
 AUTH_ENV = {"FULFILL_AUTH_AUDIENCE": FULFILL_AUD, "FULFILL_ALLOWED_SERVICE_ACCOUNT": TASKS_SA,
             "RECONCILE_AUTH_AUDIENCE": RECONCILE_AUD,
             "RECONCILE_ALLOWED_SERVICE_ACCOUNT": SCHEDULER_SA}
-CLEARED = ["CALLER_AUTH", *AUTH_ENV, "MP_ACCESS_TOKEN", "MERCHANT_WEBHOOK_URL",
+CLEARED = ["CALLER_AUTH", *AUTH_ENV, "MP_ACCESS_TOKEN", "MERCHANT_WEBHOOK_URL", "MP_API_BASE_URL",
            "CLOUD_TASKS_EMULATOR_HOST", "ID_TOKEN_CERTS_URL", "LOG_LEVEL"]
 
 
@@ -52,13 +52,16 @@ def _reset_caches() -> None:
 
 
 @pytest.fixture
-def client_for(monkeypatch: pytest.MonkeyPatch, firestore_project: str
-               ) -> Iterator[Callable[..., Any]]:
-    """A test client of fulfill or reconcile with exactly this environment (Firestore: emulator)."""
+def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """A test client of fulfill or reconcile with exactly this environment. Nothing behind it
+    answers (Firestore and Mercado Pago on closed ports, no access token): what follows an
+    accepted caller is fulfill's ``not_configured`` outcome, reconcile's 503."""
     def build(name: str, **env: str) -> Any:
         for key in CLEARED:
             monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", firestore_project)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-mp-local")
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+        monkeypatch.setenv("MP_API_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         _reset_caches()
@@ -148,11 +151,10 @@ def test_cloud_run_iam_still_verifies_a_real_signature(client_for, minter):
 
 def test_reconcile_accepts_the_schedulers_stripped_token_and_logs_refusals(client_for, minter,
                                                                           capsys):
-    client = client_for("reconcile", CALLER_AUTH="cloud_run_iam", MP_API_BASE_URL=
-                        f"http://127.0.0.1:{_closed_port()}", **AUTH_ENV)
+    client = client_for("reconcile", CALLER_AUTH="cloud_run_iam", **AUTH_ENV)
     ok = client.post("/", json={}, headers={
         "Authorization": f"Bearer {minter.stripped(RECONCILE_AUD, SCHEDULER_SA)}"})
-    assert ok.status_code not in (401, 403), ok.get_json()
+    assert ok.status_code == 503 and ok.get_json()["error"]["code"] == "reconcile_failed", ok.get_json()
     wrong = client.post("/", json={}, headers={
         "Authorization": f"Bearer {minter.stripped(RECONCILE_AUD, TASKS_SA)}"})
     assert wrong.status_code == 403
