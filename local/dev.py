@@ -4,12 +4,14 @@
     .venv/bin/python -m local.dev --smoke      # pay one order end to end, stop; 0 if paid
 
 Ports come from CREATE_PAYMENT_PORT, IPN_WEBHOOK_PORT, FULFILL_PORT, RECONCILE_PORT,
-MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT, STOREFRONT_PORT
-(defaults in docs/contracts.md; reconcile's 8084 is this module's choice until the contract
-names one) and MERCHANT_EVENTS_PORT (8089: the receiver printing merchant events, started
-unless MERCHANT_WEBHOOK_URL is set). Every other variable of this environment (LOG_LEVEL...)
-reaches the functions. Logs: ``.local-run/<run>/<service>.log``. While it runs, the ports
-and process ids are in ``.local-run/stack.json`` (``mpctl --local`` reads them).
+MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT, STOREFRONT_PORT,
+FULFILL_INTERNAL_PORT, RECONCILE_INTERNAL_PORT (defaults in docs/contracts.md) and
+MERCHANT_EVENTS_PORT (8089: the receiver printing merchant events, started unless
+MERCHANT_WEBHOOK_URL is set). fulfill's and reconcile's public ports belong to the local Cloud
+Run front end (local/run_frontend.py), which checks the caller's ID token and forwards to the
+functions' internal ports. Every other variable of this environment (LOG_LEVEL...) reaches the
+functions. Logs: ``.local-run/<run>/<service>.log``. While it runs, the ports and process ids
+are in ``.local-run/stack.json`` (``mpctl --local`` reads them).
 
 Keeping Firestore's data (the restore drill, docs/deploying.md): ``FIRESTORE_EXPORT_DIR=dir``
 exports it to ``dir/firestore_export`` when the stack stops; ``FIRESTORE_IMPORT_DIR=dir``
@@ -91,8 +93,8 @@ def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path 
   checkout page    {urls.storefront}   <- open it and pay with the APRO test card
   create_payment   {urls.create_payment}
   ipn_webhook      {urls.ipn_webhook}
-  fulfill          {urls.fulfill}
-  reconcile        {urls.reconcile}   (Cloud Scheduler's job; needs its OIDC token)
+  fulfill          {urls.fulfill}   (Cloud Tasks' OIDC token; front end -> {urls.fulfill_internal})
+  reconcile        {urls.reconcile}   (the scheduler's OIDC token; front end -> {urls.reconcile_internal})
   MP simulator     {urls.simulator}
   Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host}){log}
   Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
