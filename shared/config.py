@@ -147,7 +147,6 @@ class Settings:
     reconcile_window_minutes: int = 30
     reconcile_pending_after_minutes: int = 15
     reconcile_max_items: int = 200
-    caller_auth: str = "verify"
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -231,7 +230,6 @@ class Settings:
             reconcile_window_minutes=_int(env, "RECONCILE_WINDOW_MINUTES", 30, minimum=1),
             reconcile_pending_after_minutes=_int(env, "RECONCILE_PENDING_AFTER_MINUTES", 15),
             reconcile_max_items=_int(env, "RECONCILE_MAX_ITEMS", 200, minimum=1),
-            caller_auth=_choice(env, "CALLER_AUTH", "verify", ("cloud_run_iam", "verify", "off")),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),
