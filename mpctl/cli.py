@@ -67,7 +67,10 @@ def _use_local_stack() -> None:
         raise CommandError(f"no local stack is running ({path} is missing or stale): start "
                            "one with `make dev`") from exc
     for key, value in function_env(ports, StackOptions()).items():
-        os.environ.setdefault(key, value)
+        if key.endswith(("_HOST", "_URL")):  # where the stack listens: --local means this stack
+            os.environ[key] = value
+        else:  # other settings (LOG_LEVEL...) may still come from the shell
+            os.environ.setdefault(key, value)
 
 
 class Context:

@@ -65,3 +65,25 @@ def test_local_takes_the_ports_of_the_running_stack(bare_env, tmp_path):
         assert os.environ["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:9185"
         assert os.environ["MP_API_BASE_URL"] == "http://127.0.0.1:9190"
         assert os.environ["FULFILL_URL"] == "http://127.0.0.1:9183"
+
+
+def test_local_wins_over_endpoints_inherited_from_the_shell(bare_env, tmp_path):
+    """A shell (or a test run) that still names another emulator must not redirect --local."""
+    stack_file = tmp_path / "stack.json"
+    stack_file.write_text(json.dumps({"pid": os.getpid(), "ports": {
+        "create_payment": 9181, "ipn_webhook": 9182, "fulfill": 9183, "reconcile": 9184,
+        "simulator": 9190, "firestore": 9185, "tasks_grpc": 9123, "tasks_http": 9124,
+        "storefront": 9180}}))
+    bare_env.setenv("LOCAL_STACK_FILE", str(stack_file))
+    from unittest import mock
+
+    from mpctl.cli import _use_local_stack
+
+    with mock.patch.dict(os.environ):
+        os.environ["FIRESTORE_EMULATOR_HOST"] = "127.0.0.1:1"  # a stack that is gone
+        os.environ["MP_API_BASE_URL"] = "http://127.0.0.1:2"
+        os.environ["LOG_LEVEL"] = "WARNING"  # a plain setting still comes from the shell
+        _use_local_stack()
+        assert os.environ["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:9185"
+        assert os.environ["MP_API_BASE_URL"] == "http://127.0.0.1:9190"
+        assert os.environ["LOG_LEVEL"] == "WARNING"
