@@ -73,3 +73,34 @@ def test_runs_are_bounded_resume_where_they_stopped_and_never_enqueue_twice(
     again = reconciler.run(since=timedelta(hours=1))
     assert again.enqueued == 0 and again.already_queued == again.payments_seen == 2
     assert datetime.now(UTC) > datetime.fromisoformat(again.window_start)
+
+
+def _reconciler(sim, tasks, firestore_project, firestore_emulator, monkeypatch,
+                **env: str) -> Reconciler:
+    settings = Settings.from_env({
+        "GOOGLE_CLOUD_PROJECT": firestore_project, "FULFILL_URL": "http://127.0.0.1:9/",
+        "TASKS_SERVICE_ACCOUNT": "tasks@x.iam.gserviceaccount.com",
+        "RECONCILE_WINDOW_MINUTES": "60", "RECONCILE_PENDING_AFTER_MINUTES": "100000", **env})
+    db = firestore_emulator.client(firestore_project)
+    queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
+    monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
+    return Reconciler(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
+
+
+def test_repeated_since_runs_move_through_a_window_larger_than_one_run(
+        services, firestore_project, firestore_emulator, monkeypatch):
+    """`mpctl reconcile --since 1h` run again and again with more payments in the window than
+    one run covers: each run continues where the previous one stopped, until all are seen."""
+    sim, tasks = services
+    payment_ids = {_payment(sim.url, f"ord_w{i}") for i in range(130)}
+    reconciler = _reconciler(sim, tasks, firestore_project, firestore_emulator, monkeypatch,
+                             RECONCILE_MAX_ITEMS="50")
+    corrected: list[str] = []
+    for _ in range(8):
+        report = reconciler.run(since=timedelta(hours=1))
+        assert report.payments_seen <= 50
+        corrected += report.corrected
+        if not report.truncated:
+            break
+    assert set(corrected) == payment_ids
+    assert len(corrected) == len(payment_ids)

@@ -131,7 +131,8 @@ class StackClient:
                               data=body, headers=h, timeout=10)
 
 
-def mpctl(stack: LocalStack, *args: str, timeout: float = 60) -> tuple[int, Any, str]:
+def mpctl(stack: LocalStack, *args: str, timeout: float = 60,
+          env: dict[str, str] | None = None) -> tuple[int, Any, str]:
     """Run the installed ``mpctl`` against this stack; returns (exit code, JSON or text, stderr)."""
     import os
     import subprocess
@@ -139,8 +140,8 @@ def mpctl(stack: LocalStack, *args: str, timeout: float = 60) -> tuple[int, Any,
     from pathlib import Path
 
     script = Path(sys.executable).parent / "mpctl"
-    env = {**os.environ, **stack.function_env}
-    done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([str(script), *args], env={**os.environ, **stack.function_env,
+                                                     **(env or {})}, capture_output=True, text=True,
                           timeout=timeout, check=False)
     try:
         out: Any = json.loads(done.stdout) if done.stdout.strip() else None
