@@ -26,6 +26,7 @@ from typing import Any
 from local.seed import seed
 from local.stack import (
     MP_PUBLIC_KEY,
+    STATE_FILE,
     LocalStack,
     StackError,
     StackOptions,
@@ -101,6 +102,8 @@ Walk-through (copy-paste into a shell):
   # 3. watch the order become "paid"
   curl -s {urls.create_payment}/orders/$ORDER; echo
 
+A function that dies is restarted (with a back-off); an emulator or the simulator dying
+stops the stack. Ports and pids: the state file (.local-run/stack.json).
 Ctrl-C stops everything.
 """
 
@@ -201,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of the defaults")
     parser.add_argument("--run-dir", type=Path, default=None, help="where service logs go")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="where the ports and pids go (default .local-run/stack.json; "
+                             "<run dir>/stack.json with --run-dir)")
     parser.add_argument("--time-scale", type=float, default=None)
     parser.add_argument("--cont-delay", type=float, default=None)
     parser.add_argument("--retry-delays", default=None, help="e.g. 1,5,30")
@@ -224,13 +230,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     run_dir = args.run_dir or default_run_dir()
+    state_file = args.state_file or (run_dir / "stack.json" if args.run_dir else STATE_FILE)
     console = not (args.quiet or args.smoke)
     say(f"logs: {run_dir}")
 
     stack: LocalStack | None = None
     with terminate_on_signals():
         try:
-            stack = start_stack(ports, options, run_dir=run_dir, console=console)
+            stack = start_stack(ports, options, run_dir=run_dir, console=console,
+                                state_file=state_file)
             seed(options.project, stack.endpoints.firestore_host)
             if args.smoke:
                 say(summary(stack.endpoints))
