@@ -1,0 +1,34 @@
+"""`make load`, small: 100 orders from 10 buyers against a whole local stack (cards, rejected
+cards retried, PIX), with a function killed midway: every approved order is paid once.
+
+Completion and exactly-once only: rates and latencies belong to the benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.buyers import LoadConfig
+from bench.load import format_load, run_load_on_new_stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_small_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    config = LoadConfig(total=100, concurrency=10, rejected_share=0.1, pix_share=0.1,
+                        kill_functions=2, paid_deadline=90.0)
+    result = run_load_on_new_stack(config, tmp_path)
+    summary = format_load(result)
+    kinds = {t.kind for t in result.traces}
+    assert kinds == {"card", "rejected_first", "pix"}, summary
+    assert result.created == result.approved == result.paid == 100, summary
+    assert result.lost == 0, summary
+    assert result.duplicates == 0, summary
+    assert result.events == 100, summary  # one order.paid each, none twice
+    assert len(result.kills) == 2, summary
+    # the figures make load prints exist for every function
+    d = result.as_dict()
+    for name in ("create_payment", "ipn_webhook", "fulfill"):
+        assert d["cpu_seconds"][name] > 0 and d["peak_rss_mb"][name] > 0, summary
+    assert d["firestore_calls_per_paid_order"]["fulfill"] > 0, summary
