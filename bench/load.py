@@ -169,18 +169,26 @@ def start_load_stack(run_dir: Path, extra_env: Mapping[str, str] | None = None
     return stack, sink, counter
 
 
+RECONCILE_STATS: dict[str, float] = {}
+
+
 def reconcile_until_done(stack: LocalStack) -> int:
-    """`mpctl reconcile --since 30m --until-done` with short bounded runs; returns the runs."""
+    """`mpctl reconcile --since 30m --until-done` with short bounded runs; returns the runs
+    (and leaves payments seen and seconds in ``RECONCILE_STATS``)."""
     import json
+    import re
     import subprocess
     import sys
 
     env = {**stack.function_env, "RECONCILE_TIME_BUDGET_SECONDS": "5", "LOG_LEVEL": "WARNING"}
+    t0 = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "mpctl", "reconcile", "--since", "30m",
                            "--new-window", "--until-done"], env=env, capture_output=True,
                           text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"mpctl reconcile failed: {done.stderr[-2000:]}")
+    seen = sum(int(n) for n in re.findall(r"(\d+) payments seen", done.stderr))
+    RECONCILE_STATS.update(payments_seen=seen, seconds=time.monotonic() - t0)
     return int(json.loads(done.stdout)["runs"])
 
 
@@ -264,6 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = REPO_ROOT / ".local-run" / _time.strftime("load-%Y%m%d-%H%M%S")
     result = run_load_on_new_stack(config, run_dir)
     print(format_load(result))
+    if RECONCILE_STATS:
+        rate = RECONCILE_STATS["payments_seen"] / max(RECONCILE_STATS["seconds"], 1e-9)
+        print(f"reconcile: {RECONCILE_STATS['payments_seen']:.0f} payments looked at in "
+              f"{RECONCILE_STATS['seconds']:.1f} s ({rate:.1f}/s, mpctl process start "
+              f"included)")
     print(f"logs: {run_dir}")
     if args.json is not None:
         args.json.write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")

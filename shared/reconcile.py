@@ -41,6 +41,7 @@ from shared.tasks import HttpTask, TaskQueue
 
 STATE = "reconcile_state"
 PAGE = 100
+SAVE_EVERY = 2.0  # seconds between cursor saves within a run
 OVERLAP = timedelta(minutes=1)
 MAX_LOOKBACK = timedelta(days=30)
 # A payment found for a pending order was created after the order; a day of slack covers clocks.
@@ -180,10 +181,13 @@ class Reconciler:
     def _sweep(self, cursor: Cursor, end: datetime, deadline: float, report: ReconcileReport,
                save: Callable[[Cursor, bool], None]) -> bool:
         """Page from ``cursor`` to ``end`` until covered, out of time or at the item cap.
-        The cursor is saved after every page, so a run cut off by its timeout loses nothing."""
+        The cursor is saved at most every ``SAVE_EVERY`` seconds (Firestore sustains about one
+        write per second to one document) and at the end, so a run cut off by its timeout
+        repeats at most a few pages."""
         cap = self._settings.reconcile_max_items
         offset = 0
         done = False
+        saved_at = self._monotonic()
         while True:
             left = cap - report.payments_seen if cap else PAGE
             if left <= 0 or self._monotonic() >= deadline:
@@ -211,12 +215,15 @@ class Reconciler:
             report.payments_seen += len(fresh)
             done = not page or offset + len(page) >= total
             report.payments_remaining = 0 if done else max(0, total - offset - len(page))
-            save(cursor, done)
             if done:
                 break
+            if self._monotonic() - saved_at >= SAVE_EVERY:
+                save(cursor, False)
+                saved_at = self._monotonic()
             # Keyset paging: after moving the cursor, start again at it; a page entirely at one
             # instant (more payments than a page in one millisecond) pages on by offset.
             offset = 0 if advanced else offset + len(page)
+        save(cursor, done)
         report.window_done = done
         report.covered_until = mp_time(end if done else cursor.resume_from)
         return done
