@@ -20,6 +20,12 @@ from shared.tasks import TaskQueue
 TOKEN = "TEST-reconcile-token"
 
 
+def _warm(db) -> None:
+    """The emulator's first answer can take longer than the product's 5 s call timeout on a
+    busy machine (JVM warm-up): wait for one answer first, with a deadline."""
+    db.collection("reconcile_state").document("warm-up").get(timeout=60)
+
+
 @pytest.fixture
 def services() -> Iterator[tuple[object, object]]:
     sim = start_simulator(access_token=TOKEN, public_key="TEST-pk")
@@ -53,6 +59,7 @@ def test_runs_are_bounded_resume_where_they_stopped_and_never_enqueue_twice(
         "RECONCILE_MAX_ITEMS": "2", "RECONCILE_WINDOW_MINUTES": "60",
         "RECONCILE_PENDING_AFTER_MINUTES": "100000"})
     db = firestore_emulator.client(firestore_project)
+    _warm(db)
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     # the emulator's queue lives in its own project: aim the queue path at it
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
@@ -82,6 +89,7 @@ def _reconciler(sim, tasks, firestore_project, firestore_emulator, monkeypatch,
         "TASKS_SERVICE_ACCOUNT": "tasks@x.iam.gserviceaccount.com",
         "RECONCILE_WINDOW_MINUTES": "60", "RECONCILE_PENDING_AFTER_MINUTES": "100000", **env})
     db = firestore_emulator.client(firestore_project)
+    _warm(db)
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
     return Reconciler(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
