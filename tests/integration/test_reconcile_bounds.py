@@ -112,3 +112,54 @@ def test_repeated_since_runs_move_through_a_window_larger_than_one_run(
             break
     assert set(corrected) == payment_ids
     assert len(corrected) == len(payment_ids)
+
+
+class _SameInstantMercadoPago:
+    """Mercado Pago's search (the simulator's own implementation, local.mp_simulator.search)
+    over payments that all share one date_last_updated: more than a page in one millisecond."""
+
+    def __init__(self, count: int) -> None:
+        from local.mp_simulator import clock
+
+        stamp = clock.iso(datetime.now(UTC) - timedelta(minutes=5))
+        self.docs = [{"id": 9_000_000 + i, "status": "approved", "status_detail": "accredited",
+                      "transaction_amount": 10, "currency_id": "BRL",
+                      "external_reference": f"ord_same_{i}", "date_created": stamp,
+                      "date_last_updated": stamp} for i in range(count)]
+        self.searches = 0
+
+    def search_payments(self, filters: dict[str, object]) -> tuple[list[object], int]:
+        from local.mp_simulator.search import search
+        from shared.mercadopago.models import PaymentSnapshot
+
+        self.searches += 1
+        answer = search(self.docs, {k: str(v) for k, v in filters.items()})
+        return ([PaymentSnapshot.from_api(r) for r in answer["results"]],
+                int(answer["paging"]["total"]))
+
+
+def test_payments_sharing_one_instant_are_all_covered_once_across_runs(
+        services, firestore_project, firestore_emulator, monkeypatch):
+    """250 payments updated in the same millisecond, at most 100 per run: the cursor keeps the
+    instant and the ids seen at it, pages on by offset, and every payment is enqueued once."""
+    _, tasks = services
+    fake = _SameInstantMercadoPago(250)
+    settings = Settings.from_env({
+        "GOOGLE_CLOUD_PROJECT": firestore_project, "FULFILL_URL": "http://127.0.0.1:9/",
+        "TASKS_SERVICE_ACCOUNT": "tasks@x.iam.gserviceaccount.com",
+        "RECONCILE_MAX_ITEMS": "100", "RECONCILE_WINDOW_MINUTES": "60",
+        "RECONCILE_PENDING_AFTER_MINUTES": "100000"})
+    db = firestore_emulator.client(firestore_project)
+    _warm(db)
+    queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
+    monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
+    reconciler = Reconciler(settings, db, lambda: fake, lambda: queue)  # type: ignore[arg-type]
+    corrected: list[str] = []
+    for _ in range(6):
+        report = reconciler.run(since=timedelta(hours=1))
+        assert report.payments_seen <= 100
+        corrected += report.corrected
+        if report.window_done:
+            break
+    assert report.window_done
+    assert sorted(corrected) == sorted(str(d["id"]) for d in fake.docs)  # each once
