@@ -296,6 +296,7 @@ class LoadConfig:
     mp_faults: bool = False
     drop_notifications: bool = False  # drop every notification during the middle third
     kill_functions: int = 0  # function processes killed during the run (restarted)
+    kill_targets: tuple[str, ...] = ("fulfill", "create_payment", "ipn_webhook")  # in turn
     seed: int = 12
 
 
@@ -655,7 +656,7 @@ def _faults(stack: LocalStack, config: LoadConfig, buyers: Buyers, stop: threadi
     sim = requests.Session()
     sim.trust_env = False
     base = stack.endpoints.simulator
-    victims = ["fulfill", "create_payment", "ipn_webhook"]
+    victims = list(config.kill_targets)
     total = len(buyers.traces)
     next_kill = 1
     dropping = False
