@@ -7,14 +7,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv dev test test-python lint typecheck unit integration e2e bench smoke clean \
-	browser-deps
+.PHONY: help venv dev test test-python lint typecheck unit integration e2e bench load smoke \
+	clean browser-deps
 
 help:
 	@echo "make dev    - run Firestore emulator, Cloud Tasks emulator, Mercado Pago simulator"
 	@echo "              and the three functions locally, with a walk-through"
 	@echo "make test   - lint, type check, unit/integration/e2e tests, offline infra checks"
 	@echo "make bench  - cold start and webhook throughput benchmark"
+	@echo "make load   - buyers against the whole local stack (LOAD_ARGS=\"--total 1000 --concurrency 20\";"
+	@echo "              faults: --mp-faults --drop-notifications --kill N)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +68,10 @@ test: lint typecheck test-python test-infra
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+LOAD_ARGS ?=
+load: $(STAMP)
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache build .local-run

@@ -21,7 +21,6 @@ starts from that export (local/firestore_emulator.py).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -40,6 +39,7 @@ from local.stack import (
     MERCHANT_WEBHOOK_SECRET,
     MP_PUBLIC_KEY,
     REPO_ROOT,
+    STATE_FILE,
     LocalStack,
     ServiceSpec,
     StackError,
@@ -80,9 +80,6 @@ def payment_body(token: str, product_id: str = "demo-product", quantity: int = 2
             "installments": 1,
         },
     }
-
-
-STACK_FILE = REPO_ROOT / ".local-run" / "stack.json"
 
 
 def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path | None = None) -> str:
@@ -131,6 +128,8 @@ Walk-through with curl (copy-paste into a shell):
     echo "status: $STATUS"; [ "$STATUS" = paid ] && break; sleep 1
   done
 
+A function that dies is restarted (with a back-off); an emulator or the simulator dying
+stops the stack. Ports and pids: the state file (.local-run/stack.json).
 Ctrl-C stops everything.
 """
 
@@ -147,30 +146,6 @@ def merchant_events_service(port: int, secret: str) -> ServiceSpec:
         ports=(port,),
         stop_wave=1,
     )
-
-
-def write_stack_file(stack: LocalStack, path: Path = STACK_FILE) -> None:
-    """What is running where, for ``mpctl --local`` and for people: ports, URLs, pids."""
-    doc = {
-        "pid": os.getpid(),
-        "project": stack.project,
-        "run_dir": str(stack.run_dir),
-        "ports": dataclasses.asdict(stack.ports),
-        "urls": stack.endpoints.as_dict(),
-        "services": {spec.name: {"pid": stack.pid(spec.name), "url": spec.url}
-                     for spec in stack.services},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
-
-
-def remove_stack_file(path: Path = STACK_FILE) -> None:
-    """Remove the file if it is this process's (another make dev may have replaced it)."""
-    with contextlib.suppress(OSError, ValueError):
-        if json.loads(path.read_text()).get("pid") == os.getpid():
-            path.unlink()
 
 
 # --------------------------------------------------------------------------------------
@@ -269,12 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of the defaults")
     parser.add_argument("--run-dir", type=Path, default=None, help="where service logs go")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="where the ports and pids go (default .local-run/stack.json; "
+                             "<run dir>/stack.json with --run-dir)")
     parser.add_argument("--time-scale", type=float, default=None)
     parser.add_argument("--cont-delay", type=float, default=None)
     parser.add_argument("--retry-delays", default=None, help="e.g. 1,5,30")
     parser.add_argument("--smoke-timeout", type=float, default=60.0)
-    parser.add_argument("--stack-file", type=Path, default=STACK_FILE,
-                        help="where the running stack's ports and pids are written")
     parser.add_argument(
         "--quiet",
         action="store_true",
@@ -294,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     run_dir = args.run_dir or default_run_dir()
+    state_file = args.state_file or (run_dir / "stack.json" if args.run_dir else STATE_FILE)
     console = not (args.quiet or args.smoke)
     say(f"logs: {run_dir}")
     for variable, what in (
@@ -325,9 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     stack: LocalStack | None = None
     with terminate_on_signals():
         try:
-            stack = start_stack(ports, options, run_dir=run_dir, console=console, extra=extra)
-            if not args.smoke:  # a smoke run stops at once; it must not hide a running make dev
-                write_stack_file(stack, args.stack_file)
+            # A smoke run stops at once; it must not hide a running make dev's state file.
+            stack = start_stack(ports, options, run_dir=run_dir, console=console, extra=extra,
+                                state_file=None if args.smoke else state_file)
             seed(options.project, stack.endpoints.firestore_host)
             firestore_log = stack.log_path("firestore")
             if args.smoke:
@@ -354,8 +331,6 @@ def main(argv: list[str] | None = None) -> int:
             return 128 + term.signum
         finally:
             if stack is not None:
-                if not args.smoke:
-                    remove_stack_file(args.stack_file)
                 stack.stop()
                 print("local stack stopped", file=sys.stderr, flush=True)
 

@@ -9,6 +9,12 @@ after a grace period, and waits until no member of any group is left (checked by
 ``/proc``, so grandchildren count too). Linux's parent-death signal stops the services if the
 supervisor itself is killed.
 
+While supervising (``wait``), a service with a ``RestartPolicy`` (every function process) that
+dies is restarted after a back-off, with a log line, once what is left of its process group is
+killed; any other service's death (the emulators, the simulator: their state is in memory)
+stops the whole stack. ``state_file`` (make dev: ``.local-run/stack.json``) holds
+``{"ports": {...}, "pids": {...}}`` and is rewritten whenever a pid changes.
+
 ``standard_services`` builds the whole local platform (Firestore emulator, Cloud Tasks
 emulator, Mercado Pago simulator, the functions) for given ports and options, with
 each function's environment computed per docs/contracts.md; ``start_stack`` starts it.
@@ -90,6 +96,20 @@ class ServiceDied(StackError):
 
 
 @dataclass(frozen=True)
+class RestartPolicy:
+    """Restart a service that exits while the stack runs (instead of stopping the stack).
+
+    The n-th consecutive restart waits ``initial_backoff * 2**(n-1)`` seconds, at most
+    ``max_backoff``; a service that ran ``stable_after`` seconds before dying starts over at
+    ``initial_backoff``. What is left of its process group is killed before it is restarted.
+    """
+
+    initial_backoff: float = 0.5
+    max_backoff: float = 15.0
+    stable_after: float = 30.0
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One process of the stack.
 
@@ -114,6 +134,7 @@ class ServiceSpec:
     start_group: str | None = None  # consecutive services of one group start in parallel
     ports: tuple[int, ...] = ()  # loopback ports it listens on: must be free before it starts
     console: bool = True  # False: output to its log file only, even on a console stack
+    restart: RestartPolicy | None = None  # None: its death stops the stack (emulators)
 
 
 # --------------------------------------------------------------------------------------
@@ -218,6 +239,10 @@ class _Running:
         self.log_file = log_file
         self.pump = pump
         self.expected_exit = False
+        self.started_at = time.monotonic()
+        self.restarts = 0  # how many times this service was restarted so far
+        self.failures = 0  # consecutive quick deaths (the back-off exponent)
+        self.restart_at: float | None = None  # a restart is due at this monotonic time
 
 
 _CONSOLE_LOCK = threading.Lock()
@@ -288,6 +313,7 @@ class Stack:
         *,
         console: bool = False,
         grace: float = 5.0,
+        state_file: Path | None = None,
     ) -> None:
         names = [s.name for s in services]
         if len(set(names)) != len(names):
@@ -299,6 +325,8 @@ class Stack:
         self._running: dict[str, _Running] = {}
         self._lock = threading.RLock()
         self._stopped = False
+        # {"pid", "ports", "pids", "services"...}, rewritten whenever a pid changes (mpctl --local).
+        self.state_file = state_file
 
     # -- information -------------------------------------------------------------------
 
@@ -317,13 +345,54 @@ class Stack:
         return {name: r.pgid for name, r in self._running.items()}
 
     def dead_services(self) -> dict[str, int]:
-        """Services that exited (unexpectedly): name -> exit code."""
+        """Services that exited unexpectedly and whose restart is not scheduled by a supervising
+        ``wait``/``supervise_once`` (without one, nothing restarts them): name -> exit code."""
         dead: dict[str, int] = {}
         for name, r in list(self._running.items()):
             code = r.proc.poll()
-            if code is not None and not r.expected_exit:
+            if code is not None and not r.expected_exit and r.restart_at is None:
                 dead[name] = int(code)
         return dead
+
+    def restarts(self) -> dict[str, int]:
+        """How many times each service has been restarted."""
+        return {name: r.restarts for name, r in self._running.items()}
+
+    # -- state file --------------------------------------------------------------------
+
+    def state_ports(self) -> dict[str, int]:
+        return {s.name: s.ports[0] for s in self.services if s.ports}
+
+    def state_extra(self) -> dict[str, Any]:
+        """More for the state file (a subclass knows its project and URLs)."""
+        return {}
+
+    def write_state(self) -> None:
+        """Write ``state_file`` (atomically): the supervisor's pid (``mpctl --local`` checks it
+        is alive), the ports and the current pid and URL of each service."""
+        if self.state_file is None:
+            return
+        pids = {name: int(r.proc.pid) for name, r in self._running.items()}
+        state = {"pid": os.getpid(), "run_dir": str(self.run_dir), "ports": self.state_ports(),
+                 "pids": pids, **self.state_extra(),
+                 "services": {s.name: {"pid": pids.get(s.name), "url": s.url}
+                              for s in self.services}}
+        import json
+
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_name(self.state_file.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.state_file)
+
+    def _remove_state(self) -> None:
+        if self.state_file is None:
+            return
+        import json
+
+        with contextlib.suppress(OSError, ValueError):
+            pids = json.loads(self.state_file.read_text()).get("pids", {})
+            if pids == {name: int(r.proc.pid) for name, r in self._running.items()}:
+                self.state_file.unlink()  # ours: a stopped stack leaves no stale ports behind
 
     def check_alive(self) -> None:
         """Raise ``ServiceDied`` if any service has exited."""
@@ -335,7 +404,8 @@ class Stack:
         self._close_output(r)
         raise ServiceDied(
             name,
-            f"exited unexpectedly with {_describe_exit(code)}",
+            f"exited unexpectedly with {_describe_exit(code)} (it is not restarted: the "
+            "whole stack stops)",
             r.log_path,
             tail_file(r.log_path),
         )
@@ -358,6 +428,7 @@ class Stack:
                         self._spawn(spec, self.services.index(spec))
                 for spec in batch:
                     self._wait_ready(spec)
+            self.write_state()
         except BaseException:
             self.stop()
             raise
@@ -452,10 +523,77 @@ class Stack:
     # -- supervise ---------------------------------------------------------------------
 
     def wait(self, poll_interval: float = 0.2) -> None:
-        """Block until a service dies (raises ``ServiceDied``) or the stack is stopped."""
+        """Supervise until a service without a restart policy dies (raises ``ServiceDied``)
+        or the stack is stopped; services with one are restarted (``supervise_once``)."""
         while not self._stopped:
-            self.check_alive()
+            self.supervise_once()
             time.sleep(poll_interval)
+
+    def supervise_once(self) -> None:
+        """Raise ``ServiceDied`` for a dead service without a restart policy; schedule the
+        restart of one with a policy (with a log line) and carry out restarts that are due."""
+        due: list[_Running] = []
+        with self._lock:
+            if self._stopped:
+                return
+            now = time.monotonic()
+            for name, r in list(self._running.items()):
+                if r.expected_exit:
+                    continue
+                if r.restart_at is None:
+                    code = r.proc.poll()
+                    if code is None:
+                        continue
+                    if r.spec.restart is None:
+                        self._raise_died(name, code)
+                    self._schedule_restart(r, f"exited with {_describe_exit(code)}")
+                elif now >= r.restart_at:
+                    due.append(r)
+        for r in due:
+            self._restart(r)
+
+    def _schedule_restart(self, r: _Running, reason: str) -> None:
+        policy = r.spec.restart
+        assert policy is not None
+        now = time.monotonic()
+        if now - r.started_at >= policy.stable_after:
+            r.failures = 0
+        delay = min(policy.initial_backoff * 2**r.failures, policy.max_backoff)
+        r.failures += 1
+        r.restart_at = now + delay
+        # What is left of the group (a gunicorn worker whose master died) would hold the port.
+        _signal_group(r.pgid, signal.SIGKILL)
+        line = (f"local stack: {r.spec.name} {reason}; restarting it in {delay:g} s "
+                f"(restart {r.restarts + 1})")
+        with contextlib.suppress(OSError, ValueError):
+            r.log_file.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n".encode())
+            r.log_file.flush()
+        say(line)
+
+    def _restart(self, old: _Running) -> None:
+        spec = old.spec
+        self._wait_groups_gone([old], time.monotonic() + 5.0)
+        self._close_output(old)
+        with self._lock, _signals_blocked():
+            if self._stopped or old.expected_exit:
+                return
+            try:
+                self._spawn(spec, self.services.index(spec))
+            except ServiceStartError as err:  # e.g. the port is still held: try again later
+                self._running[spec.name] = old
+                self._schedule_restart(old, f"could not be restarted ({err.reason})")
+                return
+            new = self._running[spec.name]
+            new.restarts, new.failures = old.restarts + 1, old.failures
+        try:
+            self._wait_ready(spec)
+        except ServiceStartError as err:
+            self._schedule_restart(new, err.reason)
+            return
+        say(f"local stack: {spec.name} restarted (pid {new.proc.pid}, restart {new.restarts})")
+        with self._lock:
+            if not self._stopped:
+                self.write_state()
 
     # -- stop --------------------------------------------------------------------------
 
@@ -487,6 +625,7 @@ class Stack:
                 with contextlib.suppress(Exception):
                     r.proc.wait(timeout=5)
                 self._close_output(r)
+            self._remove_state()
             self._stopped = True
             _LIVE_STACKS.discard(self)
 
@@ -951,6 +1090,9 @@ def standard_services(
                 stop_leader_only=True,
                 start_group="functions",  # independent of each other: start them together
                 ports=(port,),
+                # A function keeps no state: one that dies (fault runs kill masters and
+                # workers) is restarted; the emulators' death still stops the stack.
+                restart=RestartPolicy(),
             )
         )
     from local.run_frontend import frontend_service
@@ -992,11 +1134,13 @@ class LocalStack(Stack):
         console: bool = False,
         host: str = HOST,
         services: Sequence[ServiceSpec] | None = None,
+        state_file: Path | None = None,
     ) -> None:
         super().__init__(
             services if services is not None else standard_services(ports, options, host),
             run_dir,
             console=console,
+            state_file=state_file,
         )
         self.ports = ports
         self.options = options
@@ -1011,6 +1155,15 @@ class LocalStack(Stack):
     def function_env(self) -> dict[str, str]:
         return function_env(self.ports, self.options, self.host)
 
+    def state_ports(self) -> dict[str, int]:
+        return {f.name: int(getattr(self.ports, f.name)) for f in fields(self.ports)}
+
+    def state_extra(self) -> dict[str, Any]:
+        return {"project": self.project, "urls": self.endpoints.as_dict()}
+
+
+STATE_FILE = REPO_ROOT / ".local-run" / "stack.json"  # make dev's ports and pids
+
 
 def default_run_dir() -> Path:
     return REPO_ROOT / ".local-run" / time.strftime(f"%Y%m%d-%H%M%S-{os.getpid()}")
@@ -1024,6 +1177,7 @@ def start_stack(
     console: bool = False,
     only: Sequence[str] | None = None,
     extra: Sequence[ServiceSpec] = (),
+    state_file: Path | None = None,
 ) -> LocalStack:
     """Build and start the standard stack (``only``: a subset of service names, in order).
 
@@ -1039,7 +1193,8 @@ def start_stack(
             raise ValueError(f"unknown services: {sorted(unknown)}")
         services = [s for s in services if s.name in only]
     services = [*extra, *services]  # e.g. make dev's merchant-event receiver, needed by none
-    stack = LocalStack(p, opts, run_dir or default_run_dir(), console=console, services=services)
+    stack = LocalStack(p, opts, run_dir or default_run_dir(), console=console, services=services,
+                       state_file=state_file)
     stack.start()
     return stack
 

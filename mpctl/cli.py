@@ -186,7 +186,20 @@ def cmd_reconcile(args: argparse.Namespace) -> Any:
     from shared.wiring import reconciler
 
     Context()  # settings first: a config error is reported as such
-    return reconciler().run(args.since).as_dict()
+    rec = reconciler()
+    runs = 0
+    while True:
+        runs += 1
+        report = rec.run(args.since, new_window=args.new_window and runs == 1)
+        if args.since is not None:
+            print(f"mpctl: reconcile run {runs}: {report.payments_seen} payments seen, "
+                  f"{report.enqueued} enqueued, covered until {report.covered_until}, "
+                  f"about {report.payments_remaining} left"
+                  + ("" if report.window_done else " (run again to continue)"),
+                  file=sys.stderr)
+        if not (args.until_done and report.truncated and runs < args.max_runs):
+            break
+    return {**report.as_dict(), "runs": runs}
 
 
 def cmd_dead_letters_list(args: argparse.Namespace) -> Any:
@@ -344,7 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_payment_show)
 
     p = sub.add_parser("reconcile", help="run the reconcile sweep now")
-    p.add_argument("--since", type=parse_duration, help="look back this far (e.g. 30m, 2h, 1d)")
+    p.add_argument("--since", type=parse_duration,
+                   help="cover the window from this far back to now (e.g. 30m, 2h, 1d); "
+                        "a later --since continues an open window where it stopped")
+    p.add_argument("--new-window", action="store_true",
+                   help="start the --since window afresh instead of continuing an open one")
+    p.add_argument("--until-done", action="store_true",
+                   help="repeat bounded runs until the window (and the pending orders) are covered")
+    p.add_argument("--max-runs", type=int, default=1000, help="with --until-done: give up after "
+                   "this many runs (default 1000)")
     p.set_defaults(run=cmd_reconcile)
 
     dead = sub.add_parser("dead-letters", help="fulfil tasks that ran out of retries")

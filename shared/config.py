@@ -37,6 +37,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _pct(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default, minimum=1)
+    if value > 90:
+        raise ConfigError(f"{name} must be between 1 and 90, got {value}")
+    return value
+
+
 def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
     raw = env.get(name, "").strip() or default
     try:
@@ -146,7 +153,9 @@ class Settings:
     reconcile_allowed_service_account: str = ""
     reconcile_window_minutes: int = 30
     reconcile_pending_after_minutes: int = 15
-    reconcile_max_items: int = 200
+    reconcile_max_items: int = 0
+    reconcile_time_budget_seconds: int = 240
+    reconcile_pending_share_percent: int = 25
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -229,7 +238,10 @@ class Settings:
             reconcile_allowed_service_account=_str(env, "RECONCILE_ALLOWED_SERVICE_ACCOUNT"),
             reconcile_window_minutes=_int(env, "RECONCILE_WINDOW_MINUTES", 30, minimum=1),
             reconcile_pending_after_minutes=_int(env, "RECONCILE_PENDING_AFTER_MINUTES", 15),
-            reconcile_max_items=_int(env, "RECONCILE_MAX_ITEMS", 200, minimum=1),
+            reconcile_max_items=_int(env, "RECONCILE_MAX_ITEMS", 0),
+            reconcile_time_budget_seconds=_int(env, "RECONCILE_TIME_BUDGET_SECONDS", 240,
+                                               minimum=1),
+            reconcile_pending_share_percent=_pct(env, "RECONCILE_PENDING_SHARE_PERCENT", 25),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),

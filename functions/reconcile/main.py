@@ -1,6 +1,8 @@
 """reconcile: run by Cloud Scheduler; re-applies what notifications missed.
 
-``POST /`` with an optional JSON body ``{"since_minutes": N}``. Answers the run's report.
+``POST /`` with an optional JSON body ``{"since_minutes": N, "new_window": false}``: without
+it the run follows the scheduled cursor; with it, it covers (or continues) that window. A run is
+bounded by RECONCILE_TIME_BUDGET_SECONDS. Answers the run's report.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _route(request: flask.Request) -> flask.Response:
     caller_auth.authenticate("reconcile", request.headers, "the scheduler")
     raw = read_body(request, 4096, too_large_status=400)
     since = None
+    new_window = False
     if raw.strip():
         body = parse_json_object(request, raw, require_json_type=False)
         minutes = body.get("since_minutes") if isinstance(body, dict) else None
@@ -40,8 +43,12 @@ def _route(request: flask.Request) -> flask.Response:
             if not isinstance(minutes, int) or not 1 <= minutes <= 60 * 24 * 30:
                 raise ApiError(400, "invalid_request", "since_minutes must be 1..43200")
             since = timedelta(minutes=minutes)
+        fresh = body.get("new_window", False) if isinstance(body, dict) else False
+        if not isinstance(fresh, bool):
+            raise ApiError(400, "invalid_request", "new_window must be true or false")
+        new_window = fresh
     try:
-        report = _reconciler().run(since)
+        report = _reconciler().run(since, new_window=new_window)
     except (ProviderError, EnqueueError, SecretError, *UNAVAILABLE) as exc:
         log.error("reconcile_failed", "reconcile run failed", error=type(exc).__name__)
         raise ApiError(503, "reconcile_failed", "reconcile could not finish; it resumes "

@@ -72,7 +72,9 @@ def _sort_key(field: str) -> Any:
 
 
 def search(docs: list[Doc], params: Mapping[str, str]) -> dict[str, Any]:
-    range_field = params.get("range") or "date_created"  # Mercado Pago's documented default
+    # Mercado Pago's default range is date_created: a caller that means date_last_updated must
+    # say so (reconcile does).
+    range_field = params.get("range") or "date_created"
     if range_field not in RANGE_FIELDS:
         raise bad_request(f"invalid range: {range_field}", 400)
     begin, end = _date(params, "begin_date"), _date(params, "end_date")

@@ -114,3 +114,42 @@ def test_mpctl_lookups_sign_and_config_check(live):
                           check=False)
     assert json.loads(sent.stdout)["status"] in ("queued", "duplicate")
     assert mpctl(live, "order", "show", "nope-nope-nope")[0] == 1
+
+
+def test_bounded_runs_recover_every_payment_of_a_burst_whose_notifications_were_dropped(live):
+    """A few hundred payments whose notifications never arrive, more than one bounded run
+    covers: `mpctl reconcile --since 10m` continues where the previous run stopped, and
+    `--until-done` repeats runs until every one of those orders is paid (completion, no rate)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = StackClient(live)
+    c.sim("POST", "/_sim/notifications", json={"mode": "drop"})
+    count, per_run = 240, 70
+
+    def one(_: int) -> str:
+        r = c.pay()
+        assert r.status_code == 201, r.text
+        return str(r.json()["order_id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        order_ids = list(pool.map(one, range(count)))
+    assert all(c.order(o)["status"] == "pending" for o in order_ids[:5])  # nothing arrived
+    cap = {"RECONCILE_MAX_ITEMS": str(per_run)}
+    # One bounded run: it stops short of the window and says what is left.
+    code, first, err = mpctl(live, "reconcile", "--since", "10m", "--new-window", env=cap)
+    assert code == 0, err
+    assert first["truncated"] and not first["window_done"], first
+    assert first["payments_seen"] == per_run and first["payments_remaining"] > 0
+    assert "run again to continue" in err
+    # A second plain run continues the window instead of re-reading the same payments.
+    code, second, err = mpctl(live, "reconcile", "--since", "10m", env=cap)
+    assert code == 0, err
+    assert second["continued"] and second["payments_seen"] == per_run, second
+    assert not set(first["corrected"]) & set(second["corrected"])
+    # --until-done covers the rest.
+    code, last, err = mpctl(live, "reconcile", "--since", "10m", "--until-done", env=cap,
+                            timeout=180)
+    assert code == 0, err
+    assert last["window_done"] and last["runs"] >= 2, last
+    for order_id in order_ids:
+        c.wait_order(order_id, "paid", timeout=60)

@@ -23,6 +23,7 @@ import pytest
 from local.seed import PRODUCTS, seed
 from local.stack import (
     REPO_ROOT,
+    RestartPolicy,
     ServiceDied,
     ServiceSpec,
     ServiceStartError,
@@ -210,6 +211,54 @@ def test_a_dying_service_is_detected_and_everything_stops(tmp_path: Path) -> Non
         assert live_group_members(pgids["flaky"])  # the orphaned child, before stop
     for pgid in pgids.values():
         assert_group_gone(pgid)
+
+
+def test_a_service_with_a_restart_policy_is_restarted_with_backoff(tmp_path: Path) -> None:
+    """A dying service with a restart policy is restarted (its orphans killed first), each
+    time after a longer back-off, with a log line; the state file follows its pid. A service
+    without a policy still stops the stack."""
+    import threading
+
+    a, b = free_ports(2)
+    state = tmp_path / "stack.json"
+    stack = Stack(
+        [
+            standin("steady", port=a, ports=(a,)),
+            standin("flaky", "--spawn-child", "--exit-after", "0.3", port=b, ports=(b,),
+                    restart=RestartPolicy(initial_backoff=0.1, max_backoff=0.4,
+                                          stable_after=60)),
+        ],
+        tmp_path,
+        state_file=state,
+    )
+    errors: list[BaseException] = []
+
+    def supervise() -> None:
+        try:
+            stack.wait(poll_interval=0.02)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    with stack:
+        first = json.loads(state.read_text())
+        assert first["ports"] == {"steady": a, "flaky": b}
+        first_pgid = stack.pgids["flaky"]
+        supervisor = threading.Thread(target=supervise, daemon=True)
+        supervisor.start()
+        _wait_for(lambda: stack.restarts()["flaky"] >= 3, timeout=30)
+        assert not errors, errors
+        assert_group_gone(first_pgid)  # the dead leader's child was killed before the restart
+        log = (tmp_path / "flaky.log").read_text()
+        delays = [line.split("restarting it in ")[1].split(" s")[0]
+                  for line in log.splitlines() if "restarting it in" in line]
+        assert delays[:3] == ["0.1", "0.2", "0.4"], log
+        assert "flaky exited with exit code 7" in log
+        _wait_for(lambda: json.loads(state.read_text())["pids"]["flaky"] != first["pids"]["flaky"])
+        assert json.loads(state.read_text())["pids"]["steady"] == first["pids"]["steady"]
+        os.kill(stack.pid("steady"), signal.SIGKILL)  # no policy: the stack stops
+        supervisor.join(timeout=10)
+        assert errors and isinstance(errors[0], ServiceDied) and errors[0].service == "steady"
+    assert not state.exists()  # a stopped stack leaves no stale state behind
 
 
 SUPERVISOR = textwrap.dedent(
@@ -438,7 +487,7 @@ def _dev(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
     """``python -m local.dev`` on free ports; SIGTERMed (then killed) if a test fails midway."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.dev", "--free-ports", "--run-dir", str(tmp_path),
-         "--stack-file", str(tmp_path / "stack.json"), *args],
+         "--state-file", str(tmp_path / "stack.json"), *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -548,11 +597,13 @@ def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> N
     }
 
 
-def test_make_dev_stops_everything_when_a_service_dies(tmp_path: Path) -> None:
+def test_make_dev_restarts_a_killed_function_and_stops_when_an_emulator_dies(
+        tmp_path: Path) -> None:
     with _dev(tmp_path) as proc:
         out = _read_until(proc, "Ctrl-C stops everything")
         ports = _stack_ports(out)
-        assert "curl -s -X POST" in out
+        state = json.loads((tmp_path / "stack.json").read_text())
+        assert state["ports"]["fulfill"] == ports["fulfill"]
         fulfill = [
             pid
             for pid, argv in _processes()
@@ -560,11 +611,25 @@ def test_make_dev_stops_everything_when_a_service_dies(tmp_path: Path) -> None:
         ]
         assert fulfill, "the fulfill function's processes were not found"
         (master,) = [pid for pid in fulfill if os.getpgid(pid) == pid]  # the group leader
-        os.kill(master, signal.SIGKILL)  # gunicorn's master; its worker is left to the stack
+        assert state["pids"]["fulfill"] == master
+        os.kill(master, signal.SIGKILL)  # gunicorn's master; its worker is left behind
+        out += _read_until(proc, "local stack: fulfill restarted")
+        assert "fulfill exited with signal SIGKILL; restarting it in" in out
+        # serving again, on the same port, under the pid the state file now names
+        _wait_for(lambda: json.loads((tmp_path / "stack.json").read_text())["pids"]["fulfill"]
+                  != master, timeout=10)
+        new_master = json.loads((tmp_path / "stack.json").read_text())["pids"]["fulfill"]
+        assert os.getpgid(new_master) == new_master
+        with socket.create_connection(("127.0.0.1", ports["fulfill"]), timeout=5):
+            pass
+        # An emulator has state that a restart would lose: its death stops everything.
+        os.kill(state["pids"]["cloudtasks"], signal.SIGKILL)
         rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1, rest
-    assert "service 'fulfill' exited unexpectedly with signal SIGKILL" in rest
+    assert "service 'cloudtasks' exited unexpectedly with signal SIGKILL" in rest
+    assert "the whole stack stops" in rest
     _assert_stack_gone(ports)
+    assert not (tmp_path / "stack.json").exists()
 
 
 def test_make_dev_stops_everything_on_ctrl_c(tmp_path: Path) -> None:

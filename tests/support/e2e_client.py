@@ -132,17 +132,19 @@ class StackClient:
 
 
 def mpctl(stack: LocalStack, *args: str, timeout: float = 60,
-          without: tuple[str, ...] = ()) -> tuple[int, Any, str]:
+          without: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[int, Any, str]:
     """Run the installed ``mpctl`` against this stack; returns (exit code, JSON or text, stderr).
-    ``without``: environment variables the operator's shell does not have."""
+    ``without``: environment variables the operator's shell does not have; ``env``: extra ones."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     script = Path(sys.executable).parent / "mpctl"
-    env = {k: v for k, v in {**os.environ, **stack.function_env}.items() if k not in without}
-    done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
+    full = {**os.environ, **stack.function_env, **(env or {})}
+    done = subprocess.run([str(script), *args], env={k: v for k, v in full.items()
+                                                     if k not in without},
+                          capture_output=True, text=True,
                           timeout=timeout, check=False)
     try:
         out: Any = json.loads(done.stdout) if done.stdout.strip() else None

@@ -38,6 +38,6 @@ module "stack" {
   max_instances = {
     create_payment = 3
     ipn_webhook    = 3
-    fulfill        = 3
+    fulfill        = 5 # x concurrency 20 >= the fulfil queue's 100 concurrent dispatches (modules/limits)
   }
 }

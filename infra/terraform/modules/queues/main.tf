@@ -41,19 +41,61 @@ variable "fulfill_max_attempts" {
   type        = number
 }
 
+variable "fulfill_max_dispatches_per_second" {
+  description = "The fulfil queue's max_dispatches_per_second (sized in modules/limits)."
+  type        = number
+  default     = 10
+}
+
+variable "fulfill_max_concurrent_dispatches" {
+  description = "The fulfil queue's max_concurrent_dispatches (sized in modules/limits)."
+  type        = number
+  default     = 20
+}
+
+variable "fulfill_function_max_attempts" {
+  description = "FULFILL_MAX_ATTEMPTS as given to fulfill; must equal fulfill_max_attempts (checked before the queue is planned). null = not checked."
+  type        = number
+  default     = null
+}
+
+variable "merchant_events_max_dispatches_per_second" {
+  description = "The merchant-events queue's max_dispatches_per_second (sized in modules/limits)."
+  type        = number
+  default     = 5
+}
+
+variable "merchant_events_max_concurrent_dispatches" {
+  description = "The merchant-events queue's max_concurrent_dispatches (sized in modules/limits)."
+  type        = number
+  default     = 5
+}
+
+variable "merchant_events_max_attempts" {
+  description = "The merchant-events queue's max_attempts."
+  type        = number
+  default     = 100
+}
+
+variable "merchant_events_max_retry_hours" {
+  description = "The merchant-events queue's max_retry_duration, in hours."
+  type        = number
+  default     = 72
+}
+
 resource "google_cloud_tasks_queue" "fulfill" {
   project  = var.project_id
   location = var.location
   name     = var.fulfill_queue_id
 
   # Each fulfil task costs one Mercado Pago GET /v1/payments call and one Firestore
-  # transaction. 10/s and 20 in flight stay far below Mercado Pago's API rate limits and keep
-  # transaction contention on one order low, while still draining a burst of notifications
-  # (Mercado Pago sends several per payment) in seconds. fulfill's max instances x concurrency
-  # (see the stack) is sized above 20 so dispatches never queue inside Cloud Run.
+  # transaction; Mercado Pago sends several notifications per payment. The rate and the
+  # concurrency are sized from the design payment rate in modules/limits (docs/capacity.md),
+  # which also checks that fulfill's max instances x concurrency covers the concurrency, so
+  # dispatches never queue inside Cloud Run.
   rate_limits {
-    max_dispatches_per_second = 10
-    max_concurrent_dispatches = 20
+    max_dispatches_per_second = var.fulfill_max_dispatches_per_second
+    max_concurrent_dispatches = var.fulfill_max_concurrent_dispatches
   }
 
   # Attempts are bounded by count only (max_retry_duration 0 = unlimited): fulfill must see
@@ -69,6 +111,13 @@ resource "google_cloud_tasks_queue" "fulfill" {
     max_backoff        = "600s"
     max_doublings      = 5
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.fulfill_function_max_attempts == null || var.fulfill_function_max_attempts == var.fulfill_max_attempts
+      error_message = "The fulfil queue's max_attempts must equal fulfill's FULFILL_MAX_ATTEMPTS: fulfill records a dead letter on what it believes is the last attempt."
+    }
+  }
 }
 
 resource "google_cloud_tasks_queue" "merchant_events" {
@@ -76,23 +125,28 @@ resource "google_cloud_tasks_queue" "merchant_events" {
   location = var.location
   name     = var.merchant_events_queue_id
 
-  # The shop backend is somebody else's server of unknown capacity: at most 5 calls per
-  # second and 5 in flight so that a replay of many events cannot overload it.
+  # The shop backend is somebody else's server: the rate and concurrency it must take (about
+  # one order event per payment) are set in modules/limits and stated in docs/capacity.md.
   rate_limits {
-    max_dispatches_per_second = 5
-    max_concurrent_dispatches = 5
+    max_dispatches_per_second = var.merchant_events_max_dispatches_per_second
+    max_concurrent_dispatches = var.merchant_events_max_concurrent_dispatches
   }
 
   # An order event must survive a shop outage of a day or two: retry up to 100 times, backoff
   # 30 s doubling to 1 h, for at most 3 days (Cloud Tasks' own task retention ceiling is 31
   # days). Events are idempotent for the receiver (X-Event-Id), so retries are safe.
   retry_config {
-    max_attempts       = 100
-    max_retry_duration = "259200s"
+    max_attempts       = var.merchant_events_max_attempts
+    max_retry_duration = "${var.merchant_events_max_retry_hours * 3600}s"
     min_backoff        = "30s"
     max_backoff        = "3600s"
     max_doublings      = 7
   }
+}
+
+output "fulfill_max_attempts" {
+  description = "The fulfil queue's max_attempts as configured."
+  value       = google_cloud_tasks_queue.fulfill.retry_config[0].max_attempts
 }
 
 output "fulfill_queue_id" {

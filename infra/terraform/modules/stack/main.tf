@@ -67,7 +67,17 @@ locals {
   caller_auth = "cloud_run_iam"
 
   # reconcile's request timeout; the scheduler job's attempt_deadline is derived from it.
-  reconcile_timeout_seconds = 300
+  reconcile_timeout_seconds = local.limits.reconcile_timeout_seconds
+
+  # Every capacity limit, validated against the others (modules/limits, docs/capacity.md).
+  limits = module.limits.values
+
+  # What fulfill is told about its retry budget; the fulfil queue checks its max_attempts
+  # against FULFILL_MAX_ATTEMPTS (a precondition in modules/queues).
+  fulfill_attempts_env = {
+    FULFILL_MAX_ATTEMPTS         = tostring(var.fulfill_max_attempts)
+    UNKNOWN_PAYMENT_MAX_ATTEMPTS = tostring(local.limits.unknown_payment_max_attempts)
+  }
 
   common_env = {
     LOG_LEVEL                = var.log_level
@@ -79,6 +89,28 @@ locals {
     docker_repository = module.build.docker_repository
     builder_id        = module.identities.builder_id
   }
+}
+
+module "limits" {
+  source = "../limits"
+
+  design_payments_per_second            = var.design_payments_per_second
+  notifications_per_payment             = var.notifications_per_payment
+  fulfill_queue_dispatches_per_second   = var.fulfill_queue_dispatches_per_second
+  fulfill_queue_max_concurrent          = var.fulfill_queue_max_concurrent
+  fulfill_max_attempts                  = var.fulfill_max_attempts
+  unknown_payment_max_attempts          = var.unknown_payment_max_attempts
+  merchant_events_dispatches_per_second = var.merchant_events_dispatches_per_second
+  merchant_events_max_concurrent        = var.merchant_events_max_concurrent
+  merchant_events_max_attempts          = var.merchant_events_max_attempts
+  merchant_events_max_retry_hours       = var.merchant_events_max_retry_hours
+  concurrency                           = var.concurrency
+  min_instances                         = var.min_instances
+  max_instances                         = var.max_instances
+  reconcile_timeout_seconds             = var.reconcile_timeout_seconds
+  reconcile_time_budget_seconds         = var.reconcile_time_budget_seconds
+  reconcile_pending_share_percent       = var.reconcile_pending_share_percent
+  reconcile_max_items                   = var.reconcile_max_items
 }
 
 module "project_services" {
@@ -128,6 +160,14 @@ module "queues" {
   location             = var.region
   fulfill_max_attempts = var.fulfill_max_attempts
   depends_on           = [module.project_services]
+
+  fulfill_max_dispatches_per_second         = local.limits.fulfill_queue_dispatches_per_second
+  fulfill_max_concurrent_dispatches         = local.limits.fulfill_queue_max_concurrent
+  fulfill_function_max_attempts             = tonumber(local.fulfill_attempts_env.FULFILL_MAX_ATTEMPTS)
+  merchant_events_max_dispatches_per_second = local.limits.merchant_events_dispatches_per_second
+  merchant_events_max_concurrent_dispatches = local.limits.merchant_events_max_concurrent
+  merchant_events_max_attempts              = local.limits.merchant_events_max_attempts
+  merchant_events_max_retry_hours           = local.limits.merchant_events_max_retry_hours
 }
 
 module "observability" {
@@ -165,9 +205,9 @@ module "create_payment" {
 
   memory          = "512Mi"
   cpu             = "1"
-  concurrency     = 20
-  min_instances   = var.min_instances["create_payment"]
-  max_instances   = var.max_instances["create_payment"]
+  concurrency     = local.limits.concurrency["create_payment"]
+  min_instances   = local.limits.min_instances["create_payment"]
+  max_instances   = local.limits.max_instances["create_payment"]
   timeout_seconds = 30
   ingress         = "ALLOW_ALL"
   public          = true
@@ -211,9 +251,9 @@ module "ipn_webhook" {
 
   memory          = "512Mi"
   cpu             = "1"
-  concurrency     = 40
-  min_instances   = var.min_instances["ipn_webhook"]
-  max_instances   = var.max_instances["ipn_webhook"]
+  concurrency     = local.limits.concurrency["ipn_webhook"]
+  min_instances   = local.limits.min_instances["ipn_webhook"]
+  max_instances   = local.limits.max_instances["ipn_webhook"]
   timeout_seconds = 15
   ingress         = "ALLOW_ALL"
   public          = true
@@ -245,8 +285,8 @@ module "ipn_webhook" {
 
 # Only Cloud Tasks calls fulfill, with an OIDC token of the tasks account: no public access,
 # ALLOW_INTERNAL_ONLY ingress (Cloud Tasks requests from the same project count as internal).
-# Timeout 60 s = the fulfil tasks' dispatch_deadline. max_instances x concurrency (5 x 10)
-# exceeds the fulfil queue's 20 concurrent dispatches. Its own merchant-events tasks carry no
+# Timeout 60 s = the fulfil tasks' dispatch_deadline. max_instances x concurrency (10 x 20 by
+# default) covers the fulfil queue's concurrent dispatches (100; checked in modules/limits). Its own merchant-events tasks carry no
 # OIDC token, so it needs no serviceAccountUser.
 module "fulfill" {
   source = "../function"
@@ -265,9 +305,9 @@ module "fulfill" {
 
   memory          = "512Mi"
   cpu             = "1"
-  concurrency     = 10
-  min_instances   = var.min_instances["fulfill"]
-  max_instances   = var.max_instances["fulfill"]
+  concurrency     = local.limits.concurrency["fulfill"]
+  min_instances   = local.limits.min_instances["fulfill"]
+  max_instances   = local.limits.max_instances["fulfill"]
   timeout_seconds = 60
   ingress         = "ALLOW_INTERNAL_ONLY"
   public          = false
@@ -275,7 +315,7 @@ module "fulfill" {
     tasks = "serviceAccount:${module.identities.tasks_invoker_email}"
   }
 
-  environment = merge(local.common_env, {
+  environment = merge(local.common_env, local.fulfill_attempts_env, {
     FIRESTORE_DATABASE              = module.firestore.database_id
     TASKS_LOCATION                  = var.region
     MERCHANT_EVENTS_QUEUE           = module.queues.merchant_events_queue_id
@@ -283,8 +323,6 @@ module "fulfill" {
     CALLER_AUTH                     = local.caller_auth
     FULFILL_AUTH_AUDIENCE           = local.fulfill_url
     FULFILL_ALLOWED_SERVICE_ACCOUNT = module.identities.tasks_invoker_email
-    FULFILL_MAX_ATTEMPTS            = tostring(var.fulfill_max_attempts)
-    UNKNOWN_PAYMENT_MAX_ATTEMPTS    = tostring(var.unknown_payment_max_attempts)
     }, var.merchant_webhook_url == "" ? {} : {
     # Unset = no merchant events (docs/contracts.md).
     MERCHANT_WEBHOOK_URL = var.merchant_webhook_url
@@ -322,9 +360,9 @@ module "fulfill" {
 #
 # Sizing: one run at a time (max 1 instance, concurrency 1; a run that overlaps the next tick
 # would only repeat work), fractional CPU (allowed with concurrency 1), 512Mi like the
-# others for the gRPC clients and up to var.reconcile_max_items payments in memory. Timeout
-# 300 s bounds one pass (RECONCILE_MAX_ITEMS Mercado Pago lookups at MP_TIMEOUT_SECONDS each
-# in the worst case are cut off by it; the next run continues).
+# others for the gRPC clients and a page of payments in memory. A run stops itself after
+# RECONCILE_TIME_BUDGET_SECONDS (240 s), well under its 300 s timeout, saving its cursors after
+# every page; the next run continues where it stopped (docs/capacity.md: throughput).
 module "reconcile" {
   source = "../function"
 
@@ -364,7 +402,9 @@ module "reconcile" {
     RECONCILE_ALLOWED_SERVICE_ACCOUNT = module.identities.scheduler_email
     RECONCILE_WINDOW_MINUTES          = tostring(var.reconcile_window_minutes)
     RECONCILE_PENDING_AFTER_MINUTES   = tostring(var.reconcile_pending_after_minutes)
-    RECONCILE_MAX_ITEMS               = tostring(var.reconcile_max_items)
+    RECONCILE_MAX_ITEMS               = tostring(local.limits.reconcile_max_items)
+    RECONCILE_TIME_BUDGET_SECONDS     = tostring(local.limits.reconcile_time_budget_seconds)
+    RECONCILE_PENDING_SHARE_PERCENT   = tostring(local.limits.reconcile_pending_share_percent)
   })
   secrets = {
     MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]

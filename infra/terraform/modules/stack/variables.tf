@@ -85,12 +85,12 @@ variable "min_instances" {
 }
 
 variable "max_instances" {
-  description = "Maximum instances per function (cost ceiling; fulfill's must keep max x 10 above the fulfil queue's 20 concurrent dispatches)."
+  description = "Maximum instances per function (cost ceiling; modules/limits checks fulfill's max x concurrency against the fulfil queue's concurrent dispatches)."
   type        = map(number)
   default = {
     create_payment = 10
     ipn_webhook    = 10
-    fulfill        = 5
+    fulfill        = 10
   }
 }
 
@@ -135,13 +135,85 @@ variable "reconcile_pending_after_minutes" {
 }
 
 variable "reconcile_max_items" {
-  description = "RECONCILE_MAX_ITEMS: most payments/orders one reconcile run handles (the rest wait for the next run)."
+  description = "RECONCILE_MAX_ITEMS: optional cap on payments per reconcile run on top of its time budget; 0 = none (validated in modules/limits)."
   type        = number
-  default     = 200
-  validation {
-    condition     = var.reconcile_max_items >= 1 && var.reconcile_max_items <= 1000
-    error_message = "reconcile_max_items must be between 1 and 1000."
-  }
+  default     = 0
+}
+
+# --- capacity limits (docs/capacity.md) ---------------------------------------------------
+# null = the default in modules/limits, sized for 20 payments/s; modules/limits validates the
+# whole set against each other at plan time.
+
+variable "design_payments_per_second" {
+  description = "The payment rate the limits are sized for; each limit is checked to carry it (modules/limits)."
+  type        = number
+  default     = null
+}
+
+variable "notifications_per_payment" {
+  description = "Mercado Pago notifications per payment assumed by the checks (modules/limits, default 3)."
+  type        = number
+  default     = null
+}
+
+variable "concurrency" {
+  description = "Requests per instance of create_payment, ipn_webhook and fulfill (modules/limits, default 20/40/20)."
+  type        = map(number)
+  default     = null
+}
+
+variable "fulfill_queue_dispatches_per_second" {
+  description = "The fulfil queue's max_dispatches_per_second (modules/limits, default 100)."
+  type        = number
+  default     = null
+}
+
+variable "fulfill_queue_max_concurrent" {
+  description = "The fulfil queue's max_concurrent_dispatches (modules/limits, default 100)."
+  type        = number
+  default     = null
+}
+
+variable "merchant_events_dispatches_per_second" {
+  description = "The merchant-events queue's max_dispatches_per_second: the shop backend must take it (modules/limits, default 40)."
+  type        = number
+  default     = null
+}
+
+variable "merchant_events_max_concurrent" {
+  description = "The merchant-events queue's max_concurrent_dispatches (modules/limits, default 40)."
+  type        = number
+  default     = null
+}
+
+variable "merchant_events_max_attempts" {
+  description = "The merchant-events queue's max_attempts (modules/limits, default 100)."
+  type        = number
+  default     = null
+}
+
+variable "merchant_events_max_retry_hours" {
+  description = "The merchant-events queue's max_retry_duration in hours (modules/limits, default 72)."
+  type        = number
+  default     = null
+}
+
+variable "reconcile_timeout_seconds" {
+  description = "reconcile's request timeout (modules/limits, default 300); the scheduler's attempt_deadline is 20 s more."
+  type        = number
+  default     = null
+}
+
+variable "reconcile_time_budget_seconds" {
+  description = "RECONCILE_TIME_BUDGET_SECONDS (modules/limits, default 240; at most the timeout - 30)."
+  type        = number
+  default     = null
+}
+
+variable "reconcile_pending_share_percent" {
+  description = "RECONCILE_PENDING_SHARE_PERCENT (modules/limits, default 25)."
+  type        = number
+  default     = null
 }
 
 variable "firestore_backup_retention_days" {
