@@ -108,3 +108,18 @@ def test_clearing_an_alert_makes_a_withheld_fulfilment_claimable_at_once(db):
     result = FraudAlerts(db).clear("order-1", now)
     assert result["fulfilment_pending"] and result["payment_id"] == "p1"
     assert repo.claim_fulfilment("order-1", now) is not None
+
+
+def test_dispute_and_fraud_events_are_written_where_no_shop_url_is_configured(db):
+    """Whether the shop hears of a transition must not depend on the process that applied it:
+    without a shop URL the events are still written, with a TTL from their creation."""
+    now = datetime.now(UTC)
+    repo = OrderRepository(db, emit_events=False)
+    repo.apply_payment(_snap("approved", "2026-01-01T00:00:10.000-04:00", "accredited"), now)
+    repo.apply_payment(_snap("charged_back", "2026-01-01T00:00:20.000-04:00", "in_process"), now)
+    repo.apply_payment(_snap("charged_back", "2026-01-01T00:00:30.000-04:00", "reimbursed"), now)
+    FraudAlerts(db, emit_events=False).record("order-1", "p1", now)
+    events = _events(db)
+    assert sorted(e["type"] for e in events) == sorted([
+        "order.paid", "order.charged_back", "order.chargeback_updated", "order.fraud_alert"])
+    assert all(e["state"] == "pending" and e["expires_at"] > now for e in events)
