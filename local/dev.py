@@ -4,8 +4,10 @@
     .venv/bin/python -m local.dev --smoke      # pay one order end to end, stop; 0 if paid
 
 Ports come from CREATE_PAYMENT_PORT, IPN_WEBHOOK_PORT, FULFILL_PORT, RECONCILE_PORT,
-MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT (defaults in
-docs/contracts.md; reconcile's 8084 is this module's choice until the contract names one).
+MP_SIMULATOR_PORT, FIRESTORE_PORT, CLOUD_TASKS_PORT, CLOUD_TASKS_HTTP_PORT,
+FULFILL_INTERNAL_PORT, RECONCILE_INTERNAL_PORT (defaults in docs/contracts.md). fulfill's and
+reconcile's public ports belong to the local Cloud Run front end (local/run_frontend.py), which
+checks the caller's ID token and forwards to the functions' internal ports.
 Every other variable of this environment (MERCHANT_WEBHOOK_URL, LOG_LEVEL...) reaches the
 functions. Logs: ``.local-run/<run>/<service>.log``.
 
@@ -75,8 +77,8 @@ def summary(urls: StackUrls) -> str:
     return f"""Local stack is up (project demo-mp-local, demo catalog seeded):
   create_payment   {urls.create_payment}
   ipn_webhook      {urls.ipn_webhook}
-  fulfill          {urls.fulfill}
-  reconcile        {urls.reconcile}   (Cloud Scheduler's job; needs its OIDC token)
+  fulfill          {urls.fulfill}   (Cloud Tasks' OIDC token; front end -> {urls.fulfill_internal})
+  reconcile        {urls.reconcile}   (the scheduler's OIDC token; front end -> {urls.reconcile_internal})
   MP simulator     {urls.simulator}
   Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host})
   Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)

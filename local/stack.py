@@ -609,6 +609,10 @@ class StackPorts:
     firestore: int = 8085
     tasks_grpc: int = 8123
     tasks_http: int = 8124
+    # fulfill's and reconcile's own ports, behind the local Cloud Run front end (which owns
+    # `fulfill` and `reconcile` above): the container's port, never called directly
+    fulfill_internal: int = 18083
+    reconcile_internal: int = 18084
 
     ENV_NAMES: ClassVar[dict[str, str]] = {
         "create_payment": "CREATE_PAYMENT_PORT",
@@ -619,6 +623,8 @@ class StackPorts:
         "firestore": "FIRESTORE_PORT",
         "tasks_grpc": "CLOUD_TASKS_PORT",
         "tasks_http": "CLOUD_TASKS_HTTP_PORT",
+        "fulfill_internal": "FULFILL_INTERNAL_PORT",
+        "reconcile_internal": "RECONCILE_INTERNAL_PORT",
     }
 
     @classmethod
@@ -679,6 +685,8 @@ class StackUrls:
     firestore_host: str
     tasks_grpc_host: str
     certs: str
+    fulfill_internal: str
+    reconcile_internal: str
 
     def as_dict(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -699,6 +707,8 @@ def stack_urls(ports: StackPorts, host: str = HOST) -> StackUrls:
         firestore_host=f"{host}:{ports.firestore}",
         tasks_grpc_host=f"{host}:{ports.tasks_grpc}",
         certs=base(ports.tasks_http) + "/oauth2/v1/certs",
+        fulfill_internal=base(ports.fulfill_internal),
+        reconcile_internal=base(ports.reconcile_internal),
     )
 
 
@@ -748,6 +758,8 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
             "RECONCILE_ALLOWED_SERVICE_ACCOUNT": SCHEDULER_SERVICE_ACCOUNT,
             "FULFILL_ALLOWED_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
             "ID_TOKEN_CERTS_URL": urls.certs,
+            # production's shape: the local front end checks the token, as Cloud Run does
+            "CALLER_AUTH": "cloud_run_iam",
             "PYTHONPATH": _pythonpath(env.get("PYTHONPATH")),
             "PYTHONUNBUFFERED": "1",
         }
@@ -891,8 +903,8 @@ def standard_services(
     for name, port, url in (
         ("create_payment", p.create_payment, urls.create_payment),
         ("ipn_webhook", p.ipn_webhook, urls.ipn_webhook),
-        ("fulfill", p.fulfill, urls.fulfill),
-        ("reconcile", p.reconcile, urls.reconcile),
+        ("fulfill", p.fulfill_internal, urls.fulfill_internal),  # behind run_frontend
+        ("reconcile", p.reconcile_internal, urls.reconcile_internal),
     ):
         services.append(
             ServiceSpec(
@@ -922,6 +934,9 @@ def standard_services(
                 ports=(port,),
             )
         )
+    from local.run_frontend import frontend_service
+
+    services.append(frontend_service(p, urls, py, senv, host, timeout))
     return services
 
 

@@ -212,7 +212,12 @@ def cmd_config_check(args: argparse.Namespace) -> Any:
     settings_report = {
         "GOOGLE_CLOUD_PROJECT": bool(s.project), "NOTIFICATION_URL": bool(s.notification_url),
         "FULFILL_URL": bool(s.fulfill_url), "TASKS_SERVICE_ACCOUNT": bool(s.tasks_service_account),
-        "FULFILL_AUTH": s.fulfill_auth_enabled, "MERCHANT_WEBHOOK_URL": bool(s.merchant_webhook_url),
+        "CALLER_AUTH": s.caller_auth,
+        "FULFILL_AUTH_AUDIENCE": bool(s.fulfill_auth_audience),
+        "FULFILL_ALLOWED_SERVICE_ACCOUNT": bool(s.fulfill_allowed_service_account),
+        "RECONCILE_AUTH_AUDIENCE": bool(s.reconcile_auth_audience),
+        "RECONCILE_ALLOWED_SERVICE_ACCOUNT": bool(s.reconcile_allowed_service_account),
+        "MERCHANT_WEBHOOK_URL": bool(s.merchant_webhook_url),
         "CORS_ALLOWED_ORIGINS": len(s.cors_allowed_origins),
         "MP_API_BASE_URL": s.mp_api_base_url, "MP_COUNTRY": s.mp_country or None,
     }
@@ -232,6 +237,11 @@ def cmd_config_check(args: argparse.Namespace) -> Any:
     for name, present in (("NOTIFICATION_URL", s.notification_url), ("FULFILL_URL", s.fulfill_url)):
         if not present:
             problems.append(f"{name} missing")
+    for function in ("fulfill", "reconcile"):  # what would stop that function at start
+        try:
+            s.caller_policy(function)
+        except ConfigError as exc:
+            problems.append(str(exc))
     report = {"settings": settings_report, "secrets": secrets, "problems": problems}
     if problems:
         _print(report)

@@ -12,6 +12,12 @@ from shared.secrets import SecretRef, secret_ref
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+CALLER_AUTH_MODES = ("cloud_run_iam", "verify", "off")
+# Who may call which function: (function, audience setting, allowed account setting).
+_CALLER_SETTINGS = {
+    "fulfill": ("FULFILL_AUTH_AUDIENCE", "FULFILL_ALLOWED_SERVICE_ACCOUNT"),
+    "reconcile": ("RECONCILE_AUTH_AUDIENCE", "RECONCILE_ALLOWED_SERVICE_ACCOUNT"),
+}
 
 
 class ConfigError(ValueError):
@@ -53,6 +59,16 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+@dataclass(frozen=True)
+class CallerPolicy:
+    """How one function checks its caller (``CALLER_AUTH`` and that function's two settings)."""
+
+    function: str
+    mode: str  # one of CALLER_AUTH_MODES
+    audience: str
+    allowed_account: str
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _str(env, name, default)
     if value not in allowed:
@@ -82,6 +98,8 @@ class Settings:
     merchant_events_queue: str = "merchant-events"
     tasks_service_account: str = ""
     cloud_tasks_emulator_host: str = ""
+    firestore_emulator_host: str = ""
+    caller_auth: str = "verify"
     fulfill_auth_audience: str = ""
     fulfill_allowed_service_account: str = ""
     id_token_certs_url: str = GOOGLE_CERTS_URL
@@ -117,14 +135,27 @@ class Settings:
         default_factory=lambda: SecretRef("MERCHANT_WEBHOOK_SECRET")
     )
 
-    @property
-    def reconcile_auth_enabled(self) -> bool:
-        return bool(self.reconcile_auth_audience and self.reconcile_allowed_service_account)
-
-    @property
-    def fulfill_auth_enabled(self) -> bool:
-        """The ID token check runs when both the audience and the account are configured."""
-        return bool(self.fulfill_auth_audience and self.fulfill_allowed_service_account)
+    def caller_policy(self, function: str) -> CallerPolicy:
+        """How ``function`` (fulfill or reconcile) checks its caller; ``ConfigError`` when the
+        check cannot run. There is no silently skipped check: ``off`` exists for the local
+        emulators only, and every other mode needs the audience and the allowed account."""
+        audience_name, account_name = _CALLER_SETTINGS[function]
+        audience, account = ((self.fulfill_auth_audience, self.fulfill_allowed_service_account)
+                             if function == "fulfill" else
+                             (self.reconcile_auth_audience, self.reconcile_allowed_service_account))
+        if self.caller_auth == "off":
+            if not (self.firestore_emulator_host and self.cloud_tasks_emulator_host):
+                raise ConfigError(
+                    "CALLER_AUTH=off is allowed only with the local emulators "
+                    "(FIRESTORE_EMULATOR_HOST and CLOUD_TASKS_EMULATOR_HOST set); "
+                    f"{function} refuses to run without a caller check")
+        else:
+            missing = [name for name, value in ((audience_name, audience), (account_name, account))
+                       if not value]
+            if missing:
+                raise ConfigError(f"CALLER_AUTH={self.caller_auth} needs {' and '.join(missing)}: "
+                                  f"{function} refuses to run without a caller check")
+        return CallerPolicy(function, self.caller_auth, audience, account)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -147,6 +178,8 @@ class Settings:
             merchant_events_queue=_str(env, "MERCHANT_EVENTS_QUEUE", "merchant-events"),
             tasks_service_account=_str(env, "TASKS_SERVICE_ACCOUNT"),
             cloud_tasks_emulator_host=_str(env, "CLOUD_TASKS_EMULATOR_HOST"),
+            firestore_emulator_host=_str(env, "FIRESTORE_EMULATOR_HOST"),
+            caller_auth=_choice(env, "CALLER_AUTH", "verify", ("cloud_run_iam", "verify", "off")),
             fulfill_auth_audience=_str(env, "FULFILL_AUTH_AUDIENCE"),
             fulfill_allowed_service_account=_str(env, "FULFILL_ALLOWED_SERVICE_ACCOUNT"),
             id_token_certs_url=_str(env, "ID_TOKEN_CERTS_URL", GOOGLE_CERTS_URL),

@@ -6,34 +6,18 @@ from functools import lru_cache
 
 import flask
 
-from shared import idtoken, log, wiring
+from shared import caller_auth, log, wiring
 from shared.config import settings
 from shared.fulfilment import Attempt, Fulfilment, FulfilTask
 from shared.http_context import handle
-from shared.web import ApiError, json_response, method_not_allowed, read_body
+from shared.web import json_response, method_not_allowed, read_body
+
+caller_auth.startup_check("fulfill")  # no caller check, no start: the revision never serves
 
 
 @lru_cache(maxsize=1)
 def _fulfilment() -> Fulfilment:
     return wiring.fulfilment()
-
-
-def _authenticate(request: flask.Request) -> None:
-    s = settings()
-    if not s.fulfill_auth_enabled:
-        return
-    check = idtoken.verify(
-        request.headers.get("Authorization"),
-        audience=s.fulfill_auth_audience,
-        allowed_email=s.fulfill_allowed_service_account,
-        certs_url=s.id_token_certs_url,
-        issuers=s.id_token_issuers,
-    )
-    if not check.ok:
-        assert check.failure is not None
-        log.warning("caller_rejected", "fulfill caller rejected", reason=check.failure.value)
-        raise ApiError(check.status, "unauthenticated" if check.status == 401 else "forbidden",
-                       "only the fulfil queue may call this function")
 
 
 def _attempt(request: flask.Request) -> Attempt:
@@ -47,7 +31,7 @@ def _attempt(request: flask.Request) -> Attempt:
 def _route(request: flask.Request) -> flask.Response:
     if request.method != "POST":
         raise method_not_allowed(["POST"])
-    _authenticate(request)
+    caller_auth.authenticate("fulfill", request.headers, "the fulfil queue")
     raw = read_body(request, 16384, too_large_status=400)
     log.bind(task_name=request.headers.get("X-CloudTasks-TaskName", "")[:128])
     attempt = _attempt(request)

@@ -10,8 +10,7 @@ from functools import lru_cache
 
 import flask
 
-from shared import idtoken, log, wiring
-from shared.config import settings
+from shared import caller_auth, log, wiring
 from shared.http_context import handle
 from shared.mercadopago.errors import ProviderError
 from shared.reconcile import Reconciler
@@ -20,29 +19,18 @@ from shared.store.client import UNAVAILABLE
 from shared.tasks import EnqueueError
 from shared.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
 
+caller_auth.startup_check("reconcile")  # no caller check, no start: the revision never serves
+
 
 @lru_cache(maxsize=1)
 def _reconciler() -> Reconciler:
     return wiring.reconciler()
 
 
-def _authenticate(request: flask.Request) -> None:
-    s = settings()
-    if not s.reconcile_auth_enabled:
-        return
-    check = idtoken.verify(request.headers.get("Authorization"),
-                           audience=s.reconcile_auth_audience,
-                           allowed_email=s.reconcile_allowed_service_account,
-                           certs_url=s.id_token_certs_url, issuers=s.id_token_issuers)
-    if not check.ok:
-        raise ApiError(check.status, "unauthenticated" if check.status == 401 else "forbidden",
-                       "only the scheduler may call this function")
-
-
 def _route(request: flask.Request) -> flask.Response:
     if request.method != "POST":
         raise method_not_allowed(["POST"])
-    _authenticate(request)
+    caller_auth.authenticate("reconcile", request.headers, "the scheduler")
     raw = read_body(request, 4096, too_large_status=400)
     since = None
     if raw.strip():

@@ -71,6 +71,12 @@ RUNTIME_ENV = {
     "MP_ACCESS_TOKEN": "TEST-not-a-token",
     "MP_WEBHOOK_SECRET": "test-webhook-secret",
     "MERCHANT_WEBHOOK_SECRET": "test-merchant-secret",
+    # fulfill and reconcile refuse to start without their caller check (as deployed)
+    "CALLER_AUTH": "cloud_run_iam",
+    "FULFILL_AUTH_AUDIENCE": "http://127.0.0.1:9/fulfill",
+    "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks@demo-mp-local.iam.gserviceaccount.com",
+    "RECONCILE_AUTH_AUDIENCE": "http://127.0.0.1:9/reconcile",
+    "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
     "NO_GCE_CHECK": "true",
     "LOG_LEVEL": "INFO",
 }

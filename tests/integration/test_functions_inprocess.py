@@ -4,6 +4,7 @@ secrets from every source, fail-closed paths, Firestore or Cloud Tasks down."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import uuid
@@ -27,17 +28,19 @@ def _closed_port() -> int:
 
 
 def _reset_caches() -> None:
-    import functions.create_payment.main as cp
-    import functions.fulfill.main as ff
-    import functions.ipn_webhook.main as ipn
+    import sys
+
     import shared.secrets
     from shared.config import settings
 
     settings.cache_clear()
     shared.secrets._reader = None
-    cp._checkout.cache_clear()
-    ipn._intake.cache_clear()
-    ff._fulfilment.cache_clear()
+    # Only modules already loaded: importing fulfill runs its start-up caller check.
+    for module, cached in (("functions.create_payment.main", "_checkout"),
+                           ("functions.ipn_webhook.main", "_intake"),
+                           ("functions.fulfill.main", "_fulfilment")):
+        if module in sys.modules:
+            getattr(sys.modules[module], cached).cache_clear()
 
 
 @pytest.fixture
@@ -46,9 +49,17 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., o
     def build(name: str, **env: str) -> object:
         for key in ["MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET", "MP_WEBHOOK_SECRET_FILE",
                     "MP_WEBHOOK_SECRET_SECRET", "MP_WEBHOOK_SECRET_PREVIOUS",
-                    "FULFILL_AUTH_AUDIENCE", "MERCHANT_WEBHOOK_URL", "CLOUD_TASKS_EMULATOR_HOST"]:
+                    "FULFILL_AUTH_AUDIENCE", "MERCHANT_WEBHOOK_URL", "CLOUD_TASKS_EMULATOR_HOST",
+                    "CALLER_AUTH"]:
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", env.pop("GOOGLE_CLOUD_PROJECT", "demo-mp-local"))
+        if name in ("fulfill", "reconcile") and "CALLER_AUTH" not in env:
+            # these tests are about what follows the caller check (tests/integration/
+            # test_caller_auth_functions.py covers it): off, allowed only with the emulators
+            env["CALLER_AUTH"] = "off"
+            env.setdefault("CLOUD_TASKS_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+            if "FIRESTORE_EMULATOR_HOST" not in env and "FIRESTORE_EMULATOR_HOST" not in os.environ:
+                env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{_closed_port()}"
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         _reset_caches()

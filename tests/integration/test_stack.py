@@ -330,6 +330,7 @@ def test_function_environment_follows_the_contract() -> None:
         "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
         "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
         "ID_TOKEN_CERTS_URL": "http://127.0.0.1:8124/oauth2/v1/certs",
+        "CALLER_AUTH": "cloud_run_iam",  # behind the local front end, as deployed
         "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
         "MERCHANT_WEBHOOK_SECRET": "dev-merchant-webhook-secret",
         "MERCHANT_WEBHOOK_URL": "http://127.0.0.1:9999/hook",
@@ -352,7 +353,7 @@ def test_function_environment_follows_the_contract() -> None:
 
 def test_standard_services_use_the_given_ports_and_options() -> None:
     ports = StackPorts.free()
-    assert len(set(vars(ports).values())) == 8
+    assert len(set(vars(ports).values())) == 10
     options = StackOptions(time_scale=0.1, cont_delay=0.3, retry_delays=(0.2, 0.5, 1.0))
     services = {s.name: s for s in standard_services(ports, options)}
     assert list(services) == [
@@ -363,6 +364,7 @@ def test_standard_services_use_the_given_ports_and_options() -> None:
         "ipn_webhook",
         "fulfill",
         "reconcile",
+        "run_frontend",
     ]
     tasks = services["cloudtasks"].argv
     assert tasks[tasks.index("--grpc-port") + 1] == str(ports.tasks_grpc)
@@ -377,6 +379,18 @@ def test_standard_services_use_the_given_ports_and_options() -> None:
     assert f"--port={ports.create_payment}" in cp.argv
     assert cp.cwd == REPO_ROOT and cp.ready_url == f"http://127.0.0.1:{ports.create_payment}/orders/x"
     assert cp.env is not None and cp.env["FULFILL_URL"] == f"http://127.0.0.1:{ports.fulfill}"
+    # fulfill and reconcile listen on internal ports; the front end owns the public ones
+    assert f"--port={ports.fulfill_internal}" in services["fulfill"].argv
+    assert f"--port={ports.reconcile_internal}" in services["reconcile"].argv
+    front = services["run_frontend"]
+    assert front.ports == (ports.fulfill, ports.reconcile) and front.ready_status == 401
+    routes = [front.argv[i + 1] for i, a in enumerate(front.argv) if a == "--route"]
+    assert routes == [
+        f"fulfill,{ports.fulfill},http://127.0.0.1:{ports.fulfill_internal},"
+        f"http://127.0.0.1:{ports.fulfill},tasks-invoker@demo-mp-local.iam.gserviceaccount.com",
+        f"reconcile,{ports.reconcile},http://127.0.0.1:{ports.reconcile_internal},"
+        f"http://127.0.0.1:{ports.reconcile},scheduler@demo-mp-local.iam.gserviceaccount.com",
+    ]
 
 
 # -- Firestore emulator and seed ---------------------------------------------------------
@@ -465,12 +479,14 @@ def _stack_ports(output: str) -> dict[str, int]:
             "Firestore",
         ):
             ports[parts[0]] = int(parts[1].rsplit(":", 1)[1])
+            if parts[0] in ("fulfill", "reconcile"):  # "... front end -> http://host:port)"
+                ports[f"{parts[0]}_internal"] = int(parts[-1].rstrip(")").rsplit(":", 1)[1])
         elif parts[:2] == ["MP", "simulator"]:
             ports["simulator"] = int(parts[2].rsplit(":", 1)[1])
         elif parts[:2] == ["Cloud", "Tasks"]:
             ports["tasks_grpc"] = int(parts[2].rsplit(":", 1)[1])
             ports["tasks_http"] = int(parts[4].rsplit(":", 1)[1])
-    assert len(ports) == 8, output
+    assert len(ports) == 10, output
     return ports
 
 
@@ -517,6 +533,7 @@ def test_make_smoke_pays_an_order_and_leaves_nothing_behind(tmp_path: Path) -> N
             "ipn_webhook",
             "fulfill",
             "reconcile",
+            "run_frontend",
         )
     }
 
@@ -529,7 +546,7 @@ def test_make_dev_stops_everything_when_a_service_dies(tmp_path: Path) -> None:
         fulfill = [
             pid
             for pid, argv in _processes()
-            if f"--port={ports['fulfill']}" in argv and "--target=fulfill" in argv
+            if f"--port={ports['fulfill_internal']}" in argv and "--target=fulfill" in argv
         ]
         assert fulfill, "the fulfill function's processes were not found"
         (master,) = [pid for pid in fulfill if os.getpgid(pid) == pid]  # the group leader

@@ -35,7 +35,7 @@ def test_config_reads_typed_values_and_defaults():
     assert s.project == "p" and s.max_body_bytes == 2048
     assert s.cors_allowed_origins == ("https://a.example", "https://b.example")
     assert s.mp_timeout_seconds == Decimal("2.5") and s.signature_tolerance_seconds == 600
-    assert not s.fulfill_auth_enabled
+    assert s.caller_auth == "verify"  # the safe default: signatures checked by the function
 
 
 @pytest.mark.parametrize("env", [
@@ -46,12 +46,6 @@ def test_config_reads_typed_values_and_defaults():
 def test_config_rejects_unusable_values(env):
     with pytest.raises(ConfigError):
         Settings.from_env(env)
-
-
-def test_auth_needs_both_audience_and_account():
-    base = {"GOOGLE_CLOUD_PROJECT": "p", "FULFILL_AUTH_AUDIENCE": "https://f"}
-    assert not Settings.from_env(base).fulfill_auth_enabled
-    assert Settings.from_env({**base, "FULFILL_ALLOWED_SERVICE_ACCOUNT": "a@b"}).fulfill_auth_enabled
 
 
 # -- secrets -----------------------------------------------------------------------------
