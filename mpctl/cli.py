@@ -101,7 +101,17 @@ def _operation(run: Callable[[Any], Any]) -> Any:
 
 # -- commands ----------------------------------------------------------------------------
 def cmd_refund(args: argparse.Namespace) -> Any:
-    return _operation(lambda ops: ops.refund(args.order_id, args.amount))
+    return _operation(lambda ops: ops.refund(args.order_id, args.amount, again=args.again))
+
+
+def cmd_refund_payment(args: argparse.Namespace) -> Any:
+    return _operation(lambda ops: ops.refund_payment(args.payment_id))
+
+
+def cmd_anomalies_list(args: argparse.Namespace) -> Any:
+    from shared.store.anomalies import list_anomalies
+
+    return list_anomalies(Context().db(), limit=args.limit, kind=args.kind)
 
 
 def cmd_cancel(args: argparse.Namespace) -> Any:
@@ -260,7 +270,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refund", help="refund an order's payment, fully or partly")
     p.add_argument("order_id")
     p.add_argument("--amount", type=parse_amount, help="partial amount (default: all that remains)")
+    p.add_argument("--again", action="store_true",
+                   help="refund even if the same refund succeeded in the last 10 minutes")
     p.set_defaults(run=cmd_refund)
+
+    p = sub.add_parser("refund-payment",
+                       help="refund an approved orphan payment (see anomalies list) in full")
+    p.add_argument("payment_id")
+    p.set_defaults(run=cmd_refund_payment)
+
+    anomalies = sub.add_parser("anomalies", help="payments kept for an operator")
+    anomalies_sub = anomalies.add_subparsers(dest="sub", required=True)
+    p = anomalies_sub.add_parser("list", help="orphan payments, amount mismatches, duplicate "
+                                 "payments (newest first)")
+    p.add_argument("--kind", help="only this kind (orphan_payment, amount_mismatch, ...)")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(run=cmd_anomalies_list)
 
     p = sub.add_parser("cancel", help="cancel a pending order (and its pending payment)")
     p.add_argument("order_id")

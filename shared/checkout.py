@@ -28,13 +28,9 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 
 from shared import log
+from shared.charge_outcome import charge_error
 from shared.config import Settings
-from shared.mercadopago.errors import (
-    ProviderAuthFailed,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-)
+from shared.mercadopago.errors import ProviderError
 from shared.mercadopago.gateway import MercadoPagoGateway
 from shared.mercadopago.models import PaymentSnapshot
 from shared.mercadopago.requests import (
@@ -56,6 +52,7 @@ from shared.schemas import (
     TicketPayment,
 )
 from shared.secrets import SecretError
+from shared.store.attempts import remember_attempt
 from shared.store.catalog import load_products
 from shared.store.client import UNAVAILABLE
 from shared.store.idempotency import (
@@ -81,6 +78,7 @@ class PricedOrder:
     items: list[dict[str, Any]]
     description: str
     existing: bool
+    attempt_keys: tuple[str, ...] = ()  # Mercado Pago keys already used for this order
 
 
 @dataclass(frozen=True)
@@ -113,6 +111,12 @@ def payment_key(order_id: str, payment: Payment) -> str:
     return hashlib.sha256(f"{order_id}:{method_id(payment)}".encode()).hexdigest()
 
 
+def is_retry_of(order_id: str, payment: Payment, attempt_keys: tuple[str, ...]) -> bool:
+    """A card attempt already made for this order (same order and single-use token): Mercado
+    Pago answers it with the same payment, so it may be retried whatever the order's status."""
+    return isinstance(payment, CardPayment) and payment_key(order_id, payment) in attempt_keys
+
+
 def mp_datetime(moment: datetime) -> str:
     """Mercado Pago's date format: ISO 8601 with milliseconds and an offset."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -130,7 +134,11 @@ def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]
             extras["barcode"] = info["barcode"]
         return extras
     if isinstance(payment, BankTransferPayment):
-        transfer = {k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
+        # SPEI: Mercado Pago returns the reference in payment_method.data.reference_id and
+        # the buyer's instructions at transaction_details.external_resource_url.
+        transfer: dict[str, str | None] = {
+            k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
+        transfer["reference"] = info.get("transfer_reference")
         if "financial_institution" in info:
             transfer["financial_institution"] = info["financial_institution"]
         return {"transfer": transfer, "ticket_url": info.get("ticket_url"),
@@ -201,16 +209,18 @@ class Checkout:
         description = ", ".join(f"{line['quantity']}x {line['title']}" for line in lines)[:240]
         return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False)
 
-    def price_existing(self, order_id: str) -> PricedOrder:
+    def price_existing(self, order_id: str, payment: Payment) -> PricedOrder:
         order = self._orders.get(order_id)
         if order is None:
             raise ApiError(404, "order_not_found", "no such order")
-        if order.get("status") != OrderStatus.PENDING.value:
+        keys = tuple(order.get("attempt_keys") or ())
+        if order.get("status") != OrderStatus.PENDING.value and not is_retry_of(
+                order_id, payment, keys):
             raise ApiError(409, "order_not_payable", "the order is not waiting for a payment",
                            extra={"order_status": order.get("status")})
         description = ", ".join(f"{i['quantity']}x {i['title']}" for i in order["items"])[:240]
         return PricedOrder(order_id, Decimal(order["amount"]), order["currency"],
-                           order["items"], description, True)
+                           order["items"], description, True, keys)
 
     # -- the use case --------------------------------------------------------------------
     def create(
@@ -221,7 +231,7 @@ class Checkout:
         key_digest = key_hash(idempotency_key) if idempotency_key else None
         try:
             order_id = request.order_id or new_order_id()
-            priced = (self.price_existing(order_id) if request.order_id
+            priced = (self.price_existing(order_id, request.payment) if request.order_id
                       else self.price_new(request, order_id))
             problem = availability_error(method_id(request.payment), priced.currency,
                                          self._settings.mp_country)
@@ -247,13 +257,18 @@ class Checkout:
             raise storage_unavailable() from exc
         log.bind(order_id=priced.order_id)
         created_here = False
-        if not priced.existing:
-            try:
-                created_here = self._orders.create_draft(self._draft(priced))
-            except UNAVAILABLE as exc:
-                if key_digest is not None:
-                    self._idempotency.fail(key_digest)
-                raise storage_unavailable() from exc
+        mp_key = payment_key(priced.order_id, request.payment)
+        try:
+            if not priced.existing:
+                created_here = self._orders.create_draft(self._draft(priced, mp_key))
+            elif mp_key not in priced.attempt_keys:
+                # Before charging: a retry of this attempt must be recognised even once the
+                # order is paid (by this very payment).
+                remember_attempt(self._orders.ref(priced.order_id), mp_key)
+        except UNAVAILABLE as exc:
+            if key_digest is not None:
+                self._idempotency.fail(key_digest)
+            raise storage_unavailable() from exc
         try:
             if isinstance(request.payment, CheckoutProPayment):
                 preference = self._call(lambda gw: gw.create_preference(
@@ -275,13 +290,14 @@ class Checkout:
             raise
         return result
 
-    def _draft(self, priced: PricedOrder) -> dict[str, Any]:
+    def _draft(self, priced: PricedOrder, mp_key: str) -> dict[str, Any]:
         now = self._clock()
         return {
             "order_id": priced.order_id, "status": OrderStatus.PENDING.value,
             "amount": format_amount(priced.amount), "currency": priced.currency,
             "items": priced.items, "created_at": now, "updated_at": now,
             "last_payment_id": None, "last_payment": None, "payment_ids": [],
+            "attempt_keys": [mp_key],
             "history": [{"status": OrderStatus.PENDING.value, "at": now}],
         }
 
@@ -341,27 +357,8 @@ class Checkout:
             raise ApiError(503, "not_configured", "the payment provider is not configured") from exc
         try:
             return action(gateway)
-        except ProviderUnavailable as exc:
-            log.warning("provider_unavailable", "Mercado Pago failed", timeout=exc.timeout,
-                        provider_status=exc.status)
-            status, code = (503, "provider_timeout") if exc.timeout else (
-                (502, "provider_error") if exc.status else (503, "provider_unreachable"))
-            raise ApiError(status, code, "the payment provider did not answer; retry with the "
-                           "same Idempotency-Key", headers={"Retry-After": "2"},
-                           extra={"retryable": True, "outcome_unknown": exc.timeout}) from exc
-        except ProviderAuthFailed as exc:
-            log.error("provider_auth_failed", "Mercado Pago refused our credentials",
-                      provider_status=exc.status)
-            raise ApiError(502, "provider_auth_failed", "the payment provider refused our "
-                           "credentials") from exc
-        except ProviderRejected as exc:
-            log.info("provider_rejected", "Mercado Pago refused the request",
-                     provider_status=exc.status, causes=exc.cause_codes)
-            raise ApiError(422, "payment_request_rejected", exc.reason or "refused by the "
-                           "payment provider", extra={"provider_causes": exc.cause_codes}) from exc
         except ProviderError as exc:
-            raise ApiError(502, "provider_error", "unexpected answer from the payment "
-                           "provider", extra={"retryable": True}) from exc
+            raise charge_error(exc) from exc
 
     def _commit_preference(self, priced: PricedOrder, preference: PreferenceCreated,
                            key_digest: str | None) -> CheckoutResult:

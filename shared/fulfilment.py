@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared import events, hooks, log
+from shared.anomalies import ORPHAN_PAYMENT, is_order_id
 from shared.config import Settings
 from shared.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.mercadopago.gateway import MercadoPagoGateway
@@ -29,7 +30,7 @@ from shared.store.orders import Contention, OrderNotFound, OrderRepository
 from shared.store.outbox import Outbox
 from shared.tasks import EnqueueError, HttpTask, TaskQueue, task_id
 
-HANDLED_TOPICS = frozenset({"payment", "merchant_order", "chargebacks"})
+HANDLED_TOPICS = frozenset({"payment", "merchant_order", "chargebacks", "order"})
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,10 @@ class Fulfilment:
         queue: Callable[[], TaskQueue],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         outbox: Outbox | None = None,
+        handoff: bool = False,
     ) -> None:
         self._settings = settings
+        self._handoff = handoff  # not fulfill (mpctl): hand events and effects to fulfill
         self._outbox = outbox
         self._orders = orders
         self._ledger = ledger
@@ -124,6 +127,8 @@ class Fulfilment:
         # one raises SecretError before any work (fail closed).
         if task.topic == "payment":
             outcome = self.sync_payment(task.resource_id, attempt, task)
+        elif task.topic == "order":
+            outcome = self._finish_order(task, attempt)
         else:
             outcome = self._sync_container(task, attempt)
         if outcome.status == 200 and task.notification_id:
@@ -173,6 +178,8 @@ class Fulfilment:
         try:
             applied = self._orders.apply_payment(payment, now)
         except OrderNotFound:
+            if is_order_id(payment.external_reference):
+                return self._orphan(payment, now)
             return self._not_yet_known(task, attempt, "order_not_found",
                                        "no order matches the payment's external_reference")
         log.info("payment_applied", "payment state applied", payment_status=payment.status,
@@ -192,9 +199,43 @@ class Fulfilment:
                                         "payment_status": payment.status,
                                         "fulfilled": fulfilled})
 
+    def _orphan(self, payment: PaymentSnapshot, now: datetime) -> Outcome:
+        """Our order-id form, but no such order: keep it for an operator, never drop it."""
+        from shared.store.anomalies import record_orphan
+
+        if record_orphan(self._orders.db, payment, now):
+            log.alert(ORPHAN_PAYMENT, "payment names an order this project does not have",
+                      payment_status=payment.status, payment_amount=str(payment.amount),
+                      payment_currency=payment.currency)
+        return Outcome(200, ORPHAN_PAYMENT, {"payment_status": payment.status})
+
+    def _finish_order(self, task: FulfilTask, attempt: Attempt) -> Outcome:
+        """What another process (mpctl) left for an order: its events and its fulfilment."""
+        order = self._orders.get(task.resource_id)
+        if order is None:
+            return Outcome(200, "ignored", {"reason": "order_not_found"})
+        payment_id = order.get("paid_by_payment_id") or order.get("last_payment_id")
+        if not payment_id:
+            self.flush_events(task.resource_id)
+            return Outcome(200, "applied", {"order_id": task.resource_id})
+        # Re-applying the payment runs a pending fulfilment's hooks and flushes the events.
+        outcome = self.sync_payment(str(payment_id), attempt, task)
+        if outcome.status == 200 and self._orders.claim_fulfilment(
+                task.resource_id, self._clock()) is not None:
+            # No shop hooks here: a fulfilment another process left has nothing to run.
+            self._orders.finish_fulfilment(task.resource_id, self._clock(), [])
+        return outcome
+
     def flush_events(self, order_id: str) -> None:
         """Hand the order's pending merchant events to Cloud Tasks (named: at most once each)."""
-        if self._outbox is None or not self._settings.merchant_webhook_url:
+        if self._outbox is None:
+            return
+        if self._handoff:
+            from shared.handoff import hand_over
+
+            hand_over(self._settings, self._queue(), self._outbox, self._orders.db, order_id)
+            return
+        if not self._settings.merchant_webhook_url:
             return
         for event in self._outbox.pending(order_id):
             self._send_event(event)

@@ -20,8 +20,12 @@ from shared import log
 from shared.fulfilment import Attempt, Fulfilment, FulfilTask
 from shared.mercadopago.errors import ProviderRejected, ProviderUnavailable, ResourceNotFound
 from shared.mercadopago.gateway import MercadoPagoGateway
+from shared.mercadopago.requests import RefundResult
 from shared.money import format_amount, quantize
 from shared.orders import OrderStatus
+from shared.refund_errors import refund_refusal
+from shared.store import anomalies as anomaly_store
+from shared.store import refund_log
 from shared.store.orders import OrderRepository
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
@@ -67,33 +71,84 @@ class Operations:
             payment_id, Attempt(1, 1_000), FulfilTask("payment", payment_id, ""))
         return outcome.body()
 
-    def refund(self, order_id: str, amount: Decimal | None) -> OperationResult:
+    def refund(self, order_id: str, amount: Decimal | None,
+               again: bool = False) -> OperationResult:
+        if amount is not None:
+            amount = quantize(amount)
+        if not again:
+            earlier = refund_log.recent(self._orders.db, order_id, amount, self._clock())
+            if earlier is not None:
+                return OperationResult(order_id, "refund", {
+                    "repeated": True, "refund_id": earlier.get("refund_id"),
+                    "amount": earlier.get("amount"), "refund_status": earlier.get("status"),
+                    "payment_id": earlier.get("payment_id"), "refunded_at": earlier.get("at"),
+                    "note": "the same refund succeeded less than 10 minutes ago; nothing "
+                            "was refunded now (pass --again to refund once more)"})
         order = self._order(order_id)
         if order["status"] not in REFUNDABLE or not order.get("paid_by_payment_id"):
             raise OperationError("not_refundable", f"order is {order['status']}, not paid")
         payment_id = str(order["paid_by_payment_id"])
         total = Decimal(order["amount"])
         already = Decimal(order.get("refunded_amount") or "0")
-        if amount is not None:
-            amount = quantize(amount)
-            if amount <= 0 or amount > total - already:
-                raise OperationError("invalid_amount",
-                                     f"refundable: {format_amount(total - already)}")
+        if amount is not None and (amount <= 0 or amount > total - already):
+            raise OperationError("invalid_amount",
+                                 f"refundable: {format_amount(total - already)}")
         key = refund_key(payment_id, amount, already)
+        refund = self._refund_at_mercado_pago(payment_id, amount, key,
+                                              self._is_pix(payment_id))
+        log.info("refund_created", "refund accepted by Mercado Pago", order_id=order_id,
+                 payment_id=payment_id, refund_id=refund.id, amount=str(refund.amount),
+                 refund_status=refund.status)
+        done = {"refund_id": refund.id, "amount": format_amount(refund.amount),
+                "refund_status": refund.status, "payment_id": payment_id}
+        refund_log.remember(self._orders.db, order_id, amount, done, self._clock())
+        applied = self._sync(payment_id)
+        if refund.status == "in_process":
+            # Held in contingency (PIX): pending, not refused. The order follows when
+            # Mercado Pago confirms it (its notification moves the payment).
+            applied["note"] = "refund in process at Mercado Pago; the order follows when " \
+                              "it is confirmed"
+        return OperationResult(order_id, "refund", {**done, **applied})
+
+    def _is_pix(self, payment_id: str) -> bool:
+        stored = self._orders.db.collection("payments").document(payment_id).get()
+        return bool(stored.exists and (stored.to_dict() or {}).get("payment_method_id") == "pix")
+
+    def _refund_at_mercado_pago(self, payment_id: str, amount: Decimal | None, key: str,
+                                pix: bool) -> RefundResult:
         try:
-            refund = self._gateway().refund(payment_id, amount, key)
+            return self._gateway().refund(payment_id, amount, key, render_in_process=pix)
         except ProviderRejected as exc:
-            raise OperationError("refund_refused",
-                                 f"Mercado Pago refused: {exc.reason} {exc.cause_codes}") from exc
+            code, message = refund_refusal(exc.cause_codes, exc.reason)
+            raise OperationError(code, message) from exc
         except (ProviderUnavailable, ResourceNotFound) as exc:
             raise OperationError("provider_unavailable",
                                  "Mercado Pago did not answer; run again (same key)") from exc
-        log.info("refund_created", "refund accepted by Mercado Pago", order_id=order_id,
-                 payment_id=payment_id, refund_id=refund.id, amount=str(refund.amount))
-        applied = self._sync(payment_id)
-        return OperationResult(order_id, "refund", {
-            "refund_id": refund.id, "amount": format_amount(refund.amount),
-            "payment_id": payment_id, **applied})
+
+    def refund_payment(self, payment_id: str) -> OperationResult:
+        """Refund an approved orphan payment (see shared.anomalies) in full."""
+        db = self._orders.db
+        orphan = anomaly_store.get_orphan(db, payment_id)
+        if orphan is None:
+            raise OperationError("not_an_orphan", f"payment {payment_id} is not a recorded "
+                                 "orphan payment (see mpctl anomalies list); refund orders "
+                                 "with mpctl refund ORDER_ID")
+        try:
+            payment = self._gateway().get_payment(payment_id)
+        except (ProviderUnavailable, ResourceNotFound) as exc:
+            raise OperationError("provider_unavailable", "Mercado Pago did not answer") from exc
+        if payment.status != "approved":
+            raise OperationError("not_refundable", f"the payment is {payment.status}")
+        key = hashlib.sha256(f"refund-payment:{payment_id}".encode()).hexdigest()
+        refund = self._refund_at_mercado_pago(payment_id, None, key,
+                                              payment.payment_method_id == "pix")
+        done = {"refund_id": refund.id, "amount": format_amount(refund.amount),
+                "refund_status": refund.status}
+        anomaly_store.mark_orphan_refunded(db, payment_id, done, self._clock())
+        log.info("orphan_refunded", "orphan payment refunded", payment_id=payment_id,
+                 refund_id=refund.id, refund_status=refund.status)
+        return OperationResult(str(orphan.get("external_reference") or ""), "refund_payment",
+                               {"payment_id": payment_id, **done})
 
     def cancel(self, order_id: str) -> OperationResult:
         order = self._order(order_id)

@@ -43,32 +43,37 @@ def firestore_db() -> Any:
     return client(s.project, s.firestore_database)
 
 
-def order_repository() -> OrderRepository:
-    """Orders, emitting merchant events when a shop URL is set, fulfilment hooks if any."""
+def order_repository(defer_effects: bool = False) -> OrderRepository:
+    """Orders (every transition writes its event), fulfilment hooks if any. ``defer_effects``
+    outside fulfill: fulfilments are left for fulfill to complete."""
     from shared import hooks
     from shared.store.orders import OrderRepository
 
     s = settings()
     return OrderRepository(firestore_db(), emit_events=bool(s.merchant_webhook_url),
-                           has_effects=bool(hooks.configured()))
+                           has_effects=bool(hooks.configured()), defer_effects=defer_effects)
 
 
-def fulfilment() -> Fulfilment:
-    """fulfill's use case (also what reconcile's tasks, replays and mpctl end up in)."""
+def fulfilment(handoff: bool = False) -> Fulfilment:
+    """fulfill's use case (also what reconcile's tasks, replays and mpctl end up in).
+    ``handoff``: a process other than fulfill, which hands events and effects to fulfill."""
     from shared.fulfilment import Fulfilment
     from shared.store.ledger import Ledger
     from shared.store.outbox import Outbox
 
     s = settings()
     db = firestore_db()
-    return Fulfilment(s, order_repository(), Ledger(db, s.processed_ttl_days), mp_gateway,
-                      task_queue, outbox=Outbox(db))
+    return Fulfilment(s, order_repository(defer_effects=handoff),
+                      Ledger(db, s.processed_ttl_days), mp_gateway, task_queue,
+                      outbox=Outbox(db), handoff=handoff)
 
 
 def operations() -> Operations:
+    """Operator actions (mpctl): transitions applied here are delivered by fulfill."""
     from shared.operations import Operations
 
-    return Operations(order_repository(), fulfilment(), mp_gateway)
+    return Operations(order_repository(defer_effects=True), fulfilment(handoff=True),
+                      mp_gateway)
 
 
 def reconciler() -> Reconciler:

@@ -72,7 +72,8 @@ def update_payment(payment_id: str) -> tuple[Response, int]:
 def create_refund(payment_id: str) -> tuple[Response, int]:
     """``{}`` refunds what remains; ``{"amount": n}`` a part. One refund per idempotency key."""
     key = request.headers.get("X-Idempotency-Key")
-    refund, _created = sim().refunds.create(payment_id, json_body(default={}), key)
+    render = request.headers.get("X-Render-In-Process-Refunds", "").lower() == "true"
+    refund, _created = sim().refunds.create(payment_id, json_body(default={}), key, render)
     return answer(refund, 201)
 
 

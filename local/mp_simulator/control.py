@@ -69,6 +69,17 @@ def clear_faults() -> tuple[Response, int]:
     return answer({"faults": []})
 
 
+@bp.post("/refunds/contingency")
+def refund_contingency() -> tuple[Response, int]:
+    """``{"count": n, "seconds": s}``: the next n PIX refunds stay in_process for s seconds."""
+    body = _object()
+    seconds = body.get("seconds", 1.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ApiError(400, "seconds must be a number >= 0")
+    return answer(sim().refunds.set_contingency(_int(body.get("count", 1), "count"),
+                                                float(seconds)), 201)
+
+
 @bp.get("/notifications")
 def notifications() -> tuple[Response, int]:
     s = sim()

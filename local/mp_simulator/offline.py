@@ -170,6 +170,12 @@ def apply_offline_fields(doc: Doc, body: dict[str, Any], base_url: str, expires:
         clabe = "646180" + _digits_from(pid, 12)
         details["financial_institution"] = "STP"
         details["payment_method_reference_id"] = clabe
+        # As Mercado Pago's SPEI guide shows it: the transfer reference the buyer quotes,
+        # under payment_method.data (the instructions are at external_resource_url).
+        doc["payment_method"]["data"] = {
+            "reference_id": _digits_from(pid, 19, "64"),
+            "external_reference_id": body.get("external_reference"),
+        }
         doc["point_of_interaction"] = {
             "type": "BANK_TRANSFER",
             "transaction_data": {

@@ -112,9 +112,10 @@ class Payments:
         """Create once per idempotency key. ``base_url``: the simulator's URL for the page
         links it answers with; ``extra``: fields set on the new document (e.g. ``order``)."""
         if not idempotency_key:
-            raise bad_request("Header X-Idempotency-Key can't be null", "idempotency_key")
+            # Mercado Pago: 400, cause 4292 "Header X-Idempotency-Key can't be null".
+            raise bad_request("Header X-Idempotency-Key can't be null", 4292)
         if len(idempotency_key) > 64:
-            raise bad_request("X-Idempotency-Key must have 1 to 64 characters", "idempotency_key")
+            raise bad_request("X-Idempotency-Key must have 1 to 64 characters", 4292)
         if not isinstance(body, dict):
             raise bad_request("Invalid request body", 4000)
         transitions: list[Transition | None] = []

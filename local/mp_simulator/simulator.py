@@ -23,7 +23,7 @@ class Simulator:
         self.notifier = Notifier(config, self.scheduler)
         self.faults = Faults()
         self.payments = Payments(config, self.store, self.notifier, self.scheduler)
-        self.refunds = Refunds(config, self.store, self.payments)
+        self.refunds = Refunds(config, self.store, self.payments, self.scheduler)
         self.chargebacks = Chargebacks(self.store, self.payments, self.notifier)
         self.checkout = Checkout(config, self.store, self.payments, self.notifier)
         self._stopping = threading.Event()
@@ -33,6 +33,7 @@ class Simulator:
         self.scheduler.clear()
         self.notifier.reset()
         self.faults.clear()
+        self.refunds.reset()
         self.store.reset()
 
     def sleep(self, seconds: float) -> None:

@@ -10,12 +10,18 @@ class ProviderError(Exception):
 
 
 class ProviderUnavailable(ProviderError):
-    """Timeout, connection failure, 429 or 5xx: safe to retry with the same idempotency key."""
+    """Timeout, connection failure, 429 or 5xx: safe to retry with the same idempotency key.
 
-    def __init__(self, message: str, *, timeout: bool = False, status: int | None = None) -> None:
+    ``sent`` is False only when the request certainly never reached Mercado Pago (connection
+    refused, DNS failure, connect timeout); otherwise a POST may have taken effect.
+    """
+
+    def __init__(self, message: str, *, timeout: bool = False, status: int | None = None,
+                 sent: bool = True) -> None:
         super().__init__(message)
         self.timeout = timeout
         self.status = status
+        self.sent = sent
 
 
 class ProviderRejected(ProviderError):

@@ -58,12 +58,14 @@ class MercadoPagoGateway:
         )
         self._token = access_token
 
-    def _options(self, idempotency_key: str | None = None) -> RequestOptions:
-        headers = {"x-idempotency-key": idempotency_key} if idempotency_key else None
+    def _options(self, idempotency_key: str | None = None,
+                 extra_headers: dict[str, str] | None = None) -> RequestOptions:
+        headers = {"x-idempotency-key": idempotency_key} if idempotency_key else {}
+        headers.update(extra_headers or {})
         return RequestOptions(
             access_token=self._token,
             connection_timeout=float(self._timeout),
-            custom_headers=headers,
+            custom_headers=headers or None,
             max_retries=0,
         )
 
@@ -141,12 +143,19 @@ class MercadoPagoGateway:
         return PreferenceCreated(str(created["id"]), str(created.get("init_point") or ""),
                                  str(created.get("sandbox_init_point") or ""))
 
-    def refund(self, payment_id: str, amount: Any | None, idempotency_key: str) -> RefundResult:
-        """Full refund when ``amount`` is None, else a partial one (a Decimal)."""
+    def refund(self, payment_id: str, amount: Any | None, idempotency_key: str,
+               *, render_in_process: bool = False) -> RefundResult:
+        """Full refund when ``amount`` is None, else a partial one (a Decimal).
+
+        ``render_in_process`` (PIX): ask Mercado Pago to answer a refund held in contingency
+        as 201 ``in_process`` instead of a 400 (``X-Render-In-Process-Refunds: true``).
+        """
         from shared.mercadopago.requests import RefundResult
 
         body = {} if amount is None else {"amount": to_json_number(amount)}
-        response = self._sdk.refund().create(payment_id, body, self._options(idempotency_key))
+        extra = {"X-Render-In-Process-Refunds": "true"} if render_in_process else None
+        response = self._sdk.refund().create(payment_id, body,
+                                             self._options(idempotency_key, extra))
         created = _check(response, not_found_ok=True)
         return RefundResult(str(created.get("id")), to_decimal(created.get("amount") or 0),
                             str(created.get("status") or ""))

@@ -15,11 +15,38 @@ from typing import Any
 import requests
 from mercadopago.http import HttpClient
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util import Retry
 
 from shared.mercadopago.errors import ProviderUnavailable
 
 SDK_BASE_URL = "https://api.mercadopago.com"
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """True only when the request certainly never left: no connection was ever made.
+
+    requests reports a refused connection or a failed DNS lookup as a ``ConnectionError``
+    wrapping urllib3's ``MaxRetryError(reason=NewConnectionError)`` (``NameResolutionError``
+    is one), and a connect timeout as ``ConnectTimeout``. A reset or close after the request
+    was written is a ``ConnectionError`` wrapping ``ProtocolError``: the outcome is unknown.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
+        return False
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    return isinstance(cause, NewConnectionError | ConnectTimeoutError)
+
+
+def transport_failure(exc: requests.RequestException) -> ProviderUnavailable:
+    if never_sent(exc):
+        return ProviderUnavailable("Mercado Pago could not be reached", sent=False)
+    if isinstance(exc, requests.Timeout):
+        return ProviderUnavailable("Mercado Pago timed out", timeout=True)
+    return ProviderUnavailable("the connection to Mercado Pago failed after sending")
 
 
 class PooledHttpClient(HttpClient):  # type: ignore[misc]
@@ -56,10 +83,8 @@ class PooledHttpClient(HttpClient):  # type: ignore[misc]
         kwargs["timeout"] = self._timeout
         try:
             result = self._session.request(method, self.rewrite(url), **kwargs)
-        except requests.Timeout as exc:
-            raise ProviderUnavailable("Mercado Pago timed out", timeout=True) from exc
         except requests.RequestException as exc:
-            raise ProviderUnavailable("Mercado Pago could not be reached") from exc
+            raise transport_failure(exc) from exc
         body: Any = None
         if result.status_code != 204 and result.content:
             try:

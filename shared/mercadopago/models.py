@@ -79,6 +79,10 @@ def _instructions(body: dict[str, Any]) -> dict[str, str]:
             out.setdefault("ticket_url", str(details["external_resource_url"]))
         if details.get("financial_institution"):
             out["financial_institution"] = str(details["financial_institution"])
+    method = body.get("payment_method") or {}
+    method_data = method.get("data") if isinstance(method, dict) else None
+    if isinstance(method_data, dict) and method_data.get("reference_id"):
+        out["transfer_reference"] = str(method_data["reference_id"])  # SPEI
     barcode = body.get("barcode") or {}
     if isinstance(barcode, dict) and barcode.get("content"):
         out["barcode"] = str(barcode["content"])

@@ -90,6 +90,15 @@ def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
     }
 
 
+def shows_as_last_payment(state: OrderState, payment_id: str) -> bool:
+    """The order view's ``last_payment``: the attempt create_payment recorded or, when it
+    recorded none (Checkout Pro: the buyer pays on Mercado Pago's page), any payment of the
+    order until one pays it, then that one."""
+    if state.last_payment_id is not None:
+        return payment_id == state.last_payment_id
+    return state.paid_by_payment_id in (None, payment_id)
+
+
 def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
                    state: OrderState) -> dict[str, Any] | None:
     """The event a transition announces, or None."""
@@ -106,10 +115,19 @@ def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
 
 class OrderRepository:
     def __init__(self, db: firestore.Client, emit_events: bool = False,
-                 has_effects: bool = True) -> None:
+                 has_effects: bool = True, defer_effects: bool = False) -> None:
         self._db = db
+        # Every transition writes its outbox event, whoever applies it; ``emit_events`` says
+        # this process has a shop URL. Without one the event expires from its creation.
         self._emit_events = emit_events
-        self._has_effects = has_effects  # shop hooks to run after a fulfilment
+        # defer_effects: a process other than fulfill (mpctl) leaves a fulfilment pending,
+        # with no lease, for fulfill to complete (see shared.handoff).
+        self._defer_effects = defer_effects
+        self._has_effects = has_effects and not defer_effects  # hooks to run here
+
+    @property
+    def db(self) -> firestore.Client:
+        return self._db
 
     def ref(self, order_id: str) -> Any:
         return self._db.collection(ORDERS).document(order_id)
@@ -205,7 +223,7 @@ class OrderRepository:
                     batch.create(payment_ref, doc)
                 writes += 1
             order_updates: dict[str, Any] = {}
-            if newer and snap.id == state.last_payment_id:
+            if newer and shows_as_last_payment(state, snap.id):
                 order_updates["last_payment"] = {
                     "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
             if newer and snap.status == "in_mediation":
@@ -216,8 +234,9 @@ class OrderRepository:
                 if snap.refunded_amount:
                     order_updates["refunded_amount"] = format_amount(snap.refunded_amount)
                 event = merchant_event(decision, snap.external_reference, snap, state)
-                if event is not None and self._emit_events:
-                    outbox.stage(self._db, batch, event, now)
+                if event is not None:
+                    outbox.stage(self._db, batch, event, now, ttl_from_creation=not
+                                 self._emit_events)
                 order_updates["history"] = firestore.ArrayUnion([{
                     "status": decision.new_status.value, "at": now, "payment_id": snap.id,
                     "payment_status": payment.status, "payment_status_detail":
@@ -229,8 +248,9 @@ class OrderRepository:
                     "order_id": snap.external_reference, "payment_id": snap.id,
                     "amount": format_amount(snap.amount), "currency": snap.currency,
                     # With no shop hooks there is nothing left to run: done at once.
-                    "state": "pending" if self._has_effects else "done", "created_at": now,
-                    "lease_until": now + timedelta(seconds=FULFILMENT_LEASE_SECONDS),
+                    "state": "pending" if self._has_effects or self._defer_effects else "done",
+                    "created_at": now, "lease_until": now if self._defer_effects else
+                    now + timedelta(seconds=FULFILMENT_LEASE_SECONDS),
                 })
             if decision.anomaly is not None:
                 batch.set(self._db.collection(ANOMALIES).document(
@@ -270,10 +290,10 @@ class OrderRepository:
             "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,
                                               "by": "operator"}])},
             option=self._db.write_option(last_update_time=snap.update_time))
-        if self._emit_events:
-            outbox.stage(self._db, batch, outbox.new_event(
-                "order.cancelled", order_id, str(data.get("last_payment_id") or ""),
-                to_decimal(data["amount"]), data["currency"]), now)
+        outbox.stage(self._db, batch, outbox.new_event(
+            "order.cancelled", order_id, str(data.get("last_payment_id") or ""),
+            to_decimal(data["amount"]), data["currency"]), now,
+            ttl_from_creation=not self._emit_events)
         batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
     def _fulfilment_due(self, marker_ref: Any, now: datetime) -> bool:

@@ -3,8 +3,10 @@
 An event document is created in the same batch as the order transition it announces, so it
 exists exactly once per transition whatever the concurrency. Flushing enqueues a task named
 from the event id (a second enqueue is a no-op) and marks the document sent; a crash between
-the two is repaired by the next flush. ``expires_at`` is the TTL field: it is set only when
-the event is handed over (kept 30 days after that), so a pending event never expires unsent.
+the two is repaired by the next flush. ``expires_at`` is the TTL field: it is set when the
+event is handed over (kept 30 days after that), so a pending event never expires unsent; an
+event written by a process with no shop URL configured expires 30 days after its creation
+(the outbox cannot grow without bound when no shop listens).
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ def new_event(kind: str, order_id: str, payment_id: str, amount: Decimal, curren
     return event
 
 
-def stage(db: firestore.Client, batch: Any, event: dict[str, Any], now: datetime) -> None:
+def stage(db: firestore.Client, batch: Any, event: dict[str, Any], now: datetime,
+          ttl_from_creation: bool = False) -> None:
     """Add the event to the batch that makes its transition: created once, or the batch fails."""
-    batch.create(db.collection(OUTBOX).document(event["event_id"]),
-                 {**event, "state": "pending", "created_at": now})
+    doc = {**event, "state": "pending", "created_at": now}
+    if ttl_from_creation:
+        doc["expires_at"] = now + KEEP
+    batch.create(db.collection(OUTBOX).document(event["event_id"]), doc)
 
 
 class Outbox:

@@ -110,17 +110,20 @@ def test_cors_allows_configured_origins_only(live):
     assert get.headers.get("Access-Control-Allow-Origin") != "*"
 
 
-def test_provider_failure_answers_5xx_writes_nothing_and_retry_charges_once(live):
+def test_provider_5xx_keeps_the_order_and_a_keyed_retry_charges_once(live):
     c = StackClient(live)
     body = c.body(c.card_token())
     key = {"Idempotency-Key": "retry-after-5xx"}
+    # A 5xx does not say the payment was not created: the order stays, its id is returned.
     c.fault(status=500, path_prefix="/v1/payments", method="POST", count=1)
     r = c.pay(body, key)
-    _assert_error(r, 502, "provider_error")
-    assert r.json()["error"]["retryable"] is True
-    assert c.docs("orders") == []
+    error = _assert_error(r, 503, "payment_outcome_unknown")
+    assert error["retryable"] is True and r.headers["Retry-After"]
+    [kept] = c.docs("orders")
+    assert kept["_id"] == error["order_id"] and kept["status"] == "pending"
     ok = c.pay(body, key)
     assert ok.status_code == 201, ok.text
+    assert ok.json()["order_id"] == error["order_id"]
     assert len(c.sim_payments_for(ok.json()["order_id"])) == 1
 
 
@@ -132,7 +135,7 @@ def test_provider_timeout_keeps_the_order_and_a_keyed_retry_charges_once(live):
     # so the order stays (its notification must find it) and its id is returned.
     c.fault(timeout_s=3, path_prefix="/v1/payments", method="POST", count=1, phase="after")
     r = c.pay(body, key)
-    error = _assert_error(r, 503, "provider_timeout")
+    error = _assert_error(r, 503, "payment_outcome_unknown")
     order_id = error["order_id"]
     assert error["retryable"] is True
     c.clear_faults()
@@ -149,17 +152,23 @@ def test_provider_timeout_without_key_retried_by_order_id_charges_once(live):
     token = c.card_token()
     c.fault(timeout_s=3, path_prefix="/v1/payments", method="POST", count=1, phase="after")
     r = c.pay(c.body(token))
-    order_id = _assert_error(r, 503, "provider_timeout")["order_id"]
+    order_id = _assert_error(r, 503, "payment_outcome_unknown")["order_id"]
     c.clear_faults()
+    c.wait_order(order_id, "paid")  # the notification found the kept order
     ok = c.pay(c.body(token, order_id=order_id))
-    assert ok.status_code in (201, 409), ok.text  # 409 once the notification already paid it
-    assert len(c.sim_payments_for(order_id)) == 1
-    c.wait_order(order_id, "paid")
+    assert ok.status_code == 201, ok.text  # a retry of the attempt that paid it
+    [payment] = c.sim_payments_for(order_id)
+    assert ok.json()["order_id"] == order_id and ok.json()["payment_id"] == str(payment["id"])
 
 
-def test_provider_unreachable_is_503(live):
+def test_a_definite_refusal_deletes_the_draft(live):
     c = StackClient(live)
-    c.fault(status=503, path_prefix="/v1/payments", method="POST", count=1)
-    r = c.pay()
-    assert r.status_code in (502, 503) and r.json()["error"]["retryable"] is True
-    assert c.docs("orders") == []
+    token = c.card_token()
+    first = c.pay(c.body(token))
+    assert first.status_code == 201, first.text
+    c.wait_order(first.json()["order_id"], "paid")
+    # A used token: Mercado Pago answers 400 with a cause, so no payment was created.
+    r = c.pay(c.body(token))
+    error = _assert_error(r, 422, "payment_request_rejected")
+    assert error["provider_causes"] == ["3003"] and "order_id" not in error
+    assert [o["_id"] for o in c.docs("orders")] == [first.json()["order_id"]]

@@ -196,6 +196,9 @@ def test_clabe_transfer(sim, sdk):
     assert p["transaction_details"]["external_resource_url"].startswith(sim.url + "/sandbox/")
     clabe = p["transaction_details"]["payment_method_reference_id"]
     assert len(clabe) == 18 and clabe.isdigit()
+    # Where Mercado Pago's SPEI guide shows the transfer reference.
+    reference = p["payment_method"]["data"]["reference_id"]
+    assert len(reference) == 19 and reference.isdigit()
     bank = p["point_of_interaction"]["transaction_data"]["bank_info"]
     assert bank["collector"]["account_id"] == clabe
 
@@ -263,7 +266,9 @@ def test_partial_then_full_refund(sim, sdk, receiver):
     over = sdk.refund().create(p["id"], {"amount": 70.01}, options())
     assert over["status"] == 400 and causes(over["response"]) == {4040}
     zero = sdk.refund().create(p["id"], {"amount": 0}, options())
-    assert zero["status"] == 400 and causes(zero["response"]) == {4041}
+    assert zero["status"] == 400 and causes(zero["response"]) == {4040}  # must be positive
+    text = sdk.refund().create(p["id"], {"amount": "ten"}, options())
+    assert text["status"] == 400 and causes(text["response"]) == {4041}  # must be numeric
 
     rest = sdk.refund().create(p["id"], {}, options("refund-2"))
     assert rest["status"] == 201 and rest["response"]["amount"] == 70
@@ -295,10 +300,43 @@ def test_refund_not_allowed(sim, sdk):
     assert sdk.refund().create(pending["id"], {}, options())["status"] == 400
     old = pay(sdk, card_token(sdk))["response"]
     control(sim, "POST", f"/_sim/payments/{old['id']}/backdate", {"days": 181})
-    assert sdk.refund().create(old["id"], {}, options())["status"] == 400
+    too_old = sdk.refund().create(old["id"], {}, options())
+    assert too_old["status"] == 400 and causes(too_old["response"]) == {2024}
     missing_key = api(sim, "POST", f"/v1/payments/{old['id']}/refunds", json={})
-    assert missing_key.status_code == 400
+    assert missing_key.status_code == 400 and causes(missing_key.json()) == {4292}
     assert sdk.refund().create(1, {}, options())["status"] == 404
+
+
+def test_payment_without_idempotency_key_is_400_cause_4292(sim, sdk):
+    r = api(sim, "POST", "/v1/payments", json={
+        "transaction_amount": 10, "token": card_token(sdk), "payment_method_id": "master",
+        "installments": 1, "payer": {"email": "buyer@example.com"}})
+    assert r.status_code == 400 and causes(r.json()) == {4292}
+    assert r.json()["message"] == "Header X-Idempotency-Key can't be null"
+
+
+def test_pix_refund_held_in_contingency(sim, sdk, receiver):
+    import time
+
+    p = offline(sdk, "pix", receiver.url)["response"]
+    control(sim, "POST", f"/_sim/payments/{p['id']}/status", {"status": "approved"})
+    control(sim, "POST", "/_sim/refunds/contingency", {"count": 2, "seconds": 0.5})
+    render = RequestOptions(custom_headers={"x-idempotency-key": uuid.uuid4().hex,
+                                            "X-Render-In-Process-Refunds": "true"})
+    held = sdk.refund().create(p["id"], {"amount": 10}, render)
+    assert held["status"] == 201 and held["response"]["status"] == "in_process"
+    assert sdk.payment().get(p["id"])["response"]["status_detail"] == "accredited"
+    # Without the header, a held refund is reported as a 400.
+    plain = sdk.refund().create(p["id"], {"amount": 5}, options())
+    assert plain["status"] == 400
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        after = sdk.payment().get(p["id"])["response"]
+        if after["transaction_amount_refunded"] == 15:
+            break
+        time.sleep(0.05)
+    assert (after["status"], after["status_detail"]) == ("approved", "partially_refunded")
+    assert sorted(r["status"] for r in after["refunds"]) == ["approved", "approved"]
 
 
 # --- 6. cancellation ------------------------------------------------------------------------

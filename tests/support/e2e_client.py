@@ -131,15 +131,17 @@ class StackClient:
                               data=body, headers=h, timeout=10)
 
 
-def mpctl(stack: LocalStack, *args: str, timeout: float = 60) -> tuple[int, Any, str]:
-    """Run the installed ``mpctl`` against this stack; returns (exit code, JSON or text, stderr)."""
+def mpctl(stack: LocalStack, *args: str, timeout: float = 60,
+          without: tuple[str, ...] = ()) -> tuple[int, Any, str]:
+    """Run the installed ``mpctl`` against this stack; returns (exit code, JSON or text, stderr).
+    ``without``: environment variables the operator's shell does not have."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     script = Path(sys.executable).parent / "mpctl"
-    env = {**os.environ, **stack.function_env}
+    env = {k: v for k, v in {**os.environ, **stack.function_env}.items() if k not in without}
     done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
     try:

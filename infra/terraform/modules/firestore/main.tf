@@ -52,8 +52,11 @@ variable "ttl_fields" {
     idempotency             = "expires_at"
     # Merchant events: shared/store/outbox.py sets expires_at = hand-over + 30 days, far past
     # the merchant-events queue's 3-day retry limit. A pending event has no expires_at, so
-    # TTL never deletes an event that was not handed to Cloud Tasks.
+    # TTL never deletes an event that was not handed to Cloud Tasks (unless it was written
+    # where no shop URL is configured: then creation + 30 days).
     outbox = "expires_at"
+    # mpctl refund's 10-minute repeat guard (shared/store/refund_log.py): kept 1 day.
+    operator_refunds = "expires_at"
   }
 }
 

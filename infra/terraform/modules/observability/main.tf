@@ -87,6 +87,10 @@ locals {
       event       = "amount_mismatch"
       description = "Payments whose amount or currency differs from the order's."
     }
+    orphan_payments = {
+      event       = "orphan_payment"
+      description = "Payments naming an order id of this project that no order has (recorded in anomalies)."
+    }
     reconcile_corrections = {
       event       = "reconcile_corrected"
       description = "Payments or orders reconcile found out of date and enqueued a fulfil task for (notifications that were lost or late)."
@@ -158,6 +162,11 @@ locals {
       threshold = 0
       window    = 300
       doc       = "A payment's amount or currency does not match its order: the order was NOT fulfilled. Investigate before refunding or fulfilling by hand."
+    }
+    orphan_payments = {
+      threshold = 0
+      window    = 300
+      doc       = "Money arrived for an order this database does not have (anomalies/orphan_payment-<id>). List with mpctl anomalies list; refund with mpctl refund-payment ID, or find the order elsewhere (another environment sharing the account)."
     }
     # reconcile runs every 10 minutes, an attempt and at most one retry per run (the job's
     # retry_config), and each search window is covered by ~3 runs. reconcile logs one
