@@ -32,6 +32,7 @@ from typing import Any
 
 from local.seed import seed
 from local.stack import (
+    LOCAL_LIMITS,
     MP_PUBLIC_KEY,
     LocalStack,
     StackError,
@@ -40,6 +41,7 @@ from local.stack import (
     StackUrls,
     Terminated,
     default_run_dir,
+    function_env,
     say,
     start_stack,
     terminate_on_signals,
@@ -73,7 +75,13 @@ def payment_body(token: str, product_id: str = "demo-product", quantity: int = 2
     }
 
 
-def summary(urls: StackUrls) -> str:
+def limits_line(env: dict[str, str]) -> str:
+    """The attempt limits the functions run with (``LOCAL_LIMITS`` unless overridden)."""
+    values = " ".join(f"{name}={env.get(name, '')}" for name in LOCAL_LIMITS)
+    return f"  attempt limits   {values}\n"
+
+
+def summary(urls: StackUrls, limits: str = "") -> str:
     return f"""Local stack is up (project demo-mp-local, demo catalog seeded):
   create_payment   {urls.create_payment}
   ipn_webhook      {urls.ipn_webhook}
@@ -82,15 +90,15 @@ def summary(urls: StackUrls) -> str:
   MP simulator     {urls.simulator}
   Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host})
   Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
-"""
+{limits}"""
 
 
-def walkthrough(urls: StackUrls) -> str:
+def walkthrough(urls: StackUrls, limits: str = "") -> str:
     card = json.dumps(TEST_CARD)
     body = json.dumps(payment_body("@TOKEN@")).replace("@TOKEN@", "'\"$TOKEN\"'")
     field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
     return f"""
-{summary(urls)}
+{summary(urls, limits)}
 Walk-through (copy-paste into a shell):
 
   # 1. tokenize the test card (Mastercard 5031 4332 1540 6351, 11/2030, CVV 123, APRO)
@@ -252,13 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     with terminate_on_signals():
         try:
             stack = start_stack(ports, options, run_dir=run_dir, console=console)
+            limits = limits_line(function_env(ports, options))
             seed(options.project, stack.endpoints.firestore_host)
             if args.smoke:
-                say(summary(stack.endpoints))
+                say(summary(stack.endpoints, limits))
                 order = smoke(stack.endpoints, timeout=args.smoke_timeout)
                 say(f"smoke: OK, order paid: {json.dumps(order)}")
                 return 0
-            say(walkthrough(stack.endpoints))
+            say(walkthrough(stack.endpoints, limits))
             stack.wait()
             return 0  # stopped from elsewhere
         except StackError as err:

@@ -45,6 +45,18 @@ MP_WEBHOOK_SECRET = "dev-webhook-secret"
 MERCHANT_WEBHOOK_SECRET = "dev-merchant-webhook-secret"
 TASKS_SERVICE_ACCOUNT = f"tasks-invoker@{PROJECT_ID}.iam.gserviceaccount.com"
 CORS_ALLOWED_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+# Obviously fake: keys the hashes of cards, e-mails and addresses the attempt limits count.
+RATE_LIMIT_KEY = "local-fake-rate-limit-key"
+# The attempt limits relaxed for local use (the walk-through and the tests reuse Mercado
+# Pago's few test cards and e-mails); each is overridden by the same variable in the caller's
+# environment (``MAX_ATTEMPTS_PER_ORDER=3 make dev``). The per-order cap keeps its default.
+LOCAL_LIMITS = {
+    "MAX_ATTEMPTS_PER_ORDER": "5",
+    "RATE_LIMIT_CARD": "10000/60",
+    "RATE_LIMIT_PAYER": "10000/60",
+    "RATE_LIMIT_IP": "100000/60",
+    "RATE_LIMIT_ORDERS_IP": "100000/60",
+}
 # Cloud Scheduler's identity for the reconcile job (its OIDC token's `email`).
 SCHEDULER_SERVICE_ACCOUNT = f"scheduler@{PROJECT_ID}.iam.gserviceaccount.com"
 FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill", "reconcile")
@@ -735,6 +747,8 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
     defaults = {
         "CORS_ALLOWED_ORIGINS": CORS_ALLOWED_ORIGINS,
         "MERCHANT_WEBHOOK_SECRET": MERCHANT_WEBHOOK_SECRET,
+        "RATE_LIMIT_KEY": RATE_LIMIT_KEY,
+        **LOCAL_LIMITS,
     }
     for name, value in defaults.items():
         if name not in env and f"{name}_FILE" not in env and f"{name}_SECRET" not in env:

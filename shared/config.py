@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from shared.limits import Rate, parse_rate
 from shared.secrets import SecretRef, secret_ref
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -57,6 +58,13 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...] = ()) -> t
 
 def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> Rate | None:
+    try:
+        return parse_rate(name, env.get(name, ""), default)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,12 @@ class Settings:
     reconcile_window_minutes: int = 30
     reconcile_pending_after_minutes: int = 15
     reconcile_max_items: int = 200
-    caller_auth: str = "verify"
+    max_attempts_per_order: int = 5
+    rate_limit_card: Rate | None = field(default_factory=lambda: Rate(5, 3600))
+    rate_limit_payer: Rate | None = field(default_factory=lambda: Rate(10, 3600))
+    rate_limit_ip: Rate | None = field(default_factory=lambda: Rate(100, 600))
+    rate_limit_orders_ip: Rate | None = field(default_factory=lambda: Rate(200, 600))
+    client_ip_trusted_hops: int = 1
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -134,6 +147,7 @@ class Settings:
     merchant_webhook_secret: SecretRef = field(
         default_factory=lambda: SecretRef("MERCHANT_WEBHOOK_SECRET")
     )
+    rate_limit_key: SecretRef = field(default_factory=lambda: SecretRef("RATE_LIMIT_KEY"))
 
     def caller_policy(self, function: str) -> CallerPolicy:
         """How ``function`` (fulfill or reconcile) checks its caller; ``ConfigError`` when the
@@ -206,11 +220,17 @@ class Settings:
             reconcile_window_minutes=_int(env, "RECONCILE_WINDOW_MINUTES", 30, minimum=1),
             reconcile_pending_after_minutes=_int(env, "RECONCILE_PENDING_AFTER_MINUTES", 15),
             reconcile_max_items=_int(env, "RECONCILE_MAX_ITEMS", 200, minimum=1),
-            caller_auth=_choice(env, "CALLER_AUTH", "verify", ("cloud_run_iam", "verify", "off")),
+            max_attempts_per_order=_int(env, "MAX_ATTEMPTS_PER_ORDER", 5),
+            rate_limit_card=_rate(env, "RATE_LIMIT_CARD", "5/3600"),
+            rate_limit_payer=_rate(env, "RATE_LIMIT_PAYER", "10/3600"),
+            rate_limit_ip=_rate(env, "RATE_LIMIT_IP", "100/600"),
+            rate_limit_orders_ip=_rate(env, "RATE_LIMIT_ORDERS_IP", "200/600"),
+            client_ip_trusted_hops=_int(env, "CLIENT_IP_TRUSTED_HOPS", 1, minimum=1),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),
             merchant_webhook_secret=secret_ref(env, "MERCHANT_WEBHOOK_SECRET"),
+            rate_limit_key=secret_ref(env, "RATE_LIMIT_KEY"),
         )
 
 

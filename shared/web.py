@@ -95,3 +95,20 @@ def cors_headers(request: flask.Request, allowed_origins: tuple[str, ...]) -> di
         "Access-Control-Expose-Headers": "Idempotent-Replayed",
         "Access-Control-Max-Age": "600",
     }
+
+
+def client_ip(request: flask.Request, trusted_hops: int = 1) -> str:
+    """The buyer's address, as the trusted proxies in front of the function saw it.
+
+    Each proxy appends the address it received the connection from to ``X-Forwarded-For``;
+    entries to the left of those are whatever the client sent and are never trusted. Cloud Run's
+    front end is one hop: the last entry is the client (``trusted_hops=1``, the default). Behind
+    the external Application Load Balancer the header ends ``<client>, <load balancer>``, so
+    the client is the second entry from the right (``trusted_hops=2``). Without the header
+    (a local run without a front end), the peer address.
+    """
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if forwarded:
+        return forwarded[max(0, len(forwarded) - trusted_hops)]
+    return request.remote_addr or "unknown"

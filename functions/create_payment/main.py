@@ -12,14 +12,17 @@ from functools import lru_cache
 import flask
 
 from shared import log
+from shared.attempt_limits import AttemptGuard, card_reader
 from shared.checkout import Checkout
 from shared.config import settings
 from shared.http_context import handle
 from shared.schemas import SchemaError, parse_request, raw_card_fields
 from shared.store.idempotency import IdempotencyStore, payload_hash
+from shared.store.limits import LimitStore
 from shared.store.orders import OrderRepository
 from shared.web import (
     ApiError,
+    client_ip,
     cors_headers,
     json_response,
     method_not_allowed,
@@ -34,10 +37,20 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 @lru_cache(maxsize=1)
 def _checkout() -> Checkout:
+    from datetime import UTC, datetime
+
+    from shared.secrets import reader
+
     s = settings()
     db = firestore_db()
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    guard = AttemptGuard(s, LimitStore(db), lambda: reader().get(s.rate_limit_key),
+                         card_reader(mp_gateway), now)
     return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    mp_gateway)
+                    mp_gateway, now, guard)
 
 
 def _create(request: flask.Request) -> flask.Response:
@@ -61,7 +74,8 @@ def _create(request: flask.Request) -> flask.Response:
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
-    result = _checkout().create(parsed, key, payload_hash(payload))
+    result = _checkout().create(parsed, key, payload_hash(payload),
+                                client_ip(request, s.client_ip_trusted_hops))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
 

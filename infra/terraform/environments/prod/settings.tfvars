@@ -33,3 +33,13 @@ log_level            = "INFO"
 # Daily Firestore backups, kept this many days (1-98; point-in-time recovery covers 7 days).
 firestore_backup_retention_days = 14
 
+
+# create_payment's attempt limits (docs/contracts.md, "Attempt limits"; how to tune them:
+# docs/deploying.md). Unset fields keep the defaults shown; "0" switches a limit off.
+attempt_limits = {
+  max_attempts_per_order = 5
+  card                   = "5/3600"
+  payer                  = "10/3600"
+  ip                     = "100/600"
+  orders_ip              = "200/600"
+}

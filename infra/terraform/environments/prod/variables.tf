@@ -84,3 +84,15 @@ variable "firestore_backup_retention_days" {
   type        = number
   default     = 14
 }
+
+variable "attempt_limits" {
+  description = "create_payment's attempt limits (docs/contracts.md, \"Attempt limits\"); unset fields keep the defaults."
+  type = object({
+    max_attempts_per_order = optional(number, 5)
+    card                   = optional(string, "5/3600")
+    payer                  = optional(string, "10/3600")
+    ip                     = optional(string, "100/600")
+    orders_ip              = optional(string, "200/600")
+  })
+  default = {}
+}

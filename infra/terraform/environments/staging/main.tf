@@ -29,6 +29,7 @@ module "stack" {
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
   public_invoker_grant     = var.public_invoker_grant
+  attempt_limits           = var.attempt_limits
 
   min_instances = {
     create_payment = 0

@@ -30,3 +30,13 @@ fulfill_max_attempts = 10
 reconcile_schedule   = "*/10 * * * *"
 log_level            = "INFO"
 
+
+# create_payment's attempt limits (docs/contracts.md, "Attempt limits"; how to tune them:
+# docs/deploying.md). Unset fields keep the defaults shown; "0" switches a limit off.
+attempt_limits = {
+  max_attempts_per_order = 5
+  card                   = "5/3600"
+  payer                  = "10/3600"
+  ip                     = "100/600"
+  orders_ip              = "200/600"
+}

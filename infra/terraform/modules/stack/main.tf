@@ -38,6 +38,7 @@ locals {
     "mp-webhook-secret",
     "mp-webhook-secret-previous",
     "merchant-webhook-secret",
+    "rate-limit-key",
   ]
 
   # One audience per internal service. fulfill and reconcile are called with ID tokens whose
@@ -177,11 +178,19 @@ module "create_payment" {
   environment = merge(local.common_env, {
     FIRESTORE_DATABASE = module.firestore.database_id
     NOTIFICATION_URL   = module.ipn_webhook.uri
+    # Attempt limits (docs/contracts.md, "Attempt limits"); "0" switches one off.
+    MAX_ATTEMPTS_PER_ORDER = tostring(var.attempt_limits.max_attempts_per_order)
+    RATE_LIMIT_CARD        = var.attempt_limits.card
+    RATE_LIMIT_PAYER       = var.attempt_limits.payer
+    RATE_LIMIT_IP          = var.attempt_limits.ip
+    RATE_LIMIT_ORDERS_IP   = var.attempt_limits.orders_ip
+    CLIENT_IP_TRUSTED_HOPS = tostring(var.client_ip_trusted_hops)
     }, length(var.cors_allowed_origins) == 0 ? {} : {
     CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
   })
   secrets = {
     MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]
+    RATE_LIMIT_KEY  = module.secrets.secret_ids["rate-limit-key"]
   }
   firestore_database = module.firestore.database_resource_name
 

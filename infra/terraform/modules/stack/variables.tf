@@ -165,3 +165,32 @@ variable "iam_propagation_wait" {
   type        = string
   default     = "90s"
 }
+
+variable "attempt_limits" {
+  description = "create_payment's attempt limits (docs/contracts.md): the per-order cap (a count) and the windowed limits ('count/seconds'); 0 or \"0\" switches one off."
+  type = object({
+    max_attempts_per_order = optional(number, 5)
+    card                   = optional(string, "5/3600")
+    payer                  = optional(string, "10/3600")
+    ip                     = optional(string, "100/600")
+    orders_ip              = optional(string, "200/600")
+  })
+  default = {}
+  validation {
+    condition = alltrue([
+      for rate in [var.attempt_limits.card, var.attempt_limits.payer, var.attempt_limits.ip, var.attempt_limits.orders_ip] :
+      can(regex("^(0|[1-9][0-9]*/[1-9][0-9]*)$", rate))
+    ]) && var.attempt_limits.max_attempts_per_order >= 0
+    error_message = "Each windowed limit is \"count/seconds\" or \"0\"; max_attempts_per_order is a count >= 0."
+  }
+}
+
+variable "client_ip_trusted_hops" {
+  description = "CLIENT_IP_TRUSTED_HOPS: which X-Forwarded-For entry, counted from the right, is the buyer (1 = Cloud Run's front end only; 2 behind the external Application Load Balancer)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.client_ip_trusted_hops >= 1
+    error_message = "client_ip_trusted_hops is at least 1."
+  }
+}
