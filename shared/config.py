@@ -139,6 +139,7 @@ class Settings:
     rate_limit_ip: Rate | None = field(default_factory=lambda: Rate(100, 600))
     rate_limit_orders_ip: Rate | None = field(default_factory=lambda: Rate(200, 600))
     client_ip_trusted_hops: int = 1
+    order_ttl_hours: int = 24
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -226,6 +227,7 @@ class Settings:
             rate_limit_ip=_rate(env, "RATE_LIMIT_IP", "100/600"),
             rate_limit_orders_ip=_rate(env, "RATE_LIMIT_ORDERS_IP", "200/600"),
             client_ip_trusted_hops=_int(env, "CLIENT_IP_TRUSTED_HOPS", 1, minimum=1),
+            order_ttl_hours=_int(env, "ORDER_TTL_HOURS", 24, minimum=1),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),

@@ -22,10 +22,13 @@ from google.cloud import firestore
 
 from shared import log
 from shared.config import Settings
+from shared.expiry import expire, live_pending_orders, should_expire
+from shared.handoff import hand_over
 from shared.mercadopago.gateway import MercadoPagoGateway
 from shared.mercadopago.models import PaymentSnapshot
 from shared.store.client import CALL_TIMEOUT, RETRY
 from shared.store.orders import ORDERS, PAYMENTS
+from shared.store.outbox import Outbox
 from shared.tasks import HttpTask, TaskQueue
 
 STATE = "reconcile_state"
@@ -43,6 +46,7 @@ class ReconcileReport:
     enqueued: int = 0
     already_queued: int = 0
     truncated: bool = False
+    orders_expired: int = 0
     corrected: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -146,20 +150,45 @@ class Reconciler:
                  .order_by("created_at").limit(budget))
         if after is not None:
             query = query.start_after({"created_at": after})
-        orders = [d.to_dict() or {} for d in query.stream(retry=RETRY, timeout=CALL_TIMEOUT)]
-        for order in orders:
-            report.orders_checked += 1
-            page, _ = self._gateway().search_payments({
-                "external_reference": order["order_id"], "sort": "date_last_updated",
-                "criteria": "desc", "limit": 10})
-            for snap in page:
-                self._compare_and_enqueue(snap, report)
+        # First the orders a lost notification leaves behind (shared/expiry.py): however many
+        # abandoned orders exist, these are checked in this run.
+        live = live_pending_orders(self._db, threshold, max(1, budget // 2))
+        for order, _read_at in live:
+            self._check_order(order, report)
+        seen = {order["order_id"] for order, _ in live}
+        query = query.limit(max(1, budget - len(live)))
+        docs = list(query.stream(retry=RETRY, timeout=CALL_TIMEOUT))
+        orders = [d.to_dict() or {} for d in docs]
+        for doc, order in zip(docs, orders, strict=True):
+            if order["order_id"] in seen:
+                continue
+            page = self._check_order(order, report)
+            self._expire_if_abandoned(order, page, doc.update_time, now, report)
         # Wrap around once the oldest pending orders have all been looked at.
-        next_after = orders[-1]["created_at"] if len(orders) >= budget else None
-        if len(orders) >= budget:
+        full = len(orders) >= max(1, budget - len(live))
+        next_after = orders[-1]["created_at"] if full else None
+        if full:
             report.truncated = True
         cursor_ref.set({"after": next_after, "updated_at": now}, retry=RETRY,
                        timeout=CALL_TIMEOUT)
+
+    def _check_order(self, order: dict[str, Any], report: ReconcileReport) -> list[PaymentSnapshot]:
+        report.orders_checked += 1
+        page, _ = self._gateway().search_payments({
+            "external_reference": order["order_id"], "sort": "date_last_updated",
+            "criteria": "desc", "limit": 10})
+        for snap in page:
+            self._compare_and_enqueue(snap, report)
+        return page
+
+    def _expire_if_abandoned(self, order: dict[str, Any], page: list[PaymentSnapshot],
+                             read_at: Any, now: datetime, report: ReconcileReport) -> None:
+        if not should_expire(order, page, now, self._settings):
+            return
+        if expire(self._db, order, read_at, now, ttl_from_creation=True):
+            report.orders_expired += 1
+            hand_over(self._settings, self._queue(), Outbox(self._db), self._db,
+                      str(order["order_id"]))
 
     # -- both ------------------------------------------------------------------------------
     def _compare_and_enqueue(self, snap: PaymentSnapshot, report: ReconcileReport) -> None:

@@ -57,6 +57,13 @@ variable "ttl_fields" {
     outbox = "expires_at"
     # mpctl refund's 10-minute repeat guard (shared/store/refund_log.py): kept 1 day.
     operator_refunds = "expires_at"
+    # create_payment's attempt limits (shared/store/limits.py): window counters (window end +
+    # 60 s) and per-order attempt slots (30 days).
+    rate_limits         = "expires_at"
+    order_attempt_slots = "expires_at"
+    # Expired (abandoned) orders only: shared/expiry.py sets expires_at when it cancels one;
+    # a payment applied later removes it. No other order has the field.
+    orders = "expires_at"
   }
 }
 
@@ -84,6 +91,17 @@ variable "composite_indexes" {
       fields = [
         { field_path = "status", order = "ASCENDING" },
         { field_path = "created_at", order = "ASCENDING" },
+      ]
+    },
+    # reconcile (shared/expiry.py): pending orders whose last recorded attempt is still live
+    # (status == "pending" AND last_payment.status IN [...] AND created_at <= cutoff
+    # ORDER BY created_at DESC), checked before the junk-prone oldest-first pass.
+    {
+      collection = "orders"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "last_payment.status", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
       ]
     },
     # Unreplayed dead letters, newest first (shared/store/dead_letters.py:
