@@ -169,8 +169,10 @@ class Checkout:
         gateway: Callable[[], MercadoPagoGateway],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         guard: AttemptGuard | None = None,
+        bot_check: Callable[[str | None], None] | None = None,
     ) -> None:
         self._guard = guard
+        self._bot_check = bot_check
         self._settings = settings
         self._orders = orders
         self._idempotency = idempotency
@@ -228,7 +230,7 @@ class Checkout:
     # -- the use case --------------------------------------------------------------------
     def create(
         self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
-        client_ip: str = "",
+        client_ip: str = "", bot_token: str | None = None,
     ) -> CheckoutResult:
         if not self._settings.notification_url:
             raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
@@ -246,6 +248,8 @@ class Checkout:
                 replay = self._idempotency.replay(key_digest, body_digest)
                 if replay is not None:  # not a new attempt: no limit counts it
                     return CheckoutResult(replay.status, replay.body, replayed=True)
+            if self._bot_check is not None:  # once per new attempt: tokens are single-use
+                self._bot_check(bot_token)
             self._admit(request, priced, client_ip)
             if key_digest is not None:
                 begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())

@@ -60,6 +60,17 @@ def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+def _score(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}") from exc
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
 def _rate(env: Mapping[str, str], name: str, default: str) -> Rate | None:
     try:
         return parse_rate(name, env.get(name, ""), default)
@@ -140,6 +151,10 @@ class Settings:
     rate_limit_orders_ip: Rate | None = field(default_factory=lambda: Rate(200, 600))
     client_ip_trusted_hops: int = 1
     order_ttl_hours: int = 24
+    recaptcha_site_key: str = ""
+    recaptcha_min_score: Decimal = Decimal("0.5")
+    recaptcha_fail_open: bool = False
+    recaptcha_api_host: str = ""
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -228,6 +243,11 @@ class Settings:
             rate_limit_orders_ip=_rate(env, "RATE_LIMIT_ORDERS_IP", "200/600"),
             client_ip_trusted_hops=_int(env, "CLIENT_IP_TRUSTED_HOPS", 1, minimum=1),
             order_ttl_hours=_int(env, "ORDER_TTL_HOURS", 24, minimum=1),
+            recaptcha_site_key=_str(env, "RECAPTCHA_SITE_KEY"),
+            recaptcha_min_score=_score(env, "RECAPTCHA_MIN_SCORE", "0.5"),
+            recaptcha_fail_open=_choice(env, "RECAPTCHA_FAIL_OPEN", "false",
+                                        ("true", "false")) == "true",
+            recaptcha_api_host=_str(env, "RECAPTCHA_API_HOST"),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),

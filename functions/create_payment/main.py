@@ -49,8 +49,13 @@ def _checkout() -> Checkout:
 
     guard = AttemptGuard(s, LimitStore(db), lambda: reader().get(s.rate_limit_key),
                          card_reader(mp_gateway), now)
+    bot_check = None
+    if s.recaptcha_site_key:
+        from shared.botcheck import BotCheck, recaptcha_assessor
+
+        bot_check = BotCheck(s, recaptcha_assessor(s)).verify
     return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    mp_gateway, now, guard)
+                    mp_gateway, now, guard, bot_check)
 
 
 def _create(request: flask.Request) -> flask.Response:
@@ -75,7 +80,8 @@ def _create(request: flask.Request) -> flask.Response:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
     result = _checkout().create(parsed, key, payload_hash(payload),
-                                client_ip(request, s.client_ip_trusted_hops))
+                                client_ip(request, s.client_ip_trusted_hops),
+                                request.headers.get("X-Recaptcha-Token"))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
 

@@ -30,6 +30,7 @@ module "stack" {
   notification_channel_ids = var.notification_channel_ids
   public_invoker_grant     = var.public_invoker_grant
   attempt_limits           = var.attempt_limits
+  recaptcha                = var.recaptcha
 
   # Daily Firestore backups (on top of point-in-time recovery, which `protect` turns on).
   firestore_backup_retention_days = var.firestore_backup_retention_days

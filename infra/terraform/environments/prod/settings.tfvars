@@ -43,3 +43,10 @@ attempt_limits = {
   ip                     = "100/600"
   orders_ip              = "200/600"
 }
+
+# The optional bot check (reCAPTCHA Enterprise; docs/deploying.md, "The bot check"). The
+# storefront must then send a token for action "checkout" in X-Recaptcha-Token.
+recaptcha = {
+  enabled = false
+  domains = [] # EXAMPLE: ["shop.example.com"]
+}

@@ -30,6 +30,7 @@ module "stack" {
   notification_channel_ids = var.notification_channel_ids
   public_invoker_grant     = var.public_invoker_grant
   attempt_limits           = var.attempt_limits
+  recaptcha                = var.recaptcha
 
   min_instances = {
     create_payment = 0

@@ -90,3 +90,14 @@ variable "attempt_limits" {
   })
   default = {}
 }
+
+variable "recaptcha" {
+  description = "The optional bot check (docs/contracts.md, \"Bot check\"); off unless enabled."
+  type = object({
+    enabled   = optional(bool, false)
+    domains   = optional(list(string), [])
+    min_score = optional(number, 0.5)
+    fail_open = optional(bool, false)
+  })
+  default = {}
+}

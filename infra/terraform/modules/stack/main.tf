@@ -185,7 +185,12 @@ module "create_payment" {
     RATE_LIMIT_IP          = var.attempt_limits.ip
     RATE_LIMIT_ORDERS_IP   = var.attempt_limits.orders_ip
     CLIENT_IP_TRUSTED_HOPS = tostring(var.client_ip_trusted_hops)
-    }, length(var.cors_allowed_origins) == 0 ? {} : {
+    }, var.recaptcha.enabled ? {
+    # The optional bot check (docs/contracts.md, "Bot check").
+    RECAPTCHA_SITE_KEY  = google_recaptcha_enterprise_key.checkout[0].name
+    RECAPTCHA_MIN_SCORE = tostring(var.recaptcha.min_score)
+    RECAPTCHA_FAIL_OPEN = var.recaptcha.fail_open ? "true" : "false"
+    } : {}, length(var.cors_allowed_origins) == 0 ? {} : {
     CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
   })
   secrets = {
@@ -433,4 +438,30 @@ resource "google_cloud_scheduler_job" "reconcile" {
 
   # The invoker grant lives in the module: without it the first runs would get 403.
   depends_on = [module.reconcile, module.project_services]
+}
+
+# create_payment's optional bot check: a score-based reCAPTCHA Enterprise key for the shop's
+# domains, and the right to create assessments for create_payment's account only.
+resource "google_recaptcha_enterprise_key" "checkout" {
+  count = var.recaptcha.enabled ? 1 : 0
+
+  project      = var.project_id
+  display_name = "checkout-${var.environment}"
+  labels       = local.labels
+
+  web_settings {
+    integration_type  = "SCORE"
+    allow_all_domains = false
+    allowed_domains   = var.recaptcha.domains
+  }
+
+  depends_on = [module.project_services]
+}
+
+resource "google_project_iam_member" "create_payment_recaptcha" {
+  count = var.recaptcha.enabled ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/recaptchaenterprise.agent"
+  member  = "serviceAccount:${module.create_payment.service_account_email}"
 }

@@ -194,3 +194,18 @@ variable "client_ip_trusted_hops" {
     error_message = "client_ip_trusted_hops is at least 1."
   }
 }
+
+variable "recaptcha" {
+  description = "The optional bot check of create_payment (reCAPTCHA Enterprise, action \"checkout\"): when enabled, a score key for `domains`, RECAPTCHA_SITE_KEY/MIN_SCORE/FAIL_OPEN on create_payment and roles/recaptchaenterprise.agent for its account."
+  type = object({
+    enabled   = optional(bool, false)
+    domains   = optional(list(string), [])
+    min_score = optional(number, 0.5)
+    fail_open = optional(bool, false)
+  })
+  default = {}
+  validation {
+    condition     = var.recaptcha.min_score >= 0 && var.recaptcha.min_score <= 1 && (!var.recaptcha.enabled || length(var.recaptcha.domains) > 0)
+    error_message = "min_score is 0 to 1; an enabled bot check needs the shop's domains."
+  }
+}
