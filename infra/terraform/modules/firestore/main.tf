@@ -183,6 +183,41 @@ resource "google_firestore_backup_schedule" "daily" {
   daily_recurrence {}
 }
 
+# Security rules: deny-all for client SDKs (web and mobile apps talking to Firestore directly).
+# Only the functions' service accounts reach the data, through IAM, which rules do not apply
+# to. An explicit ruleset means a console "test mode" default can never open the database.
+resource "google_firebaserules_ruleset" "deny_all" {
+  project = var.project_id
+
+  source {
+    files {
+      name    = "firestore.rules"
+      content = <<-EOT
+        rules_version = '2';
+        service cloud.firestore {
+          match /databases/{database}/documents {
+            match /{document=**} {
+              allow read, write: if false;
+            }
+          }
+        }
+      EOT
+    }
+  }
+
+  depends_on = [google_firestore_database.this]
+}
+
+resource "google_firebaserules_release" "firestore" {
+  project      = var.project_id
+  name         = google_firestore_database.this.name == "(default)" ? "cloud.firestore" : "cloud.firestore/${google_firestore_database.this.name}"
+  ruleset_name = google_firebaserules_ruleset.deny_all.name
+
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.deny_all]
+  }
+}
+
 output "database_id" {
   description = "Database id (FIRESTORE_DATABASE)."
   value       = google_firestore_database.this.name
