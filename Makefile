@@ -15,7 +15,7 @@ help:
 	@echo "make test   - lint, type check, unit/integration/e2e tests, offline infra checks"
 	@echo "make bench  - cold start and webhook throughput benchmark"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.in requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

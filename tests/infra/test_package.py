@@ -151,6 +151,7 @@ def runtime_venv() -> Path:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--require-hashes",  # exactly what was compiled, as the buildpack installs it
                 "-r",
                 str(REPO / "requirements.txt"),
             ],
