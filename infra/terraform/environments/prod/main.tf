@@ -46,3 +46,17 @@ module "stack" {
     fulfill        = 5
   }
 }
+
+# Cloud Build: the release trigger (a release tag, with approval), and their
+# accounts (deploy; read-only for pull requests).
+module "cicd" {
+  source = "../../modules/cicd"
+  count  = var.cicd.github_repository == "" ? 0 : 1
+
+  project_id          = var.project_id
+  environment         = "prod"
+  github_owner        = var.cicd.github_owner
+  github_repository   = var.cicd.github_repository
+  tf_state_bucket     = var.cicd.tf_state_bucket
+  pull_request_builds = false
+}

@@ -50,3 +50,11 @@ recaptcha = {
   enabled = false
   domains = [] # EXAMPLE: ["shop.example.com"]
 }
+
+# Cloud Build triggers (docs/deploying.md, 9): empty github_repository = none yet. Connect the
+# repository to Cloud Build by hand first.
+cicd = {
+  github_owner      = "" # EXAMPLE: "example-shop"
+  github_repository = "" # EXAMPLE: "mp-payments"
+  tf_state_bucket   = "" # EXAMPLE: the state bucket of section 1
+}

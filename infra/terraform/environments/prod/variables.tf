@@ -107,3 +107,13 @@ variable "recaptcha" {
   })
   default = {}
 }
+
+variable "cicd" {
+  description = "Cloud Build triggers and their accounts (modules/cicd); none while github_repository is empty (connect the repository first: docs/deploying.md, 9)."
+  type = object({
+    github_owner      = optional(string, "")
+    github_repository = optional(string, "")
+    tf_state_bucket   = optional(string, "")
+  })
+  default = {}
+}
