@@ -31,6 +31,8 @@ module "stack" {
   public_invoker_grant     = var.public_invoker_grant
   attempt_limits           = var.attempt_limits
   recaptcha                = var.recaptcha
+  edge                     = var.edge
+  domain                   = var.domain
 
   # Daily Firestore backups (on top of point-in-time recovery, which `protect` turns on).
   firestore_backup_retention_days = var.firestore_backup_retention_days

@@ -31,6 +31,8 @@ module "stack" {
   public_invoker_grant     = var.public_invoker_grant
   attempt_limits           = var.attempt_limits
   recaptcha                = var.recaptcha
+  edge                     = var.edge
+  domain                   = var.domain
 
   min_instances = {
     create_payment = 0

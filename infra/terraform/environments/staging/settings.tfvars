@@ -55,3 +55,8 @@ cicd = {
   github_repository = "" # EXAMPLE: "mp-payments"
   tf_state_bucket   = "" # EXAMPLE: the state bucket of section 1
 }
+
+# How the internet reaches the two public functions (docs/deploying.md, "The edge"):
+# "cloud_run" (their run.app URLs) or "load_balancer" (Cloud Armor in front, on domain).
+edge   = "cloud_run"
+domain = "" # EXAMPLE with load_balancer: "pay.shop.example.com"

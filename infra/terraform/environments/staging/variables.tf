@@ -111,3 +111,15 @@ variable "cicd" {
   })
   default = {}
 }
+
+variable "edge" {
+  description = "cloud_run or load_balancer (docs/deploying.md, \"The edge\")."
+  type        = string
+  default     = "cloud_run"
+}
+
+variable "domain" {
+  description = "The API's domain with edge = load_balancer."
+  type        = string
+  default     = ""
+}

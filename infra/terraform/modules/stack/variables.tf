@@ -209,3 +209,23 @@ variable "recaptcha" {
     error_message = "min_score is 0 to 1; an enabled bot check needs the shop's domains."
   }
 }
+
+variable "edge" {
+  description = "How the internet reaches create_payment and ipn_webhook: cloud_run (their run.app URLs) or load_balancer (a global external Application Load Balancer with Cloud Armor on var.domain; docs/deploying.md, \"The edge\")."
+  type        = string
+  default     = "cloud_run"
+  validation {
+    condition     = contains(["cloud_run", "load_balancer"], var.edge)
+    error_message = "edge is cloud_run or load_balancer."
+  }
+}
+
+variable "domain" {
+  description = "The API's domain with edge = load_balancer (its managed certificate; point its A record at the load balancer's address)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.edge != "load_balancer" || length(var.domain) > 0
+    error_message = "edge = load_balancer needs the domain."
+  }
+}
