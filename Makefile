@@ -18,7 +18,7 @@ help:
 	@echo "make load   - buyers against the whole local stack (LOAD_ARGS=\"--total 1000 --concurrency 20\";"
 	@echo "              faults: --mp-faults --drop-notifications --kill N)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.in requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -36,6 +36,7 @@ from typing import Any
 from local.seed import seed
 from local.stack import (
     HOST,
+    LOCAL_LIMITS,
     MERCHANT_WEBHOOK_SECRET,
     MP_PUBLIC_KEY,
     REPO_ROOT,
@@ -49,6 +50,7 @@ from local.stack import (
     Terminated,
     default_run_dir,
     free_ports,
+    function_env,
     say,
     start_stack,
     terminate_on_signals,
@@ -82,7 +84,14 @@ def payment_body(token: str, product_id: str = "demo-product", quantity: int = 2
     }
 
 
-def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path | None = None) -> str:
+def limits_line(env: dict[str, str]) -> str:
+    """The attempt limits the functions run with (``LOCAL_LIMITS`` unless overridden)."""
+    values = " ".join(f"{name}={env.get(name, '')}" for name in LOCAL_LIMITS)
+    return f"  attempt limits   {values}\n"
+
+
+def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path | None = None,
+            limits: str = "") -> str:
     events = (f"  merchant events  {events_url}   (each event is printed below)\n"
               if events_url else "")
     log = f" log: {firestore_log}" if firestore_log else ""
@@ -95,16 +104,16 @@ def summary(urls: StackUrls, events_url: str | None = None, firestore_log: Path 
   MP simulator     {urls.simulator}
   Firestore        {urls.firestore}   (FIRESTORE_EMULATOR_HOST={urls.firestore_host}){log}
   Cloud Tasks      {urls.tasks_grpc_host} (gRPC), {urls.tasks_http} (HTTP)
-{events}"""
+{limits}{events}"""
 
 
 def walkthrough(urls: StackUrls, events_url: str | None = None,
-                firestore_log: Path | None = None) -> str:
+                firestore_log: Path | None = None, limits: str = "") -> str:
     card = json.dumps(TEST_CARD)
     body = json.dumps(payment_body("@TOKEN@")).replace("@TOKEN@", "'\"$TOKEN\"'")
     field = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
     return f"""
-{summary(urls, events_url, firestore_log)}
+{summary(urls, events_url, firestore_log, limits)}
 Test card on the checkout page: 5031 4332 1540 6351, 11/30, CVV 123, cardholder APRO
 (OTHE: rejected; 3DSC: 3-D Secure challenge), document CPF 12345678909.
 
@@ -305,14 +314,15 @@ def main(argv: list[str] | None = None) -> int:
             # A smoke run stops at once; it must not hide a running make dev's state file.
             stack = start_stack(ports, options, run_dir=run_dir, console=console, extra=extra,
                                 state_file=None if args.smoke else state_file)
+            limits = limits_line(function_env(ports, options))
             seed(options.project, stack.endpoints.firestore_host)
             firestore_log = stack.log_path("firestore")
             if args.smoke:
-                say(summary(stack.endpoints, events_url, firestore_log))
+                say(summary(stack.endpoints, events_url, firestore_log, limits))
                 order = smoke(stack.endpoints, timeout=args.smoke_timeout)
                 say(f"smoke: OK, order paid: {json.dumps(order)}")
                 return 0
-            say(walkthrough(stack.endpoints, events_url, firestore_log))
+            say(walkthrough(stack.endpoints, events_url, firestore_log, limits))
             stack.wait()
             return 0  # stopped from elsewhere
         except StackError as err:

@@ -61,6 +61,18 @@ def cors_origins(storefront_port: int) -> str:
     """The local allow-list, with the storefront's port when it is not a default one."""
     ports = dict.fromkeys((storefront_port, *DEV_ORIGIN_PORTS))
     return ",".join(f"http://{h}:{p}" for p in ports for h in ("127.0.0.1", "localhost"))
+# Obviously fake: keys the hashes of cards, e-mails and addresses the attempt limits count.
+RATE_LIMIT_KEY = "local-fake-rate-limit-key"
+# The attempt limits relaxed for local use (the walk-through and the tests reuse Mercado
+# Pago's few test cards and e-mails); each is overridden by the same variable in the caller's
+# environment (``MAX_ATTEMPTS_PER_ORDER=3 make dev``). The per-order cap keeps its default.
+LOCAL_LIMITS = {
+    "MAX_ATTEMPTS_PER_ORDER": "5",
+    "RATE_LIMIT_CARD": "10000/60",
+    "RATE_LIMIT_PAYER": "10000/60",
+    "RATE_LIMIT_IP": "100000/60",
+    "RATE_LIMIT_ORDERS_IP": "100000/60",
+}
 # Cloud Scheduler's identity for the reconcile job (its OIDC token's `email`).
 SCHEDULER_SERVICE_ACCOUNT = f"scheduler@{PROJECT_ID}.iam.gserviceaccount.com"
 FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill", "reconcile")
@@ -890,6 +902,8 @@ def function_env(ports: StackPorts, options: StackOptions | None = None, host: s
     defaults = {
         "CORS_ALLOWED_ORIGINS": cors_origins(ports.storefront),
         "MERCHANT_WEBHOOK_SECRET": MERCHANT_WEBHOOK_SECRET,
+        "RATE_LIMIT_KEY": RATE_LIMIT_KEY,
+        **LOCAL_LIMITS,
     }
     for name, value in defaults.items():
         if name not in env and f"{name}_FILE" not in env and f"{name}_SECRET" not in env:

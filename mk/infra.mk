@@ -48,7 +48,7 @@ checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -d infra/terraform --framework terraform --skip-download --compact --quiet
 
 cloudbuild-check: $(TFSCHEMA_STAMP)
-	$(TFSCHEMA_VENV)/bin/python tools/cloudbuild_check.py cloudbuild.yaml
+	$(TFSCHEMA_VENV)/bin/python tools/cloudbuild_check.py cloudbuild.yaml cloudbuild-pr.yaml
 
 terraform-fmt:
 	$(TERRAFORM) fmt -check -recursive infra/terraform

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 
 from shared import log
+from shared.attempt_limits import Attempt, AttemptGuard
 from shared.charge_outcome import charge_error
 from shared.config import Settings
 from shared.mercadopago.errors import ProviderError
@@ -176,7 +177,11 @@ class Checkout:
         db: Any,
         gateway: Callable[[], MercadoPagoGateway],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        guard: AttemptGuard | None = None,
+        bot_check: Callable[[str | None], None] | None = None,
     ) -> None:
+        self._guard = guard
+        self._bot_check = bot_check
         self._settings = settings
         self._orders = orders
         self._idempotency = idempotency
@@ -237,7 +242,7 @@ class Checkout:
     # -- the use case --------------------------------------------------------------------
     def create(
         self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
-        buyer: BuyerContext | None = None,
+        buyer: BuyerContext | None = None, client_ip: str = "", bot_token: str | None = None,
     ) -> CheckoutResult:
         if not self._settings.notification_url:
             raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
@@ -251,6 +256,13 @@ class Checkout:
             if problem:
                 raise ApiError(422, "method_not_available", problem,
                                [{"path": "$.payment", "message": problem}])
+            if key_digest is not None:
+                replay = self._idempotency.replay(key_digest, body_digest)
+                if replay is not None:  # not a new attempt: no limit counts it
+                    return CheckoutResult(replay.status, replay.body, replayed=True)
+            if self._bot_check is not None:  # once per new attempt: tokens are single-use
+                self._bot_check(bot_token)
+            self._admit(request, priced, client_ip)
             if key_digest is not None:
                 begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
                 if isinstance(begun, Replay):
@@ -303,6 +315,18 @@ class Checkout:
                 self._idempotency.fail(key_digest)
             raise
         return result
+
+    def _admit(self, request: CreatePaymentRequest, priced: PricedOrder, client_ip: str) -> None:
+        """The abuse limits (``shared.attempt_limits``); a retry of an attempt already made
+        (same order and card token) is not a new attempt."""
+        if self._guard is None or is_retry_of(priced.order_id, request.payment,
+                                              priced.attempt_keys):
+            return
+        card = request.payment.token if isinstance(request.payment, CardPayment) else None
+        self._guard.admit(Attempt(
+            order_id=priced.order_id, new_order=not priced.existing, client_ip=client_ip,
+            payer_email=request.payer.email if request.payer else None, card_token=card,
+            attempts_made=len(priced.attempt_keys)))
 
     def _draft(self, priced: PricedOrder, mp_key: str) -> dict[str, Any]:
         now = self._clock()

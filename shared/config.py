@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from shared.limits import Rate, parse_rate
 from shared.secrets import SecretRef, secret_ref
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -75,6 +76,24 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _score(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except ArithmeticError as exc:
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}") from exc
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> Rate | None:
+    try:
+        return parse_rate(name, env.get(name, ""), default)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,16 @@ class Settings:
     reconcile_max_items: int = 0
     reconcile_time_budget_seconds: int = 240
     reconcile_pending_share_percent: int = 25
+    max_attempts_per_order: int = 5
+    rate_limit_card: Rate | None = field(default_factory=lambda: Rate(5, 3600))
+    rate_limit_payer: Rate | None = field(default_factory=lambda: Rate(10, 3600))
+    rate_limit_ip: Rate | None = field(default_factory=lambda: Rate(100, 600))
+    rate_limit_orders_ip: Rate | None = field(default_factory=lambda: Rate(200, 600))
+    order_ttl_hours: int = 24
+    recaptcha_site_key: str = ""
+    recaptcha_min_score: Decimal = Decimal("0.5")
+    recaptcha_fail_open: bool = False
+    recaptcha_api_host: str = ""
     mp_access_token: SecretRef = field(default_factory=lambda: SecretRef("MP_ACCESS_TOKEN"))
     mp_webhook_secret: SecretRef = field(default_factory=lambda: SecretRef("MP_WEBHOOK_SECRET"))
     mp_webhook_secret_previous: SecretRef = field(
@@ -164,6 +193,7 @@ class Settings:
     merchant_webhook_secret: SecretRef = field(
         default_factory=lambda: SecretRef("MERCHANT_WEBHOOK_SECRET")
     )
+    rate_limit_key: SecretRef = field(default_factory=lambda: SecretRef("RATE_LIMIT_KEY"))
 
     def caller_policy(self, function: str) -> CallerPolicy:
         """How ``function`` (fulfill or reconcile) checks its caller; ``ConfigError`` when the
@@ -242,10 +272,22 @@ class Settings:
             reconcile_time_budget_seconds=_int(env, "RECONCILE_TIME_BUDGET_SECONDS", 240,
                                                minimum=1),
             reconcile_pending_share_percent=_pct(env, "RECONCILE_PENDING_SHARE_PERCENT", 25),
+            max_attempts_per_order=_int(env, "MAX_ATTEMPTS_PER_ORDER", 5),
+            rate_limit_card=_rate(env, "RATE_LIMIT_CARD", "5/3600"),
+            rate_limit_payer=_rate(env, "RATE_LIMIT_PAYER", "10/3600"),
+            rate_limit_ip=_rate(env, "RATE_LIMIT_IP", "100/600"),
+            rate_limit_orders_ip=_rate(env, "RATE_LIMIT_ORDERS_IP", "200/600"),
+            order_ttl_hours=_int(env, "ORDER_TTL_HOURS", 24, minimum=1),
+            recaptcha_site_key=_str(env, "RECAPTCHA_SITE_KEY"),
+            recaptcha_min_score=_score(env, "RECAPTCHA_MIN_SCORE", "0.5"),
+            recaptcha_fail_open=_choice(env, "RECAPTCHA_FAIL_OPEN", "false",
+                                        ("true", "false")) == "true",
+            recaptcha_api_host=_str(env, "RECAPTCHA_API_HOST"),
             mp_access_token=secret_ref(env, "MP_ACCESS_TOKEN"),
             mp_webhook_secret=secret_ref(env, "MP_WEBHOOK_SECRET"),
             mp_webhook_secret_previous=secret_ref(env, "MP_WEBHOOK_SECRET_PREVIOUS"),
             merchant_webhook_secret=secret_ref(env, "MERCHANT_WEBHOOK_SECRET"),
+            rate_limit_key=secret_ref(env, "RATE_LIMIT_KEY"),
         )
 
 

@@ -53,6 +53,7 @@ EVENT_FOR_STATUS = {
 class Anomaly(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     DUPLICATE_PAYMENT = "duplicate_payment"
+    PAID_AFTER_EXPIRY = "paid_after_expiry"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class OrderState:
     last_payment_id: str | None = None
     paid_by_payment_id: str | None = None
     refunded_amount: Decimal = Decimal("0")
+    expired: bool = False  # cancelled by shared.expiry as abandoned
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ def decide(order: OrderState, payment: PaymentState) -> Decision:
     if result == PaymentOutcome.APPROVED:
         if order.paid_by_payment_id not in (None, payment.id):
             return Decision(anomaly=Anomaly.DUPLICATE_PAYMENT)
+        if order.expired and order.status == OrderStatus.CANCELLED:
+            # Money for an order given up as abandoned: an operator honours or refunds it.
+            return Decision(anomaly=Anomaly.PAID_AFTER_EXPIRY)
         if not can_move(order.status, OrderStatus.PAID):
             return Decision()
         if not matches:

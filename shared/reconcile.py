@@ -33,10 +33,13 @@ from google.cloud import firestore
 
 from shared import log
 from shared.config import Settings
+from shared.expiry import expire, live_pending_orders, should_expire
+from shared.handoff import hand_over
 from shared.mercadopago.gateway import MercadoPagoGateway
 from shared.mercadopago.models import PaymentSnapshot
 from shared.store.client import CALL_TIMEOUT, RETRY
 from shared.store.orders import ORDERS, PAYMENTS
+from shared.store.outbox import Outbox
 from shared.tasks import HttpTask, TaskQueue
 
 STATE = "reconcile_state"
@@ -46,6 +49,8 @@ OVERLAP = timedelta(minutes=1)
 MAX_LOOKBACK = timedelta(days=30)
 # A payment found for a pending order was created after the order; a day of slack covers clocks.
 ORDER_SEARCH_SLACK = timedelta(days=1)
+# Pending orders with a live attempt looked at before the oldest-first pass (shared/expiry.py).
+LIVE_FIRST = 100
 
 
 @dataclass
@@ -64,6 +69,7 @@ class ReconcileReport:
     truncated: bool = False
     pages: int = 0
     elapsed_seconds: float = 0.0
+    orders_expired: int = 0
     corrected: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -236,6 +242,14 @@ class Reconciler:
         threshold = now - timedelta(minutes=self._settings.reconcile_pending_after_minutes)
         cursor_ref = self._db.collection(STATE).document("pending_orders")
         after = (cursor_ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {}).get("after")
+        # First the orders a lost notification leaves behind (shared/expiry.py): however many
+        # abandoned orders exist, these are checked in this run.
+        seen: set[str] = set()
+        for order, _read_at in live_pending_orders(self._db, threshold, LIVE_FIRST):
+            if self._monotonic() >= deadline:
+                break
+            self._check_order(order, now, report)
+            seen.add(str(order["order_id"]))
         exhausted = False
         while self._monotonic() < deadline:
             query = (self._db.collection(ORDERS)
@@ -244,23 +258,27 @@ class Reconciler:
                      .order_by("created_at").limit(PAGE))
             if after is not None:
                 query = query.start_after({"created_at": after})
-            orders = [d.to_dict() or {} for d in query.stream(retry=RETRY, timeout=CALL_TIMEOUT)]
+            docs = list(query.stream(retry=RETRY, timeout=CALL_TIMEOUT))
             out_of_time = False
-            for order in orders:
+            for doc in docs:
                 if self._monotonic() >= deadline:
                     out_of_time = True
                     break
-                self._check_order(order, now, report)
+                order = doc.to_dict() or {}
+                if order.get("order_id") not in seen:
+                    page = self._check_order(order, now, report)
+                    self._expire_if_abandoned(order, page, doc.update_time, now, report)
                 after = order.get("created_at")
             if out_of_time:
                 break
-            if len(orders) < PAGE:
+            if len(docs) < PAGE:
                 exhausted, after = True, None
                 break
         cursor_ref.set({"after": after, "updated_at": now}, retry=RETRY, timeout=CALL_TIMEOUT)
         return exhausted
 
-    def _check_order(self, order: dict[str, Any], now: datetime, report: ReconcileReport) -> None:
+    def _check_order(self, order: dict[str, Any], now: datetime,
+                     report: ReconcileReport) -> list[PaymentSnapshot]:
         report.orders_checked += 1
         created = order.get("created_at")
         begin = created - ORDER_SEARCH_SLACK if isinstance(created, datetime) else now - MAX_LOOKBACK
@@ -269,7 +287,17 @@ class Reconciler:
             "begin_date": mp_time(begin), "end_date": mp_time(now),
             "sort": "date_last_updated", "criteria": "desc", "limit": 10})
         self._compare_and_enqueue_many(page, report)
+        return page
 
+
+    def _expire_if_abandoned(self, order: dict[str, Any], page: list[PaymentSnapshot],
+                             read_at: Any, now: datetime, report: ReconcileReport) -> None:
+        if not should_expire(order, page, now, self._settings):
+            return
+        if expire(self._db, order, read_at, now, ttl_from_creation=True):
+            report.orders_expired += 1
+            hand_over(self._settings, self._queue(), Outbox(self._db), self._db,
+                      str(order["order_id"]))
 
     # -- both ------------------------------------------------------------------------------
     def _compare_and_enqueue_many(self, snaps: Sequence[PaymentSnapshot],

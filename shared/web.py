@@ -93,7 +93,8 @@ def cors_headers(request: flask.Request, allowed_origins: tuple[str, ...]) -> di
         "Access-Control-Allow-Origin": origin,
         "Vary": "Origin",
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key, X-Meli-Session-Id",
+        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key, X-Meli-Session-Id, "
+                                        "X-Recaptcha-Token",
         "Access-Control-Expose-Headers": "Idempotent-Replayed",
         "Access-Control-Max-Age": "600",
     }

@@ -15,11 +15,13 @@ from functools import lru_cache
 import flask
 
 from shared import log
+from shared.attempt_limits import AttemptGuard, card_reader
 from shared.checkout import BuyerContext, Checkout
 from shared.config import settings
 from shared.http_context import handle
 from shared.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
 from shared.store.idempotency import IdempotencyStore, payload_hash
+from shared.store.limits import LimitStore
 from shared.store.orders import OrderRepository
 from shared.web import (
     ApiError,
@@ -41,10 +43,25 @@ _DEVICE_SESSION = re.compile(r"[A-Za-z0-9.:_\-]{1,128}")  # fullmatch
 
 @lru_cache(maxsize=1)
 def _checkout() -> Checkout:
+    from datetime import UTC, datetime
+
+    from shared.secrets import reader
+
     s = settings()
     db = firestore_db()
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    guard = AttemptGuard(s, LimitStore(db), lambda: reader().get(s.rate_limit_key),
+                         card_reader(mp_gateway), now)
+    bot_check = None
+    if s.recaptcha_site_key:
+        from shared.botcheck import BotCheck, recaptcha_assessor
+
+        bot_check = BotCheck(s, recaptcha_assessor(s)).verify
     return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    mp_gateway)
+                    mp_gateway, now, guard, bot_check)
 
 
 def _create(request: flask.Request) -> flask.Response:
@@ -69,9 +86,11 @@ def _create(request: flask.Request) -> flask.Response:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
     session = request.headers.get("X-Meli-Session-Id", "").strip()
-    buyer = BuyerContext(ip_address=client_ip(request, s.client_ip_trusted_hops),
+    ip = client_ip(request, s.client_ip_trusted_hops)
+    buyer = BuyerContext(ip_address=ip,
                          device_session_id=session if _DEVICE_SESSION.fullmatch(session) else None)
-    result = _checkout().create(parsed, key, payload_hash(payload), buyer)
+    result = _checkout().create(parsed, key, payload_hash(payload), buyer,
+                                ip or "unknown", request.headers.get("X-Recaptcha-Token"))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
 

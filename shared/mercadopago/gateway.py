@@ -16,7 +16,12 @@ from shared.mercadopago.errors import (
     ResourceNotFound,
 )
 from shared.mercadopago.http import PooledHttpClient
-from shared.mercadopago.models import ChargebackSnapshot, MerchantOrderSnapshot, PaymentSnapshot
+from shared.mercadopago.models import (
+    CardTokenSnapshot,
+    ChargebackSnapshot,
+    MerchantOrderSnapshot,
+    PaymentSnapshot,
+)
 
 if TYPE_CHECKING:
     from shared.mercadopago.requests import (
@@ -131,6 +136,12 @@ class MercadoPagoGateway:
                   if request.device_session_id else None)
         response = self._sdk.payment().create(body, self._options(request.idempotency_key, device))
         return PaymentSnapshot.from_api(_check(response))
+
+    def get_card_token(self, token_id: str) -> CardTokenSnapshot:
+        """``GET /v1/card_tokens/{id}`` with the access token: the card behind a token, read
+        before charging it (the per-card limit). Reading does not use the token up."""
+        response = self._sdk.card_token().get(token_id, self._options())
+        return CardTokenSnapshot.from_api(_check(response, not_found_ok=True))
 
     def get_payment(self, payment_id: str) -> PaymentSnapshot:
         response = self._sdk.payment().get(payment_id, self._options())

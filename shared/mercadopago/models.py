@@ -128,3 +128,22 @@ class ChargebackSnapshot:
         payments = body.get("payments") or []
         ids = [str(p.get("id") if isinstance(p, dict) else p) for p in payments]
         return cls(id=str(body["id"]), payment_ids=tuple(i for i in ids if i and i != "None"))
+
+
+@dataclass(frozen=True)
+class CardTokenSnapshot:
+    """What ``GET /v1/card_tokens/{id}`` tells about a token's card: enough to recognise the
+    card (first six, last four, expiry), never the number."""
+
+    first_six: str
+    last_four: str
+    expiration_month: int
+    expiration_year: int
+
+    @classmethod
+    def from_api(cls, data: Any) -> CardTokenSnapshot:
+        try:
+            return cls(str(data["first_six_digits"]), str(data["last_four_digits"]),
+                       int(data["expiration_month"]), int(data["expiration_year"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedResource("card token without its card's digits or expiry") from exc

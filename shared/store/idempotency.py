@@ -127,6 +127,17 @@ class IdempotencyStore:
                 continue
         return InProgress()
 
+    def replay(self, key_digest: str, body_digest: str) -> Replay | None:
+        """The recorded answer of a completed request with this key and body, read without
+        writing: a replay is answered before any limit or bot check runs (they count attempts,
+        and a replay is not one)."""
+        snap = self.ref(key_digest).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        data = (snap.to_dict() or {}) if snap.exists else {}
+        if (data.get("status") == RecordStatus.COMPLETED.value
+                and data.get("payload_hash") == body_digest):
+            return Replay(int(data["response_status"]), json.loads(data["response_body"]))
+        return None
+
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:
         """The fields that mark a record COMPLETED (written in the caller's batch)."""
         return {

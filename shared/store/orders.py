@@ -60,6 +60,7 @@ def order_state(data: dict[str, Any]) -> OrderState:
         last_payment_id=data.get("last_payment_id"),
         paid_by_payment_id=data.get("paid_by_payment_id"),
         refunded_amount=to_decimal(data.get("refunded_amount") or "0"),
+        expired=data.get("expired_at") is not None,
     )
 
 
@@ -275,6 +276,8 @@ class OrderRepository:
                     "payment_currency": snap.currency, "order_amount": format_amount(
                         state.amount), "order_currency": state.currency, "at": now})
                 order_updates["review_required"] = decision.anomaly.value
+                if state.expired:  # keep the order for the operator: no TTL deletion
+                    order_updates["expires_at"] = firestore.DELETE_FIELD
             if order_updates:
                 order_updates["updated_at"] = now
                 batch.update(order_ref, order_updates, option=self._db.write_option(

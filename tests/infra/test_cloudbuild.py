@@ -18,9 +18,19 @@ def run_check(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(python), str(TOOL), str(path)], capture_output=True, text=True, timeout=60)
 
 
-def test_cloudbuild_yaml_passes() -> None:
-    result = run_check(REPO / "cloudbuild.yaml")
+@pytest.mark.parametrize("name", ["cloudbuild.yaml", "cloudbuild-pr.yaml"])
+def test_cloudbuild_yaml_passes(name: str) -> None:
+    result = run_check(REPO / name)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pull_request_builds_plan_read_only_and_never_apply() -> None:
+    text = (REPO / "cloudbuild-pr.yaml").read_text()
+    assert "make test" in text and "terraform plan -lock=false" in text
+    assert "apply" not in text.replace("applies", "") and "artifacts" not in text
+    trigger = (TERRAFORM_DIR / "modules" / "cicd" / "main.tf").read_text()
+    assert 'filename        = "cloudbuild-pr.yaml"' in trigger
+    assert "service_account = google_service_account.pull_request.id" in trigger
 
 
 def test_cloudbuild_runs_terraform_steps() -> None:

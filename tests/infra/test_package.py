@@ -50,8 +50,10 @@ REQUESTS: dict[str, list[tuple[str, str, bytes | None]]] = {
 
 # Modules a function must not load (docs/contracts.md: who uses what).
 FORBIDDEN_MODULES = {
-    "ipn_webhook": ["google.cloud.firestore", "google.cloud.firestore_v1", "mercadopago"],
-    "create_payment": ["google.cloud.tasks_v2"],
+    "ipn_webhook": ["google.cloud.firestore", "google.cloud.firestore_v1", "mercadopago",
+                    "google.cloud.recaptchaenterprise_v1"],
+    # the bot check's client loads only when RECAPTCHA_SITE_KEY is set
+    "create_payment": ["google.cloud.tasks_v2", "google.cloud.recaptchaenterprise_v1"],
     "fulfill": [],
     "reconcile": [],
 }
@@ -149,6 +151,7 @@ def runtime_venv() -> Path:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--require-hashes",  # exactly what was compiled, as the buildpack installs it
                 "-r",
                 str(REPO / "requirements.txt"),
             ],

@@ -34,7 +34,8 @@ READ_OUTSIDE_SETTINGS = {"ORDER_PAID_HOOKS", "THREADS"}
 
 # What each deployed function needs to do its work (beyond the settings without a default).
 NEEDED = {
-    "create_payment": {"FIRESTORE_DATABASE", "NOTIFICATION_URL", "MP_ACCESS_TOKEN_FILE"},
+    "create_payment": {"FIRESTORE_DATABASE", "NOTIFICATION_URL", "MP_ACCESS_TOKEN_FILE",
+                       "RATE_LIMIT_KEY_FILE"},
     "ipn_webhook": {
         "FULFILL_URL", "FULFILL_QUEUE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT",
         "MP_WEBHOOK_SECRET_FILE", "MP_WEBHOOK_SECRET_PREVIOUS_FILE",

@@ -29,6 +29,10 @@ module "stack" {
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
   public_invoker_grant     = var.public_invoker_grant
+  attempt_limits           = var.attempt_limits
+  recaptcha                = var.recaptcha
+  edge                     = var.edge
+  domain                   = var.domain
 
   # Daily Firestore backups (on top of point-in-time recovery, which `protect` turns on).
   firestore_backup_retention_days = var.firestore_backup_retention_days
@@ -43,4 +47,18 @@ module "stack" {
     ipn_webhook    = 20
     fulfill        = 5
   }
+}
+
+# Cloud Build: the release trigger (a release tag, with approval), and their
+# accounts (deploy; read-only for pull requests).
+module "cicd" {
+  source = "../../modules/cicd"
+  count  = var.cicd.github_repository == "" ? 0 : 1
+
+  project_id          = var.project_id
+  environment         = "prod"
+  github_owner        = var.cicd.github_owner
+  github_repository   = var.cicd.github_repository
+  tf_state_bucket     = var.cicd.tf_state_bucket
+  pull_request_builds = false
 }

@@ -84,3 +84,48 @@ variable "firestore_backup_retention_days" {
   type        = number
   default     = 14
 }
+
+variable "attempt_limits" {
+  description = "create_payment's attempt limits (docs/contracts.md, \"Attempt limits\"); unset fields keep the defaults."
+  type = object({
+    max_attempts_per_order = optional(number, 5)
+    card                   = optional(string, "5/3600")
+    payer                  = optional(string, "10/3600")
+    ip                     = optional(string, "100/600")
+    orders_ip              = optional(string, "200/600")
+  })
+  default = {}
+}
+
+variable "recaptcha" {
+  description = "The optional bot check (docs/contracts.md, \"Bot check\"); off unless enabled."
+  type = object({
+    enabled   = optional(bool, false)
+    domains   = optional(list(string), [])
+    min_score = optional(number, 0.5)
+    fail_open = optional(bool, false)
+  })
+  default = {}
+}
+
+variable "cicd" {
+  description = "Cloud Build triggers and their accounts (modules/cicd); none while github_repository is empty (connect the repository first: docs/deploying.md, 9)."
+  type = object({
+    github_owner      = optional(string, "")
+    github_repository = optional(string, "")
+    tf_state_bucket   = optional(string, "")
+  })
+  default = {}
+}
+
+variable "edge" {
+  description = "cloud_run or load_balancer (docs/deploying.md, \"The edge\")."
+  type        = string
+  default     = "cloud_run"
+}
+
+variable "domain" {
+  description = "The API's domain with edge = load_balancer."
+  type        = string
+  default     = ""
+}

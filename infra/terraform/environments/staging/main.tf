@@ -29,6 +29,10 @@ module "stack" {
   log_level                = var.log_level
   notification_channel_ids = var.notification_channel_ids
   public_invoker_grant     = var.public_invoker_grant
+  attempt_limits           = var.attempt_limits
+  recaptcha                = var.recaptcha
+  edge                     = var.edge
+  domain                   = var.domain
 
   min_instances = {
     create_payment = 0
@@ -40,4 +44,18 @@ module "stack" {
     ipn_webhook    = 3
     fulfill        = 5 # x concurrency 20 >= the fulfil queue's 100 concurrent dispatches (modules/limits)
   }
+}
+
+# Cloud Build: the release trigger (push to main) and the pull-request trigger, and their
+# accounts (deploy; read-only for pull requests).
+module "cicd" {
+  source = "../../modules/cicd"
+  count  = var.cicd.github_repository == "" ? 0 : 1
+
+  project_id          = var.project_id
+  environment         = "staging"
+  github_owner        = var.cicd.github_owner
+  github_repository   = var.cicd.github_repository
+  tf_state_bucket     = var.cicd.tf_state_bucket
+  pull_request_builds = true
 }

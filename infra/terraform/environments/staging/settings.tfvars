@@ -30,3 +30,33 @@ fulfill_max_attempts = 10
 reconcile_schedule   = "*/10 * * * *"
 log_level            = "INFO"
 
+
+# create_payment's attempt limits (docs/contracts.md, "Attempt limits"; how to tune them:
+# docs/deploying.md). Unset fields keep the defaults shown; "0" switches a limit off.
+attempt_limits = {
+  max_attempts_per_order = 5
+  card                   = "5/3600"
+  payer                  = "10/3600"
+  ip                     = "100/600"
+  orders_ip              = "200/600"
+}
+
+# The optional bot check (reCAPTCHA Enterprise; docs/deploying.md, "The bot check"). The
+# storefront must then send a token for action "checkout" in X-Recaptcha-Token.
+recaptcha = {
+  enabled = false
+  domains = [] # EXAMPLE: ["shop.example.com"]
+}
+
+# Cloud Build triggers (docs/deploying.md, 9): empty github_repository = none yet. Connect the
+# repository to Cloud Build by hand first.
+cicd = {
+  github_owner      = "" # EXAMPLE: "example-shop"
+  github_repository = "" # EXAMPLE: "mp-payments"
+  tf_state_bucket   = "" # EXAMPLE: the state bucket of section 1
+}
+
+# How the internet reaches the two public functions (docs/deploying.md, "The edge"):
+# "cloud_run" (their run.app URLs) or "load_balancer" (Cloud Armor in front, on domain).
+edge   = "cloud_run"
+domain = "" # EXAMPLE with load_balancer: "pay.shop.example.com"

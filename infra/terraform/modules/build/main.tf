@@ -134,11 +134,19 @@ resource "google_artifact_registry_repository_iam_member" "builder_writer" {
 
 # ...and reads the function source. Cloud Functions copies the zip into a bucket it creates
 # itself (gcf-v2-sources-<project number>-<region>), whose name Terraform does not manage, so
-# the documented grant is project-level Storage Object Admin.
+# the documented grant is project-level Storage Object Admin; an IAM condition limits it to
+# that bucket family and the project's own source bucket (Cloud Storage resource names:
+# projects/_/buckets/B and projects/_/buckets/B/objects/O).
 resource "google_project_iam_member" "builder_object_admin" {
   project = var.project_id
   role    = "roles/storage.objectAdmin"
   member  = "serviceAccount:${var.builder_email}"
+
+  condition {
+    title       = "function-source-buckets-only"
+    description = "The function source bucket and Cloud Functions' gcf-v2-sources-* buckets."
+    expression  = "resource.name == \"projects/_/buckets/${google_storage_bucket.sources.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.sources.name}/\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")"
+  }
 }
 
 # The first function builds of a fresh project fail with permission errors when they run

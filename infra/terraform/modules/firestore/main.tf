@@ -57,6 +57,13 @@ variable "ttl_fields" {
     outbox = "expires_at"
     # mpctl refund's 10-minute repeat guard (shared/store/refund_log.py): kept 1 day.
     operator_refunds = "expires_at"
+    # create_payment's attempt limits (shared/store/limits.py): window counters (window end +
+    # 60 s) and per-order attempt slots (30 days).
+    rate_limits         = "expires_at"
+    order_attempt_slots = "expires_at"
+    # Expired (abandoned) orders only: shared/expiry.py sets expires_at when it cancels one;
+    # a payment applied later removes it. No other order has the field.
+    orders = "expires_at"
   }
 }
 
@@ -84,6 +91,17 @@ variable "composite_indexes" {
       fields = [
         { field_path = "status", order = "ASCENDING" },
         { field_path = "created_at", order = "ASCENDING" },
+      ]
+    },
+    # reconcile (shared/expiry.py): pending orders whose last recorded attempt is still live
+    # (status == "pending" AND last_payment.status IN [...] AND created_at <= cutoff
+    # ORDER BY created_at DESC), checked before the junk-prone oldest-first pass.
+    {
+      collection = "orders"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "last_payment.status", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
       ]
     },
     # Unreplayed dead letters, newest first (shared/store/dead_letters.py:
@@ -163,6 +181,41 @@ resource "google_firestore_backup_schedule" "daily" {
   retention = "${var.backup_retention_days * 86400}s"
 
   daily_recurrence {}
+}
+
+# Security rules: deny-all for client SDKs (web and mobile apps talking to Firestore directly).
+# Only the functions' service accounts reach the data, through IAM, which rules do not apply
+# to. An explicit ruleset means a console "test mode" default can never open the database.
+resource "google_firebaserules_ruleset" "deny_all" {
+  project = var.project_id
+
+  source {
+    files {
+      name    = "firestore.rules"
+      content = <<-EOT
+        rules_version = '2';
+        service cloud.firestore {
+          match /databases/{database}/documents {
+            match /{document=**} {
+              allow read, write: if false;
+            }
+          }
+        }
+      EOT
+    }
+  }
+
+  depends_on = [google_firestore_database.this]
+}
+
+resource "google_firebaserules_release" "firestore" {
+  project      = var.project_id
+  name         = google_firestore_database.this.name == "(default)" ? "cloud.firestore" : "cloud.firestore/${google_firestore_database.this.name}"
+  ruleset_name = google_firebaserules_ruleset.deny_all.name
+
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.deny_all]
+  }
 }
 
 output "database_id" {

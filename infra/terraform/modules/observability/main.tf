@@ -59,6 +59,24 @@ variable "metric_descriptor_wait" {
   default     = "60s"
 }
 
+variable "card_rejections_threshold" {
+  description = "Rejected card payments in 15 minutes above which to alert (card testing shows as a burst of rejections; the attempt limits bound it)."
+  type        = number
+  default     = 30
+}
+
+variable "rate_limited_threshold" {
+  description = "Attempts refused by the attempt limits in 15 minutes above which to alert."
+  type        = number
+  default     = 50
+}
+
+variable "bot_check_failures_threshold" {
+  description = "Attempts refused by the bot check in 15 minutes above which to alert."
+  type        = number
+  default     = 50
+}
+
 variable "signature_rejections_threshold" {
   description = "Signature rejections in 5 minutes above which to alert (a few are normal: scanners, stale retries)."
   type        = number
@@ -95,6 +113,30 @@ locals {
       event       = "reconcile_corrected"
       description = "Payments or orders reconcile found out of date and enqueued a fulfil task for (notifications that were lost or late)."
     }
+    rate_limited_attempts = {
+      event       = "attempt_rate_limited"
+      description = "Payment attempts create_payment refused with 429 (attempt limits; label-free, the log entry's limit field says which)."
+    }
+    bot_check_failures = {
+      event       = "bot_check_failed"
+      description = "Payment attempts refused by the optional bot check (403 bot_check_failed)."
+    }
+    paid_after_expiry = {
+      event       = "paid_after_expiry"
+      description = "Approved payments for orders reconcile had expired as abandoned (anomalies/paid_after_expiry-<id>)."
+    }
+    orders_expired = {
+      event       = "order_expired"
+      description = "Abandoned orders reconcile cancelled."
+    }
+    notifications_queued = {
+      event       = "notification_queued"
+      description = "Mercado Pago notifications accepted and queued as fulfil tasks."
+    }
+    notifications_duplicate = {
+      event       = "notification_duplicate"
+      description = "Mercado Pago notifications already queued (retries, duplicates)."
+    }
     reconcile_failures = {
       event       = "reconcile_failed"
       description = "reconcile attempts that failed (one per failed run or retry, answered 503); the next run covers the same window again."
@@ -114,6 +156,12 @@ locals {
       description     = c.description
     } },
     {
+      # create_payment's own answer from Mercado Pago: card testing is a burst of these.
+      card_rejections = {
+        resource_filter = local.base_filter
+        filter          = "${local.base_filter} AND jsonPayload.event=\"payment_created\" AND jsonPayload.payment_status=\"rejected\""
+        description     = "Payments create_payment created that Mercado Pago rejected at once (declined cards)."
+      }
       # Cloud Scheduler writes one AttemptFinished entry per attempt to its executions log,
       # with severity ERROR when the target answered an error or could not be reached.
       reconcile_job_failures = {
@@ -167,6 +215,26 @@ locals {
       threshold = 0
       window    = 300
       doc       = "Money arrived for an order this database does not have (anomalies/orphan_payment-<id>). List with mpctl anomalies list; refund with mpctl refund-payment ID, or find the order elsewhere (another environment sharing the account)."
+    }
+    card_rejections = {
+      threshold = var.card_rejections_threshold
+      window    = 900
+      doc       = "Many card payments were declined in 15 minutes: card testing (bots trying stolen cards) or an issuer outage. The attempt limits bound it (attempt_rate_limited entries); lower RATE_LIMIT_CARD / RATE_LIMIT_IP or turn the bot check on (docs/deploying.md, attempt limits and bot check)."
+    }
+    rate_limited_attempts = {
+      threshold = var.rate_limited_threshold
+      window    = 900
+      doc       = "The attempt limits refused many payment attempts (attempt_rate_limited, field limit). With card rejections around them: card testing being stopped. Without: the IP limits may be too tight for the shop's traffic (docs/deploying.md, tuning the attempt limits)."
+    }
+    bot_check_failures = {
+      threshold = var.bot_check_failures_threshold
+      window    = 900
+      doc       = "The bot check refused many attempts (bot_check_failed, field reason). low_score from real buyers: lower RECAPTCHA_MIN_SCORE; invalid:key_mismatch / domain_mismatch: the storefront's key or domain is wrong."
+    }
+    paid_after_expiry = {
+      threshold = 0
+      window    = 300
+      doc       = "A payment was approved for an order reconcile had expired as abandoned: the order was NOT fulfilled. List with mpctl anomalies list; honour it by hand or refund the payment."
     }
     # reconcile runs every 10 minutes, an attempt and at most one retry per run (the job's
     # retry_config), and each search window is covered by ~3 runs. reconcile logs one
@@ -288,6 +356,78 @@ resource "google_monitoring_alert_policy" "counter" {
   }
 
   depends_on = [time_sleep.metric_descriptors]
+}
+
+# One dashboard for the payment flow: payments, notifications, fulfil latency, dead letters,
+# anomalies, and the abuse signals.
+locals {
+  dashboard_counters = {
+    "Payments applied, by status"        = { metric = google_logging_metric.payments_by_status.name, group = ["metric.label.payment_status"] }
+    "Card rejections at creation"        = { metric = google_logging_metric.counter["card_rejections"].name, group = [] }
+    "Notifications queued"               = { metric = google_logging_metric.counter["notifications_queued"].name, group = [] }
+    "Notifications duplicate"            = { metric = google_logging_metric.counter["notifications_duplicate"].name, group = [] }
+    "Notifications rejected (signature)" = { metric = google_logging_metric.counter["signature_rejections"].name, group = [] }
+    "Dead letters"                       = { metric = google_logging_metric.counter["dead_letters"].name, group = [] }
+    "Anomalies: amount mismatch"         = { metric = google_logging_metric.counter["amount_mismatches"].name, group = [] }
+    "Anomalies: orphan payments"         = { metric = google_logging_metric.counter["orphan_payments"].name, group = [] }
+    "Anomalies: paid after expiry"       = { metric = google_logging_metric.counter["paid_after_expiry"].name, group = [] }
+    "Attempts rate-limited (429)"        = { metric = google_logging_metric.counter["rate_limited_attempts"].name, group = [] }
+    "Bot check failures (403)"           = { metric = google_logging_metric.counter["bot_check_failures"].name, group = [] }
+    "Abandoned orders expired"           = { metric = google_logging_metric.counter["orders_expired"].name, group = [] }
+  }
+  counter_tiles = [for title, c in local.dashboard_counters : {
+    title = title
+    xyChart = {
+      dataSets = [{
+        plotType = "STACKED_BAR"
+        timeSeriesQuery = {
+          timeSeriesFilter = {
+            filter = "metric.type=\"logging.googleapis.com/user/${c.metric}\""
+            aggregation = {
+              alignmentPeriod    = "300s"
+              perSeriesAligner   = "ALIGN_SUM"
+              crossSeriesReducer = "REDUCE_SUM"
+              groupByFields      = c.group
+            }
+          }
+        }
+      }]
+    }
+  }]
+  latency_tile = {
+    title = "fulfill latency (p50, p95)"
+    xyChart = {
+      dataSets = [for p in ["ALIGN_PERCENTILE_50", "ALIGN_PERCENTILE_95"] : {
+        plotType = "LINE"
+        timeSeriesQuery = {
+          timeSeriesFilter = {
+            filter = "metric.type=\"run.googleapis.com/request_latencies\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"fulfill\""
+            aggregation = {
+              alignmentPeriod  = "300s"
+              perSeriesAligner = p
+            }
+          }
+        }
+      }]
+    }
+  }
+}
+
+resource "google_monitoring_dashboard" "payments" {
+  project = var.project_id
+  dashboard_json = jsonencode({
+    displayName = "Payments (${var.environment})"
+    mosaicLayout = {
+      columns = 12
+      tiles = [for i, w in concat(local.counter_tiles, [local.latency_tile]) : {
+        xPos   = (i % 3) * 4
+        yPos   = floor(i / 3) * 4
+        width  = 4
+        height = 4
+        widget = w
+      }]
+    }
+  })
 }
 
 output "metric_names" {

@@ -24,15 +24,17 @@ variable "services" {
     "cloudbuild.googleapis.com",       # function builds
     "cloudfunctions.googleapis.com",   # google_cloudfunctions2_function
     "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com", # reconcile job
-    "cloudtasks.googleapis.com",     # fulfil and merchant-events queues
-    "firestore.googleapis.com",      # orders, payments, idempotency
-    "iam.googleapis.com",            # service accounts
-    "logging.googleapis.com",        # log-based metrics
-    "monitoring.googleapis.com",     # alert policies
-    "run.googleapis.com",            # the services behind the functions
-    "secretmanager.googleapis.com",  # Mercado Pago and merchant secrets
-    "storage.googleapis.com",        # function source bucket
+    "cloudscheduler.googleapis.com",      # reconcile job
+    "cloudtasks.googleapis.com",          # fulfil and merchant-events queues
+    "firebaserules.googleapis.com",       # Firestore deny-all security rules
+    "firestore.googleapis.com",           # orders, payments, idempotency
+    "iam.googleapis.com",                 # service accounts
+    "logging.googleapis.com",             # log-based metrics
+    "monitoring.googleapis.com",          # alert policies
+    "run.googleapis.com",                 # the services behind the functions
+    "recaptchaenterprise.googleapis.com", # create_payment's optional bot check
+    "secretmanager.googleapis.com",       # Mercado Pago and merchant secrets
+    "storage.googleapis.com",             # function source bucket
   ]
 }
 

@@ -38,6 +38,7 @@ locals {
     "mp-webhook-secret",
     "mp-webhook-secret-previous",
     "merchant-webhook-secret",
+    "rate-limit-key",
   ]
 
   # One audience per internal service. fulfill and reconcile are called with ID tokens whose
@@ -65,6 +66,15 @@ locals {
   # forwards it with the signature removed; the function then checks the claims (audience,
   # account, expiry, issuer) itself.
   caller_auth = "cloud_run_iam"
+
+  # The edge (modules/edge): with the load balancer, create_payment and ipn_webhook take
+  # traffic from it only, Mercado Pago is given the load balancer's webhook URL, and the
+  # client address is one X-Forwarded-For hop further left.
+  edge_lb           = var.edge == "load_balancer"
+  public_ingress    = local.edge_lb ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+  edge_webhook_path = "/mercadopago/webhook"
+  notification_base = local.edge_lb ? "https://${var.domain}${local.edge_webhook_path}" : module.ipn_webhook.uri
+  client_ip_hops    = local.edge_lb ? 2 : var.client_ip_trusted_hops
 
   # reconcile's request timeout; the scheduler job's attempt_deadline is derived from it.
   reconcile_timeout_seconds = local.limits.reconcile_timeout_seconds
@@ -209,19 +219,32 @@ module "create_payment" {
   min_instances   = local.limits.min_instances["create_payment"]
   max_instances   = local.limits.max_instances["create_payment"]
   timeout_seconds = 30
-  ingress         = "ALLOW_ALL"
+  ingress         = local.public_ingress
   public          = true
 
   all_users_invoker = var.public_invoker_grant
 
   environment = merge(local.common_env, {
     FIRESTORE_DATABASE = module.firestore.database_id
-    NOTIFICATION_URL   = module.ipn_webhook.uri
-    }, length(var.cors_allowed_origins) == 0 ? {} : {
+    NOTIFICATION_URL   = local.notification_base
+    # Attempt limits (docs/contracts.md, "Attempt limits"); "0" switches one off.
+    MAX_ATTEMPTS_PER_ORDER = tostring(var.attempt_limits.max_attempts_per_order)
+    RATE_LIMIT_CARD        = var.attempt_limits.card
+    RATE_LIMIT_PAYER       = var.attempt_limits.payer
+    RATE_LIMIT_IP          = var.attempt_limits.ip
+    RATE_LIMIT_ORDERS_IP   = var.attempt_limits.orders_ip
+    CLIENT_IP_TRUSTED_HOPS = tostring(local.client_ip_hops)
+    }, var.recaptcha.enabled ? {
+    # The optional bot check (docs/contracts.md, "Bot check").
+    RECAPTCHA_SITE_KEY  = google_recaptcha_enterprise_key.checkout[0].name
+    RECAPTCHA_MIN_SCORE = tostring(var.recaptcha.min_score)
+    RECAPTCHA_FAIL_OPEN = var.recaptcha.fail_open ? "true" : "false"
+    } : {}, length(var.cors_allowed_origins) == 0 ? {} : {
     CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
   })
   secrets = {
     MP_ACCESS_TOKEN = module.secrets.secret_ids["mp-access-token"]
+    RATE_LIMIT_KEY  = module.secrets.secret_ids["rate-limit-key"]
   }
   firestore_database = module.firestore.database_resource_name
 
@@ -255,7 +278,7 @@ module "ipn_webhook" {
   min_instances   = local.limits.min_instances["ipn_webhook"]
   max_instances   = local.limits.max_instances["ipn_webhook"]
   timeout_seconds = 15
-  ingress         = "ALLOW_ALL"
+  ingress         = local.public_ingress
   public          = true
 
   all_users_invoker = var.public_invoker_grant
@@ -464,4 +487,45 @@ resource "google_cloud_scheduler_job" "reconcile" {
 
   # The invoker grant lives in the module: without it the first runs would get 403.
   depends_on = [module.reconcile, module.project_services]
+}
+
+# create_payment's optional bot check: a score-based reCAPTCHA Enterprise key for the shop's
+# domains, and the right to create assessments for create_payment's account only.
+resource "google_recaptcha_enterprise_key" "checkout" {
+  count = var.recaptcha.enabled ? 1 : 0
+
+  project      = var.project_id
+  display_name = "checkout-${var.environment}"
+  labels       = local.labels
+
+  web_settings {
+    integration_type  = "SCORE"
+    allow_all_domains = false
+    allowed_domains   = var.recaptcha.domains
+  }
+
+  depends_on = [module.project_services]
+}
+
+resource "google_project_iam_member" "create_payment_recaptcha" {
+  count = var.recaptcha.enabled ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/recaptchaenterprise.agent"
+  member  = "serviceAccount:${module.create_payment.service_account_email}"
+}
+
+# The optional load balancer edge (var.edge = "load_balancer"; docs/deploying.md, "The edge").
+module "edge" {
+  source = "../edge"
+  count  = local.edge_lb ? 1 : 0
+
+  project_id   = var.project_id
+  region       = var.region
+  domain       = var.domain
+  webhook_path = local.edge_webhook_path
+  services = {
+    create_payment = module.create_payment.service
+    ipn_webhook    = module.ipn_webhook.service
+  }
 }

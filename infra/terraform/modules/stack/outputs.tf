@@ -25,7 +25,7 @@ output "reconcile_job" {
 
 output "mercado_pago_notification_url" {
   description = "Paste this exact URL into Mercado Pago's dashboard (Your integrations > Webhooks > URL)."
-  value       = "${module.ipn_webhook.uri}?source_news=webhooks"
+  value       = "${local.notification_base}?source_news=webhooks"
 }
 
 output "function_sources" {
@@ -54,4 +54,9 @@ output "service_accounts" {
 output "secret_ids" {
   description = "Secrets to add versions to (gcloud secrets versions add ID --data-file=-)."
   value       = keys(module.secrets.secret_ids)
+}
+
+output "edge_ip_address" {
+  description = "With edge = load_balancer: the address var.domain's A record points at."
+  value       = local.edge_lb ? module.edge[0].ip_address : null
 }

@@ -237,3 +237,67 @@ variable "iam_propagation_wait" {
   type        = string
   default     = "90s"
 }
+
+variable "attempt_limits" {
+  description = "create_payment's attempt limits (docs/contracts.md): the per-order cap (a count) and the windowed limits ('count/seconds'); 0 or \"0\" switches one off."
+  type = object({
+    max_attempts_per_order = optional(number, 5)
+    card                   = optional(string, "5/3600")
+    payer                  = optional(string, "10/3600")
+    ip                     = optional(string, "100/600")
+    orders_ip              = optional(string, "200/600")
+  })
+  default = {}
+  validation {
+    condition = alltrue([
+      for rate in [var.attempt_limits.card, var.attempt_limits.payer, var.attempt_limits.ip, var.attempt_limits.orders_ip] :
+      can(regex("^(0|[1-9][0-9]*/[1-9][0-9]*)$", rate))
+    ]) && var.attempt_limits.max_attempts_per_order >= 0
+    error_message = "Each windowed limit is \"count/seconds\" or \"0\"; max_attempts_per_order is a count >= 0."
+  }
+}
+
+variable "client_ip_trusted_hops" {
+  description = "CLIENT_IP_TRUSTED_HOPS: which X-Forwarded-For entry, counted from the right, is the buyer (1 = Cloud Run's front end only; 2 behind the external Application Load Balancer)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.client_ip_trusted_hops >= 1
+    error_message = "client_ip_trusted_hops is at least 1."
+  }
+}
+
+variable "recaptcha" {
+  description = "The optional bot check of create_payment (reCAPTCHA Enterprise, action \"checkout\"): when enabled, a score key for `domains`, RECAPTCHA_SITE_KEY/MIN_SCORE/FAIL_OPEN on create_payment and roles/recaptchaenterprise.agent for its account."
+  type = object({
+    enabled   = optional(bool, false)
+    domains   = optional(list(string), [])
+    min_score = optional(number, 0.5)
+    fail_open = optional(bool, false)
+  })
+  default = {}
+  validation {
+    condition     = var.recaptcha.min_score >= 0 && var.recaptcha.min_score <= 1 && (!var.recaptcha.enabled || length(var.recaptcha.domains) > 0)
+    error_message = "min_score is 0 to 1; an enabled bot check needs the shop's domains."
+  }
+}
+
+variable "edge" {
+  description = "How the internet reaches create_payment and ipn_webhook: cloud_run (their run.app URLs) or load_balancer (a global external Application Load Balancer with Cloud Armor on var.domain; docs/deploying.md, \"The edge\")."
+  type        = string
+  default     = "cloud_run"
+  validation {
+    condition     = contains(["cloud_run", "load_balancer"], var.edge)
+    error_message = "edge is cloud_run or load_balancer."
+  }
+}
+
+variable "domain" {
+  description = "The API's domain with edge = load_balancer (its managed certificate; point its A record at the load balancer's address)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.edge != "load_balancer" || length(var.domain) > 0
+    error_message = "edge = load_balancer needs the domain."
+  }
+}
