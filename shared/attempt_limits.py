@@ -94,9 +94,10 @@ class AttemptGuard:
         if attempt.card_token is not None and not attempt.new_order and s.max_attempts_per_order:
             if attempt.attempts_made >= s.max_attempts_per_order:
                 raise too_many_attempts(s.max_attempts_per_order)
-            # The creating attempt was the first: slots 2..limit, from the next unused one.
-            every = slot_ids(attempt.order_id, s.max_attempts_per_order)[1:]
-            slots = list(every[max(0, attempt.attempts_made - 1):])
+            # The creating attempt was the first: slots 2..limit. All of them are candidates:
+            # racing attempts claim slots in random order, so the count of attempts recorded on
+            # the order says nothing about which slots are still free.
+            slots = list(slot_ids(attempt.order_id, s.max_attempts_per_order)[1:])
         subjects: list[tuple[str, Rate | None, str]] = [(IP, s.rate_limit_ip, attempt.client_ip)]
         if attempt.payer_email:
             subjects.append((PAYER, s.rate_limit_payer, normalise_email(attempt.payer_email)))

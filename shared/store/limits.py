@@ -9,9 +9,9 @@
   a create precondition, so however many attempts race, at most ``limit`` get one.
 
 One attempt's counters and its slot are written in one batch commit: a commit whose slot is
-taken writes nothing. An attempt tries the slots from the order's attempt count on, in random order
-(racing attempts spread over the slots instead of queueing on one); an attempt that finds them
-all taken is refused.
+taken writes nothing. An attempt tries every slot, in random order (racing attempts spread
+over the slots instead of queueing on one; so the order's attempt count says nothing about
+which slots are free); an attempt that finds them all taken is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ COUNTER_GRACE_SECONDS = 60
 # other Firestore calls, and a lost race is an answer (429), not an outage.
 LIMIT_TIMEOUT = 15.0
 LIMIT_RETRY = RETRY.with_timeout(LIMIT_TIMEOUT)
+ABORTED_TRIES = 4  # an aborted commit wrote nothing: it is tried again this many times in all
 
 
 class LimitStore:
@@ -58,20 +59,23 @@ class LimitStore:
                now: datetime) -> bool:
         """Count the attempt (and claim ``slot``) in one commit; False when the slot is taken
         (then nothing was written)."""
-        batch = self._db.batch()
-        if slot is not None:
-            batch.create(self._db.collection(SLOTS).document(slot),
-                         {"order_id": order_id, "at": now, "expires_at": now + SLOT_TTL})
-        for c in counters:
-            expires = datetime.fromtimestamp(c.window_end + COUNTER_GRACE_SECONDS, UTC)
-            batch.set(self._counter_ref(c), {"kind": c.kind, "count": firestore.Increment(1),
-                                             "expires_at": expires}, merge=True)
-        try:
-            batch.commit(retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT)
-        except gexc.AlreadyExists:
-            return False
-        except gexc.Aborted:
-            # Lost a lock race on the slot (the emulator aborts contended writes after a
-            # while): nothing was written; the attempt tries another slot.
-            return False
-        return True
+        for _ in range(ABORTED_TRIES):
+            batch = self._db.batch()
+            if slot is not None:
+                batch.create(self._db.collection(SLOTS).document(slot),
+                             {"order_id": order_id, "at": now, "expires_at": now + SLOT_TTL})
+            for c in counters:
+                expires = datetime.fromtimestamp(c.window_end + COUNTER_GRACE_SECONDS, UTC)
+                batch.set(self._counter_ref(c), {"kind": c.kind, "count": firestore.Increment(1),
+                                                 "expires_at": expires}, merge=True)
+            try:
+                batch.commit(retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT)
+            except gexc.AlreadyExists:
+                return False
+            except gexc.Aborted:
+                # Lost a lock race (the emulator aborts contended writes after a while), on the
+                # slot or on a shared counter: nothing was written, and the slot may still be
+                # free, so the same commit is tried again rather than the slot given up.
+                continue
+            return True
+        return False

@@ -84,6 +84,19 @@ def test_burst_on_one_order_never_exceeds_the_cap(db):
     assert counts == [4]
 
 
+def test_a_free_slot_is_claimed_whatever_the_recorded_attempts_say(db):
+    """Racing attempts claim slots in random order: with slots 3, 4 and 5 taken and one of
+    those attempts already recorded on the order, slot 2 is still free and admits one more."""
+    for n in (3, 4, 5):
+        db.collection(SLOTS).document(f"ord_1-{n}").create({"order_id": "ord_1", "at": NOW})
+    g, _ = guard(db, max_attempts_per_order=5)
+    g.admit(attempt(attempts_made=2))
+    assert ids(db, SLOTS) == [f"ord_1-{n}" for n in range(2, 6)]
+    with pytest.raises(ApiError) as refused:  # now the cap holds
+        g.admit(attempt(attempts_made=2))
+    assert refused.value.code == "too_many_attempts"
+
+
 def test_an_order_at_its_cap_is_refused_before_anything_else(db):
     cards: list[str] = []
     g, store = guard(db, cards, max_attempts_per_order=3, rate_limit_card=Rate(5, 3600))

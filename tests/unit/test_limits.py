@@ -85,7 +85,7 @@ def test_card_key_is_a_keyed_hash_without_the_digits():
     ("203.0.113.9", 1, "203.0.113.9"),
     ("6.6.6.6, 203.0.113.9", 1, "203.0.113.9"),  # the client's own entry is not trusted
     ("6.6.6.6, 203.0.113.9, 34.1.2.3", 2, "203.0.113.9"),  # behind the load balancer
-    ("203.0.113.9", 3, "203.0.113.9"),
+    ("203.0.113.9", 3, "198.51.100.7"),  # fewer entries than our hops: not ours, the peer
     (None, 1, "198.51.100.7"),  # no header: the peer
 ])
 def test_client_ip(header, hops, expected):
