@@ -85,7 +85,8 @@ class PricedOrder:
 
 @dataclass(frozen=True)
 class BuyerContext:
-    """What the request tells about the buyer's device: Mercado Pago's approval inputs."""
+    """What the request tells about the buyer: Mercado Pago's approval inputs, and the address
+    the attempt limits count per."""
 
     ip_address: str | None = None
     device_session_id: str | None = None
@@ -242,7 +243,7 @@ class Checkout:
     # -- the use case --------------------------------------------------------------------
     def create(
         self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
-        buyer: BuyerContext | None = None, client_ip: str = "", bot_token: str | None = None,
+        buyer: BuyerContext | None = None, bot_token: str | None = None,
     ) -> CheckoutResult:
         if not self._settings.notification_url:
             raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
@@ -262,7 +263,7 @@ class Checkout:
                     return CheckoutResult(replay.status, replay.body, replayed=True)
             if self._bot_check is not None:  # once per new attempt: tokens are single-use
                 self._bot_check(bot_token)
-            self._admit(request, priced, client_ip)
+            self._admit(request, priced, (buyer.ip_address if buyer else None) or "unknown")
             if key_digest is not None:
                 begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
                 if isinstance(begun, Replay):

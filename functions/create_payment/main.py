@@ -86,11 +86,10 @@ def _create(request: flask.Request) -> flask.Response:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 "
                        "printable characters")
     session = request.headers.get("X-Meli-Session-Id", "").strip()
-    ip = client_ip(request, s.client_ip_trusted_hops)
-    buyer = BuyerContext(ip_address=ip,
+    buyer = BuyerContext(ip_address=client_ip(request, s.client_ip_trusted_hops),
                          device_session_id=session if _DEVICE_SESSION.fullmatch(session) else None)
     result = _checkout().create(parsed, key, payload_hash(payload), buyer,
-                                ip or "unknown", request.headers.get("X-Recaptcha-Token"))
+                                request.headers.get("X-Recaptcha-Token"))
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return json_response(result.body, result.status, headers)
 
