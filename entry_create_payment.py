@@ -6,7 +6,7 @@ re-exports the function; it loads only create_payment's own modules.
 """
 
 from functions.create_payment.main import create_payment
-from shared.http_context import json_framework_errors
+from shared.platform.http_context import json_framework_errors
 
 json_framework_errors()  # runs inside functions-framework's create_app, once per app
 

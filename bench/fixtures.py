@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from local.stack import MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
-from shared import signature
+from shared.adapters.mercadopago import signature
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123",
@@ -102,7 +102,7 @@ def fulfil_task_body(payment_id: str) -> bytes:
 
 
 class FulfilQueue:
-    """The emulator's fulfil queue, driven through the real client as shared/tasks.py builds it."""
+    """The emulator's fulfil queue, driven through the real client as shared/adapters/tasks.py builds it."""
 
     def __init__(self, stack: LocalStack) -> None:
         import grpc

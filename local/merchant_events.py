@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shared import events
+from shared.domain import events
 
 
 def describe(body: bytes, signature: str, secret: str) -> str:

@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from shared import idtoken
-from shared.config import GOOGLE_ISSUERS
+from shared.adapters import idtoken
+from shared.platform.config import GOOGLE_ISSUERS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

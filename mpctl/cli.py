@@ -77,7 +77,7 @@ class Context:
     """Builds the product's objects from the environment, lazily."""
 
     def __init__(self) -> None:
-        from shared.config import settings
+        from shared.platform.config import settings
 
         self.settings = settings()
 
@@ -108,7 +108,7 @@ class Context:
 
 
 def _operation(run: Callable[[Any], Any]) -> Any:
-    from shared.operations import OperationError
+    from shared.usecases.operations import OperationError
 
     try:
         result = run(Context().operations())
@@ -127,7 +127,7 @@ def cmd_refund_payment(args: argparse.Namespace) -> Any:
 
 
 def cmd_anomalies_list(args: argparse.Namespace) -> Any:
-    from shared.store.anomalies import list_anomalies
+    from shared.adapters.store.anomalies import list_anomalies
 
     return list_anomalies(Context().db(), limit=args.limit, kind=args.kind)
 
@@ -137,7 +137,7 @@ def cmd_cancel(args: argparse.Namespace) -> Any:
 
 
 def cmd_order_show(args: argparse.Namespace) -> Any:
-    from shared.store.orders import OrderRepository
+    from shared.adapters.store.orders import OrderRepository
 
     order = OrderRepository(Context().db()).get(args.order_id)
     if order is None:
@@ -146,8 +146,8 @@ def cmd_order_show(args: argparse.Namespace) -> Any:
 
 
 def cmd_order_clear_fraud_alert(args: argparse.Namespace) -> Any:
-    from shared.fraud_alerts import FraudAlerts, resume_fulfilment
-    from shared.store.orders import OrderNotFound
+    from shared.adapters.store.orders import OrderNotFound
+    from shared.usecases.fraud_alerts import FraudAlerts, resume_fulfilment
 
     ctx = Context()
     now = datetime.now(UTC)
@@ -166,7 +166,7 @@ def cmd_order_clear_fraud_alert(args: argparse.Namespace) -> Any:
 def cmd_payment_show(args: argparse.Namespace) -> Any:
     from dataclasses import asdict
 
-    from shared.mercadopago.errors import ProviderError, ResourceNotFound
+    from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 
     ctx = Context()
     try:
@@ -203,13 +203,13 @@ def cmd_reconcile(args: argparse.Namespace) -> Any:
 
 
 def cmd_dead_letters_list(args: argparse.Namespace) -> Any:
-    from shared.store.dead_letters import list_dead_letters
+    from shared.adapters.store.dead_letters import list_dead_letters
 
     return list_dead_letters(Context().db(), limit=args.limit, include_replayed=args.all)
 
 
 def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
-    from shared.store.dead_letters import list_dead_letters, replay
+    from shared.adapters.store.dead_letters import list_dead_letters, replay
 
     ctx = Context()
     ids = args.ids or ([d["id"] for d in list_dead_letters(ctx.db(), limit=args.limit)]
@@ -229,9 +229,9 @@ def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
 
 
 def cmd_webhook_sign(args: argparse.Namespace) -> Any:
-    from shared import signature
-    from shared.mercadopago.topics import to_wire
-    from shared.secrets import MissingSecret, SecretError, reader
+    from shared.adapters.mercadopago import signature
+    from shared.adapters.mercadopago.topics import to_wire
+    from shared.platform.secrets import MissingSecret, SecretError, reader
 
     ctx = Context()
     wire = to_wire(args.topic)  # the Webhooks type Mercado Pago sends for this topic
@@ -262,8 +262,8 @@ def cmd_webhook_sign(args: argparse.Namespace) -> Any:
 
 
 def cmd_config_check(args: argparse.Namespace) -> Any:
-    from shared.config import ConfigError
-    from shared.secrets import SecretError, reader
+    from shared.platform.config import ConfigError
+    from shared.platform.secrets import SecretError, reader
 
     try:
         ctx = Context()
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the product's INFO lines are noise here
     args = build_parser().parse_args(argv)
-    from shared import log
+    from shared.platform import log
 
     log.use_stream(sys.stderr)
     try:

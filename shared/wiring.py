@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.config import settings
-from shared.secrets import reader
+from shared.platform.config import settings
+from shared.platform.secrets import reader
 
 if TYPE_CHECKING:
-    from shared.fulfilment import Fulfilment
-    from shared.mercadopago.gateway import MercadoPagoGateway
-    from shared.operations import Operations
-    from shared.reconcile import Reconciler
-    from shared.store.orders import OrderRepository
-    from shared.tasks import TaskQueue
+    from shared.adapters.mercadopago.gateway import MercadoPagoGateway
+    from shared.adapters.store.orders import OrderRepository
+    from shared.adapters.tasks import TaskQueue
+    from shared.usecases.fulfilment import Fulfilment
+    from shared.usecases.operations import Operations
+    from shared.usecases.reconcile import Reconciler
 
 
 def mp_gateway() -> MercadoPagoGateway:
     """The Mercado Pago gateway for the current access token (read through the secret cache)."""
-    from shared.mercadopago.gateway import gateway
+    from shared.adapters.mercadopago.gateway import gateway
 
     s = settings()
     return gateway(reader().require(s.mp_access_token), s.mp_api_base_url,
@@ -30,14 +30,14 @@ def mp_gateway() -> MercadoPagoGateway:
 
 
 def task_queue() -> TaskQueue:
-    from shared.tasks import task_queue as queue
+    from shared.adapters.tasks import task_queue as queue
 
     s = settings()
     return queue(s.project, s.tasks_location, s.cloud_tasks_emulator_host)
 
 
 def firestore_db() -> Any:
-    from shared.store.client import client
+    from shared.adapters.store.client import client
 
     s = settings()
     return client(s.project, s.firestore_database)
@@ -46,8 +46,8 @@ def firestore_db() -> Any:
 def order_repository(defer_effects: bool = False) -> OrderRepository:
     """Orders (every transition writes its event), fulfilment hooks if any. ``defer_effects``
     outside fulfill: fulfilments are left for fulfill to complete."""
-    from shared import hooks
-    from shared.store.orders import OrderRepository
+    from shared.adapters import hooks
+    from shared.adapters.store.orders import OrderRepository
 
     s = settings()
     return OrderRepository(firestore_db(), emit_events=bool(s.merchant_webhook_url),
@@ -57,10 +57,10 @@ def order_repository(defer_effects: bool = False) -> OrderRepository:
 def fulfilment(handoff: bool = False) -> Fulfilment:
     """fulfill's use case (also what reconcile's tasks, replays and mpctl end up in).
     ``handoff``: a process other than fulfill, which hands events and effects to fulfill."""
-    from shared.fraud_alerts import FraudAlerts
-    from shared.fulfilment import Fulfilment
-    from shared.store.ledger import Ledger
-    from shared.store.outbox import Outbox
+    from shared.adapters.store.ledger import Ledger
+    from shared.adapters.store.outbox import Outbox
+    from shared.usecases.fraud_alerts import FraudAlerts
+    from shared.usecases.fulfilment import Fulfilment
 
     s = settings()
     db = firestore_db()
@@ -72,13 +72,13 @@ def fulfilment(handoff: bool = False) -> Fulfilment:
 
 def operations() -> Operations:
     """Operator actions (mpctl): transitions applied here are delivered by fulfill."""
-    from shared.operations import Operations
+    from shared.usecases.operations import Operations
 
     return Operations(order_repository(defer_effects=True), fulfilment(handoff=True),
                       mp_gateway)
 
 
 def reconciler() -> Reconciler:
-    from shared.reconcile import Reconciler
+    from shared.usecases.reconcile import Reconciler
 
     return Reconciler(settings(), firestore_db(), mp_gateway, task_queue)

@@ -14,7 +14,7 @@ expression of each:
 
 It also reports the stack's locals that are plain values, and the Cloud Scheduler job's
 target and token audience. tests/infra/test_settings.py compares all that with
-shared.config.Settings. Run it with the tfschema venv's python (it has python-hcl2):
+shared.platform.config.Settings. Run it with the tfschema venv's python (it has python-hcl2):
 
     .venv-tfschema/bin/python tools/tf_function_env.py infra/terraform
 """

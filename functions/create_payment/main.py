@@ -14,16 +14,14 @@ from functools import lru_cache
 
 import flask
 
-from shared import log
-from shared.attempt_limits import AttemptGuard, card_reader
-from shared.checkout import BuyerContext, Checkout
-from shared.config import settings
-from shared.http_context import handle
-from shared.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
-from shared.store.idempotency import IdempotencyStore, payload_hash
-from shared.store.limits import LimitStore
-from shared.store.orders import OrderRepository
-from shared.web import (
+from shared.adapters.store.idempotency import IdempotencyStore, payload_hash
+from shared.adapters.store.limits import LimitStore
+from shared.adapters.store.orders import OrderRepository
+from shared.platform import log
+from shared.platform.config import settings
+from shared.platform.http_context import handle
+from shared.platform.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
+from shared.platform.web import (
     ApiError,
     client_ip,
     cors_headers,
@@ -32,6 +30,8 @@ from shared.web import (
     parse_json_object,
     read_body,
 )
+from shared.usecases.attempt_limits import AttemptGuard, card_reader
+from shared.usecases.checkout import BuyerContext, Checkout
 from shared.wiring import firestore_db, mp_gateway
 
 _ORDER_PATH = re.compile(r"/orders/([A-Za-z0-9_\-]{1,64})/?")  # fullmatch: whole path
@@ -45,7 +45,7 @@ _DEVICE_SESSION = re.compile(r"[A-Za-z0-9.:_\-]{1,128}")  # fullmatch
 def _checkout() -> Checkout:
     from datetime import UTC, datetime
 
-    from shared.secrets import reader
+    from shared.platform.secrets import reader
 
     s = settings()
     db = firestore_db()
@@ -57,7 +57,7 @@ def _checkout() -> Checkout:
                          card_reader(mp_gateway), now)
     bot_check = None
     if s.recaptcha_site_key:
-        from shared.botcheck import BotCheck, recaptcha_assessor
+        from shared.adapters.botcheck import BotCheck, recaptcha_assessor
 
         bot_check = BotCheck(s, recaptcha_assessor(s)).verify
     return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
@@ -137,9 +137,9 @@ def _dispatch(request: flask.Request) -> flask.Response:
 
 
 def _product_view(product_id: str) -> dict[str, object]:
-    from shared.money import format_amount
-    from shared.store.catalog import load_products
-    from shared.store.client import UNAVAILABLE
+    from shared.adapters.store.catalog import load_products
+    from shared.adapters.store.client import UNAVAILABLE
+    from shared.domain.money import format_amount
 
     if is_reserved_id(product_id):
         raise ApiError(404, "product_not_found", "no such product")

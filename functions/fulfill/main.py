@@ -6,11 +6,13 @@ from functools import lru_cache
 
 import flask
 
-from shared import caller_auth, log, wiring
-from shared.config import settings
-from shared.fulfilment import Attempt, Fulfilment, FulfilTask
-from shared.http_context import handle
-from shared.web import json_response, method_not_allowed, read_body
+from shared import wiring
+from shared.adapters import caller_auth
+from shared.platform import log
+from shared.platform.config import settings
+from shared.platform.http_context import handle
+from shared.platform.web import json_response, method_not_allowed, read_body
+from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
 
 caller_auth.startup_check("fulfill")  # no caller check, no start: the revision never serves
 

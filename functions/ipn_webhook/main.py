@@ -10,11 +10,11 @@ from functools import lru_cache
 
 import flask
 
-from shared import log
-from shared.config import settings
-from shared.http_context import handle
-from shared.notifications import Intake
-from shared.web import ApiError, json_response, method_not_allowed, read_body
+from shared.platform import log
+from shared.platform.config import settings
+from shared.platform.http_context import handle
+from shared.platform.web import ApiError, json_response, method_not_allowed, read_body
+from shared.usecases.notifications import Intake
 from shared.wiring import task_queue
 
 

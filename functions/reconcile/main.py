@@ -12,14 +12,16 @@ from functools import lru_cache
 
 import flask
 
-from shared import caller_auth, log, wiring
-from shared.http_context import handle
-from shared.mercadopago.errors import ProviderError
-from shared.reconcile import Reconciler
-from shared.secrets import SecretError
-from shared.store.client import UNAVAILABLE
-from shared.tasks import EnqueueError
-from shared.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
+from shared import wiring
+from shared.adapters import caller_auth
+from shared.adapters.mercadopago.errors import ProviderError
+from shared.adapters.store.client import UNAVAILABLE
+from shared.adapters.tasks import EnqueueError
+from shared.platform import log
+from shared.platform.http_context import handle
+from shared.platform.secrets import SecretError
+from shared.platform.web import ApiError, json_response, method_not_allowed, parse_json_object, read_body
+from shared.usecases.reconcile import Reconciler
 
 caller_auth.startup_check("reconcile")  # no caller check, no start: the revision never serves
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from local.stack import MERCHANT_WEBHOOK_SECRET
-from shared import events
+from shared.domain import events
 from tests.support.e2e_client import StackClient
 
 pytestmark = pytest.mark.e2e

@@ -73,7 +73,7 @@ def test_signed_but_malformed_body_is_400(live):
     import uuid
 
     from local.stack import MP_WEBHOOK_SECRET
-    from shared import signature
+    from shared.adapters.mercadopago import signature
 
     rid, ts = str(uuid.uuid4()), str(int(time.time()))
     v1 = signature.sign(MP_WEBHOOK_SECRET, "42", rid, ts)

@@ -1,4 +1,4 @@
-"""The functions' environment in the Terraform, checked against shared.config.Settings, offline.
+"""The functions' environment in the Terraform, checked against shared.platform.config.Settings, offline.
 
 `terraform console` would need the Google provider, which cannot be downloaded here. Instead
 tools/tf_function_env.py reads each function's environment block with python-hcl2 (in the
@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from shared.config import ConfigError, Settings
+from shared.platform.config import ConfigError, Settings
 
 from .conftest import REPO, TERRAFORM_DIR, TFSCHEMA_PYTHON, require
 
 TOOL = REPO / "tools" / "tf_function_env.py"
 
-# Read outside Settings, on purpose: the shop's hook list (shared/hooks.py, loaded once), and
+# Read outside Settings, on purpose: the shop's hook list (shared/adapters/hooks.py, loaded once), and
 # gunicorn's thread count (functions-framework reads THREADS; the module sets it = concurrency).
 READ_OUTSIDE_SETTINGS = {"ORDER_PAID_HOOKS", "THREADS"}
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from shared.config import Settings
-from shared.mercadopago.gateway import gateway
-from shared.mercadopago.models import PaymentSnapshot
-from shared.reconcile import Reconciler
-from shared.store.orders import OrderRepository
-from shared.tasks import TaskQueue
+from shared.adapters.mercadopago.gateway import gateway
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.store.orders import OrderRepository
+from shared.adapters.tasks import TaskQueue
+from shared.platform.config import Settings
+from shared.usecases.reconcile import Reconciler
 from tests.integration.test_reconcile_bounds import TOKEN, _payment, services
 
 __all__ = ["services"]

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from shared.attempt_limits import Attempt, AttemptGuard
-from shared.config import Settings
-from shared.limits import Rate
-from shared.mercadopago.models import CardTokenSnapshot
-from shared.store.limits import COUNTERS, SLOTS, LimitStore
-from shared.web import ApiError
+from shared.adapters.mercadopago.models import CardTokenSnapshot
+from shared.adapters.store.limits import COUNTERS, SLOTS, LimitStore
+from shared.domain.limits import Rate
+from shared.platform.config import Settings
+from shared.platform.web import ApiError
+from shared.usecases.attempt_limits import Attempt, AttemptGuard
 
 NOW = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 OFF: dict[str, Any] = {"max_attempts_per_order": 0, "rate_limit_card": None,

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from local.seed import seed
-from shared.store.idempotency import key_hash, payload_hash
+from shared.adapters.store.idempotency import key_hash, payload_hash
 from tests.integration.test_functions_inprocess import _closed_port, function_client
 
 __all__ = ["function_client"]

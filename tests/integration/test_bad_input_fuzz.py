@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from local.cloudtasks_emulator import start_emulator
 from local.seed import seed as seed_catalog
-from shared import signature
+from shared.adapters.mercadopago import signature
 from tests.integration.test_functions_inprocess import _closed_port, function_client  # noqa: F401
 
 SECRET = "dev-webhook-secret"

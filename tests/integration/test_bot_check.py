@@ -11,7 +11,7 @@ import pytest
 
 from local.recaptcha_fake import FakeHandle, start_fake
 from local.seed import seed
-from shared.store.idempotency import key_hash, payload_hash
+from shared.adapters.store.idempotency import key_hash, payload_hash
 from tests.integration.test_functions_inprocess import _closed_port, function_client
 
 __all__ = ["function_client"]

@@ -38,12 +38,12 @@ def _closed_port() -> int:
 
 
 def _reset_caches() -> None:
-    import shared.secrets
-    from shared import idtoken
-    from shared.config import settings
+    import shared.platform.secrets
+    from shared.adapters import idtoken
+    from shared.platform.config import settings
 
     settings.cache_clear()
-    shared.secrets._reader = None
+    shared.platform.secrets._reader = None
     idtoken.default_cache().clear()
     for module, cached in (("functions.fulfill.main", "_fulfilment"),
                            ("functions.reconcile.main", "_reconciler")):

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from shared.checkout import public_order
-from shared.fraud_alerts import FraudAlerts
-from shared.mercadopago.models import PaymentSnapshot
-from shared.store.orders import OrderNotFound, OrderRepository
-from shared.store.outbox import Outbox
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.store.orders import OrderNotFound, OrderRepository
+from shared.adapters.store.outbox import Outbox
+from shared.usecases.checkout import public_order
+from shared.usecases.fraud_alerts import FraudAlerts
 
 
 def _snap(status: str, updated: str, detail: str = "") -> PaymentSnapshot:

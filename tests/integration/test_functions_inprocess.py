@@ -16,7 +16,7 @@ from functions_framework import create_app
 from local.cloudtasks_emulator import start_emulator
 from local.secretmanager_fake import start_fake
 from local.seed import seed
-from shared import signature
+from shared.adapters.mercadopago import signature
 
 SECRET_NAME = "projects/demo-mp-local/secrets/mp-webhook-secret"
 
@@ -30,11 +30,11 @@ def _closed_port() -> int:
 def _reset_caches() -> None:
     import sys
 
-    import shared.secrets
-    from shared.config import settings
+    import shared.platform.secrets
+    from shared.platform.config import settings
 
     settings.cache_clear()
-    shared.secrets._reader = None
+    shared.platform.secrets._reader = None
     # Only modules already loaded: importing fulfill runs its start-up caller check.
     for module, cached in (("functions.create_payment.main", "_checkout"),
                            ("functions.ipn_webhook.main", "_intake"),

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from shared.mercadopago.models import PaymentSnapshot
-from shared.store.orders import OrderRepository
-from shared.store.outbox import Outbox
-from shared.tasks import HttpTask
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.store.orders import OrderRepository
+from shared.adapters.store.outbox import Outbox
+from shared.adapters.tasks import HttpTask
 
 APPROVED = PaymentSnapshot(id="p1", status="approved", status_detail="accredited",
                            amount=Decimal("200.00"), currency="BRL",
@@ -66,8 +66,8 @@ class _Queue:
 def test_hand_over_queues_one_named_task_per_pending_state(db):
     import json
 
-    from shared.config import Settings
-    from shared.handoff import hand_over
+    from shared.platform.config import Settings
+    from shared.usecases.handoff import hand_over
 
     settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "FULFILL_URL": "https://f.example",
                                   "TASKS_SERVICE_ACCOUNT": "t@p.iam.gserviceaccount.com"})
@@ -101,9 +101,9 @@ class _Gateway:
 def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, hooks):
     import json
 
-    from shared.config import Settings
-    from shared.fulfilment import Attempt, Fulfilment, FulfilTask
-    from shared.store.ledger import Ledger
+    from shared.adapters.store.ledger import Ledger
+    from shared.platform.config import Settings
+    from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
 
     monkeypatch.setenv("ORDER_PAID_HOOKS", hooks)
     hook_calls.clear()

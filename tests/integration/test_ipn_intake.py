@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.cloudtasks_emulator import start_emulator
-from shared import signature
+from shared.adapters.mercadopago import signature
 from tests.integration.test_functions_inprocess import function_client  # noqa: F401 (fixture)
 
 SECRET = "dev-webhook-secret"

@@ -588,7 +588,7 @@ def test_chargeback_case_changes_notify_the_new_status_detail(sim, sdk, receiver
 
 
 def test_fraud_alert_shape_signature_and_no_retry(sim, sdk, receiver):
-    from shared import signature
+    from shared.adapters.mercadopago import signature
 
     p = pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]
     receiver.wait_for(1)

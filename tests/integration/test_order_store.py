@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared.mercadopago.models import PaymentSnapshot
-from shared.store.orders import OrderRepository
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.store.orders import OrderRepository
 
 
 def _snap(status: str, updated: str, detail: str = "", pid: str = "p1",
@@ -71,7 +71,7 @@ def test_outbox_event_expires_only_after_it_was_handed_over(repo, firestore_emul
     # repo: seeds order-1
     from datetime import timedelta
 
-    from shared.store.outbox import Outbox
+    from shared.adapters.store.outbox import Outbox
 
     db = firestore_emulator.client(firestore_project)
     emitting = OrderRepository(db, emit_events=True)

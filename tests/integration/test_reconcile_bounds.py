@@ -12,10 +12,10 @@ import requests
 
 from local.cloudtasks_emulator import start_emulator
 from local.mp_simulator.server import start_simulator
-from shared.config import Settings
-from shared.mercadopago.gateway import gateway
-from shared.reconcile import Reconciler
-from shared.tasks import TaskQueue
+from shared.adapters.mercadopago.gateway import gateway
+from shared.adapters.tasks import TaskQueue
+from shared.platform.config import Settings
+from shared.usecases.reconcile import Reconciler
 
 TOKEN = "TEST-reconcile-token"
 
@@ -152,7 +152,7 @@ class _SameInstantMercadoPago:
 
     def search_payments(self, filters: dict[str, object]) -> tuple[list[object], int]:
         from local.mp_simulator.search import search
-        from shared.mercadopago.models import PaymentSnapshot
+        from shared.adapters.mercadopago.models import PaymentSnapshot
 
         self.searches += 1
         answer = search(self.docs, {k: str(v) for k, v in filters.items()})

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from local.stack import MP_ACCESS_TOKEN, MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
-from shared import signature
+from shared.adapters.mercadopago import signature
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}

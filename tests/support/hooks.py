@@ -7,7 +7,7 @@ import uuid
 
 from google.cloud import firestore
 
-from shared.hooks import PaidOrder
+from shared.adapters.hooks import PaidOrder
 
 
 def record_paid(order: PaidOrder) -> None:

@@ -7,10 +7,10 @@ from decimal import Decimal
 import flask
 import pytest
 
-from shared.config import ConfigError, Settings
-from shared.mercadopago.gateway import _approval_inputs
-from shared.mercadopago.requests import PayerInfo, PaymentRequest
-from shared.web import client_ip
+from shared.adapters.mercadopago.gateway import _approval_inputs
+from shared.adapters.mercadopago.requests import PayerInfo, PaymentRequest
+from shared.platform.config import ConfigError, Settings
+from shared.platform.web import client_ip
 
 app = flask.Flask(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import ConfigError, Settings
+from shared.platform.config import ConfigError, Settings
 
 BASE = {"GOOGLE_CLOUD_PROJECT": "p"}
 FULFILL = {"FULFILL_AUTH_AUDIENCE": "https://fulfill-1.us-central1.run.app",

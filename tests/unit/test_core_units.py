@@ -8,17 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from shared import events
-from shared.checkout import attempt_key, notification_url
-from shared.config import ConfigError, Settings
-from shared.log import scrub, trace_fields
-from shared.money import format_amount, same_money, to_decimal, to_json_number
-from shared.notifications import check_query_id, parse, parse_body
-from shared.schemas import SchemaError, parse_request, raw_card_fields
-from shared.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
-from shared.store.idempotency import key_hash, payload_hash
-from shared.tasks import task_id
-from shared.web import ApiError
+from shared.adapters.store.idempotency import key_hash, payload_hash
+from shared.adapters.tasks import task_id
+from shared.domain import events
+from shared.domain.money import format_amount, same_money, to_decimal, to_json_number
+from shared.platform.config import ConfigError, Settings
+from shared.platform.log import scrub, trace_fields
+from shared.platform.schemas import SchemaError, parse_request, raw_card_fields
+from shared.platform.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
+from shared.platform.web import ApiError
+from shared.usecases.checkout import attempt_key, notification_url
+from shared.usecases.notifications import check_query_id, parse, parse_body
 
 GOOD = {"items": [{"product_id": "demo-product", "quantity": 2}],
         "payer": {"email": "buyer@example.com",
@@ -223,7 +223,7 @@ def test_settings_from_real_environment_does_not_need_secrets(monkeypatch):
 
 
 def test_order_ids_are_unguessable_and_never_look_like_options():
-    from shared.checkout import new_order_id
+    from shared.usecases.checkout import new_order_id
 
     ids = {new_order_id() for _ in range(2000)}
     assert len(ids) == 2000
@@ -232,7 +232,7 @@ def test_order_ids_are_unguessable_and_never_look_like_options():
 
 # -- wire topics and task bodies --------------------------------------------------------------
 def test_wire_topics_map_to_project_topics_in_one_place():
-    from shared.mercadopago import topics
+    from shared.adapters.mercadopago import topics
 
     assert topics.from_wire("payment") == "payment"
     assert topics.from_wire("topic_merchant_order_wh") == "merchant_order"
@@ -246,7 +246,7 @@ def test_wire_topics_map_to_project_topics_in_one_place():
 
 @pytest.mark.parametrize("topic", ["payment", "merchant_order", "chargebacks"])
 def test_dead_letters_written_before_the_mapping_still_parse(topic):
-    from shared.fulfilment import HANDLED_TOPICS, FulfilTask
+    from shared.usecases.fulfilment import HANDLED_TOPICS, FulfilTask
 
     old = json.dumps({"topic": topic, "resource_id": "123", "notification_id": "ab",
                       "action": "replay", "request_id": ""}).encode()
@@ -256,7 +256,7 @@ def test_dead_letters_written_before_the_mapping_still_parse(topic):
 
 
 def test_unsigned_fraud_alert_task_round_trips():
-    from shared.fulfilment import FulfilTask
+    from shared.usecases.fulfilment import FulfilTask
 
     raw = json.dumps({"topic": "fraud_alert", "resource_id": "58980959081",
                       "notification_id": "cd", "resource_signed": False}).encode()

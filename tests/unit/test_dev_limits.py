@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from local.dev import limits_line, summary
 from local.stack import LOCAL_LIMITS, StackOptions, StackPorts, function_env, stack_urls
-from shared.config import Settings
+from shared.platform.config import Settings
 
 
 def test_make_dev_relaxes_the_limits_and_the_caller_overrides_them() -> None:

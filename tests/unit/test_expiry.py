@@ -1,4 +1,4 @@
-"""Which unpaid orders may expire (shared/expiry.py), and a payment after expiry."""
+"""Which unpaid orders may expire (shared/usecases/expiry.py), and a payment after expiry."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.config import Settings
-from shared.expiry import should_expire
-from shared.mercadopago.models import PaymentSnapshot
-from shared.orders import Anomaly, OrderState, OrderStatus, PaymentState, decide
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.domain.orders import Anomaly, OrderState, OrderStatus, PaymentState, decide
+from shared.platform.config import Settings
+from shared.usecases.expiry import should_expire
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 S = replace(Settings(project="p"), order_ttl_hours=24, checkout_pro_expiry_minutes=60)

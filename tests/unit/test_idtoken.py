@@ -1,4 +1,4 @@
-"""The caller check of fulfill and reconcile (shared/idtoken.py).
+"""The caller check of fulfill and reconcile (shared/adapters/idtoken.py).
 
 ``cloud_run_iam``: Cloud Run verified the signature and replaced it with its marker; the claims
 are checked here. ``verify``: the signature is verified here, a marker token is refused. Google's
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import idtoken
-from shared.idtoken import TokenFailure
+from shared.adapters import idtoken
+from shared.adapters.idtoken import TokenFailure
 from tests.support.idtokens import MARKER, CertsServer, Minter, certs_server, unsigned
 
 AUD = "https://fulfill-123456789.us-central1.run.app"

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import flask
 import pytest
 
-from shared.config import ConfigError, Settings
-from shared.limits import (
+from shared.domain.limits import (
     CARD,
     Rate,
     card_fingerprint,
@@ -18,7 +17,8 @@ from shared.limits import (
     retry_after,
     subject_hash,
 )
-from shared.web import client_ip
+from shared.platform.config import ConfigError, Settings
+from shared.platform.web import client_ip
 
 ENV = {"GOOGLE_CLOUD_PROJECT": "p"}
 

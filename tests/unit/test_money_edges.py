@@ -13,14 +13,14 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
-from shared.mercadopago.errors import (
+from shared.adapters.mercadopago.errors import (
     MalformedResource,
     ProviderAuthFailed,
     ProviderRejected,
     ProviderUnavailable,
     ResourceNotFound,
 )
-from shared.mercadopago.http import PooledHttpClient
+from shared.adapters.mercadopago.http import PooledHttpClient
 
 
 # -- where a request failed: never left, or maybe taken ------------------------------------
@@ -95,7 +95,7 @@ def test_connection_refused_never_left():
 
 
 def test_dns_failure_never_left():
-    from shared.mercadopago.http import transport_failure
+    from shared.adapters.mercadopago.http import transport_failure
 
     resolution = NameResolutionError("api.example.invalid", None, socket.gaierror("no name"))  # type: ignore[arg-type]
     wrapped = requests.ConnectionError(MaxRetryError(None, "/v1/payments", resolution))  # type: ignore[arg-type]
@@ -103,7 +103,7 @@ def test_dns_failure_never_left():
 
 
 def test_connect_timeout_never_left():
-    from shared.mercadopago.http import transport_failure
+    from shared.adapters.mercadopago.http import transport_failure
 
     assert transport_failure(requests.ConnectTimeout("connect timed out")).sent is False
 
@@ -144,7 +144,7 @@ def _rejected(status: int, causes: list[int] | None = None) -> ProviderRejected:
     (lambda: MalformedResource("2xx we cannot read"), False),
 ])
 def test_only_a_definite_refusal_means_no_payment(failure, definite):
-    from shared.charge_outcome import charge_error, definitely_not_created
+    from shared.usecases.charge_outcome import charge_error, definitely_not_created
 
     failure = failure()
     assert definitely_not_created(failure) is definite
@@ -157,7 +157,7 @@ def test_only_a_definite_refusal_means_no_payment(failure, definite):
 
 
 def test_definite_refusals_keep_their_codes():
-    from shared.charge_outcome import charge_error
+    from shared.usecases.charge_outcome import charge_error
 
     assert charge_error(ProviderUnavailable("x", sent=False)).code == "provider_unreachable"
     assert charge_error(ProviderAuthFailed(401, {})).code == "provider_auth_failed"
@@ -167,8 +167,8 @@ def test_definite_refusals_keep_their_codes():
 
 # -- orphan payments: this project's order-id form ----------------------------------------
 def test_order_id_form_matches_what_checkout_creates_and_nothing_else():
-    from shared.anomalies import is_order_id
-    from shared.checkout import new_order_id
+    from shared.domain.anomalies import is_order_id
+    from shared.usecases.checkout import new_order_id
 
     assert all(is_order_id(new_order_id()) for _ in range(200))
     for other in ("order-x", "ord_short", "", "shop-123", new_order_id() + "\n",
@@ -184,7 +184,7 @@ def test_order_id_form_matches_what_checkout_creates_and_nothing_else():
     ("9999", "refund_refused"),
 ])
 def test_refund_cause_codes_are_named(cause, code):
-    from shared.refund_errors import refund_refusal
+    from shared.adapters.mercadopago.refund_errors import refund_refusal
 
     named, message = refund_refusal([cause], "why")
     assert named == code and message
@@ -192,8 +192,8 @@ def test_refund_cause_codes_are_named(cause, code):
 
 # -- a retry of an attempt whose order is already paid --------------------------------------
 def test_a_known_card_attempt_is_a_retry_whatever_the_order_status():
-    from shared.checkout import is_retry_of, payment_key
-    from shared.schemas import CardPayment, PixPayment
+    from shared.platform.schemas import CardPayment, PixPayment
+    from shared.usecases.checkout import is_retry_of, payment_key
 
     card = CardPayment(token="tok1", payment_method_id="master", installments=1)
     other = CardPayment(token="tok2", payment_method_id="master", installments=1)
@@ -207,8 +207,8 @@ def test_a_known_card_attempt_is_a_retry_whatever_the_order_status():
 
 # -- the order view's last payment (Checkout Pro records no attempt) -----------------------
 def test_last_payment_shown_when_checkout_recorded_no_attempt():
-    from shared.orders import OrderState, OrderStatus
-    from shared.store.orders import shows_as_last_payment
+    from shared.adapters.store.orders import shows_as_last_payment
+    from shared.domain.orders import OrderState, OrderStatus
 
     def state(last: str | None, paid_by: str | None) -> OrderState:
         return OrderState(OrderStatus.PENDING, Decimal("1"), "BRL", last, paid_by)
@@ -222,9 +222,9 @@ def test_last_payment_shown_when_checkout_recorded_no_attempt():
 
 # -- SPEI: the fields Mercado Pago really returns ------------------------------------------
 def test_spei_answer_carries_reference_and_instructions():
-    from shared.checkout import answer_extras
-    from shared.mercadopago.models import PaymentSnapshot
-    from shared.schemas import BankTransferPayment
+    from shared.adapters.mercadopago.models import PaymentSnapshot
+    from shared.platform.schemas import BankTransferPayment
+    from shared.usecases.checkout import answer_extras
 
     # Shape of Mercado Pago's SPEI guide example (Checkout API, "SPEI Transfers").
     body = {"id": 51096146182, "status": "pending", "status_detail": "pending_waiting_transfer",

@@ -13,7 +13,7 @@ from mpctl.cli import main
 
 @pytest.fixture
 def bare_env(monkeypatch):
-    from shared import log
+    from shared.platform import log
 
     monkeypatch.setattr(log, "_stream", None)  # main() redirects the log; undone afterwards
     monkeypatch.setenv("LOG_LEVEL", "WARNING")

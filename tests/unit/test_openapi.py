@@ -22,8 +22,8 @@ def test_the_document_is_valid_openapi_3_1():
 
 
 def test_every_error_code_raised_on_create_payments_path_is_documented():
-    sources = ["functions/create_payment/main.py", "shared/checkout.py", "shared/web.py",
-               "shared/http_context.py"]
+    sources = ["functions/create_payment/main.py", "shared/usecases/checkout.py", "shared/platform/web.py",
+               "shared/platform/http_context.py"]
     raised: set[tuple[int, str]] = set()
     for source in sources:
         text = (REPO_ROOT / source).read_text()

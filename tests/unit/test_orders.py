@@ -5,7 +5,7 @@ from itertools import permutations
 
 import pytest
 
-from shared.orders import Anomaly, OrderState, OrderStatus, PaymentState, can_move, decide
+from shared.domain.orders import Anomaly, OrderState, OrderStatus, PaymentState, can_move, decide
 
 AMOUNT = Decimal("200.00")
 

@@ -3,8 +3,8 @@
 import pytest
 from mercadopago.webhook import WebhookSignatureValidator
 
-from shared import signature
-from shared.signature import SignatureFailure, verify
+from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago.signature import SignatureFailure, verify
 
 SECRET = "dev-webhook-secret"
 VECTORS = [  # from the handbook, computed with the secret above

@@ -50,18 +50,18 @@ variable "ttl_fields" {
   default = {
     processed_notifications = "expires_at"
     idempotency             = "expires_at"
-    # Merchant events: shared/store/outbox.py sets expires_at = hand-over + 30 days, far past
+    # Merchant events: shared/adapters/store/outbox.py sets expires_at = hand-over + 30 days, far past
     # the merchant-events queue's 3-day retry limit. A pending event has no expires_at, so
     # TTL never deletes an event that was not handed to Cloud Tasks (unless it was written
     # where no shop URL is configured: then creation + 30 days).
     outbox = "expires_at"
-    # mpctl refund's 10-minute repeat guard (shared/store/refund_log.py): kept 1 day.
+    # mpctl refund's 10-minute repeat guard (shared/adapters/store/refund_log.py): kept 1 day.
     operator_refunds = "expires_at"
-    # create_payment's attempt limits (shared/store/limits.py): window counters (window end +
+    # create_payment's attempt limits (shared/adapters/store/limits.py): window counters (window end +
     # 60 s) and per-order attempt slots (30 days).
     rate_limits         = "expires_at"
     order_attempt_slots = "expires_at"
-    # Expired (abandoned) orders only: shared/expiry.py sets expires_at when it cancels one;
+    # Expired (abandoned) orders only: shared/usecases/expiry.py sets expires_at when it cancels one;
     # a payment applied later removes it. No other order has the field.
     orders = "expires_at"
   }
@@ -83,7 +83,7 @@ variable "composite_indexes" {
     }))
   }))
   default = [
-    # reconcile (shared/reconcile.py): pending orders older than
+    # reconcile (shared/usecases/reconcile.py): pending orders older than
     # RECONCILE_PENDING_AFTER_MINUTES, oldest first
     # (status == "pending" AND created_at <= cutoff ORDER BY created_at).
     {
@@ -93,7 +93,7 @@ variable "composite_indexes" {
         { field_path = "created_at", order = "ASCENDING" },
       ]
     },
-    # reconcile (shared/expiry.py): pending orders whose last recorded attempt is still live
+    # reconcile (shared/usecases/expiry.py): pending orders whose last recorded attempt is still live
     # (status == "pending" AND last_payment.status IN [...] AND created_at <= cutoff
     # ORDER BY created_at DESC), checked before the junk-prone oldest-first pass.
     {
@@ -104,7 +104,7 @@ variable "composite_indexes" {
         { field_path = "created_at", order = "DESCENDING" },
       ]
     },
-    # Unreplayed dead letters, newest first (shared/store/dead_letters.py:
+    # Unreplayed dead letters, newest first (shared/adapters/store/dead_letters.py:
     # replayed == false ORDER BY created_at DESC).
     {
       collection = "dead_letters"
@@ -113,7 +113,7 @@ variable "composite_indexes" {
         { field_path = "created_at", order = "DESCENDING" },
       ]
     },
-    # Pending merchant events of one order (shared/store/outbox.py:
+    # Pending merchant events of one order (shared/adapters/store/outbox.py:
     # order_id == X AND state == "pending"). Two
     # equalities can be served by merging single-field indexes; the composite one makes the
     # query one index scan whatever the size of the collection.

@@ -170,7 +170,7 @@ locals {
         description     = "Attempts of the reconcile Cloud Scheduler job that failed (reconcile unreachable, 401/403, 5xx or deadline exceeded)."
       }
       # The functions' own refusals: fulfill and reconcile log caller_rejected (jsonPayload.event,
-      # shared/log.py) when a request's ID token fails their check (audience, account, expiry,
+      # shared/platform/log.py) when a request's ID token fails their check (audience, account, expiry,
       # issuer, a signature that is not Google's).
       caller_rejections = {
         resource_filter = local.base_filter

@@ -1,0 +1,42 @@
+"""Bookkeeping records: processed notification ids and dead letters.
+
+Processed ids carry ``expires_at`` (a Firestore TTL field), so they do not grow forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+
+PROCESSED = "processed_notifications"
+DEAD_LETTERS = "dead_letters"
+
+
+class Ledger:
+    def __init__(self, db: firestore.Client, processed_ttl_days: int) -> None:
+        self._db = db
+        self._ttl = timedelta(days=processed_ttl_days)
+
+    def mark_processed(self, notification_id: str, fields: dict[str, Any], now: datetime) -> None:
+        doc = {**fields, "processed_at": now, "expires_at": now + self._ttl}
+        self._db.collection(PROCESSED).document(notification_id).set(
+            doc, retry=RETRY, timeout=CALL_TIMEOUT)
+
+    def record_dead_letter(
+        self, letter_id: str, reason: str, task: dict[str, Any], attempts: int, now: datetime,
+        detail: str = "",
+    ) -> None:
+        ref = self._db.collection(DEAD_LETTERS).document(letter_id)
+        try:
+            ref.create({
+                "reason": reason, "detail": detail, "task": task, "attempts": attempts,
+                "created_at": now, "updated_at": now, "replayed": False,
+            }, retry=RETRY, timeout=CALL_TIMEOUT)
+        except gexc.AlreadyExists:
+            ref.update({"reason": reason, "detail": detail, "attempts": attempts,
+                        "updated_at": now}, retry=RETRY, timeout=CALL_TIMEOUT)

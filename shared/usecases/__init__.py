@@ -1,0 +1,1 @@
+"""What the functions do: checkout, fulfilment, notifications, operations, reconcile."""

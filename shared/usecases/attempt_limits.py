@@ -1,0 +1,170 @@
+"""create_payment's gate: an attempt is counted, or refused before anything else is written
+and before Mercado Pago is called (``shared.domain.limits`` decides, ``shared.adapters.store.limits`` counts).
+
+Order of the checks, cheapest first, so a refused attempt costs no call to Mercado Pago:
+1. the per-order cap from the order already read (``attempt_keys``);
+2. the windowed counters of the client IP, the payer e-mail and (new orders) orders per IP;
+3. only then, when the per-card limit is on, the token's card (``GET /v1/card_tokens/{id}``)
+   and its counter;
+4. one commit: every counter's increment and, on an existing order, a free attempt slot.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.adapters.mercadopago.models import CardTokenSnapshot
+from shared.adapters.store.limits import LimitStore
+from shared.domain.limits import (
+    CARD,
+    IP,
+    ORDERS_IP,
+    PAYER,
+    Counter,
+    Rate,
+    card_fingerprint,
+    counter,
+    first_exhausted,
+    normalise_email,
+    retry_after,
+    slot_ids,
+    subject_hash,
+)
+from shared.platform import log
+from shared.platform.config import Settings
+from shared.platform.web import ApiError
+
+
+@dataclass(frozen=True)
+class Attempt:
+    order_id: str
+    new_order: bool
+    client_ip: str
+    payer_email: str | None = None
+    card_token: str | None = None  # card payments only
+    attempts_made: int = 0  # attempts already recorded on an existing order
+
+
+def rate_limited(c: Counter, now: datetime) -> ApiError:
+    seconds = retry_after(c, now)
+    log.warning("attempt_rate_limited", "payment attempt refused by a rate limit",
+                limit=c.kind, retry_after=seconds)
+    return ApiError(429, "rate_limited", "too many attempts; retry later",
+                    headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds})
+
+
+def too_many_attempts(limit: int) -> ApiError:
+    log.warning("attempt_rate_limited", "payment attempt refused by the per-order cap",
+                limit="order", max_attempts=limit)
+    return ApiError(429, "too_many_attempts",
+                    f"this order allows {limit} card attempts; start a new order")
+
+
+class AttemptGuard:
+    def __init__(
+        self,
+        settings: Settings,
+        store: LimitStore,
+        hash_key: Callable[[], str | None],
+        card_of: Callable[[str], CardTokenSnapshot],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._s = settings
+        self._store = store
+        self._hash_key = hash_key
+        self._card_of = card_of
+        self._clock = clock
+
+    def _key(self) -> bytes:
+        key = self._hash_key()
+        if not key:
+            log.error("secret_missing", "RATE_LIMIT_KEY unavailable; refusing to charge")
+            raise ApiError(503, "not_configured", "the attempt limits are not configured")
+        return key.encode()
+
+    def admit(self, attempt: Attempt) -> None:
+        """Count ``attempt`` or raise its 429 (``rate_limited`` / ``too_many_attempts``)."""
+        s = self._s
+        now = self._clock()
+        slots: list[str | None] = [None]
+        if attempt.card_token is not None and not attempt.new_order and s.max_attempts_per_order:
+            if attempt.attempts_made >= s.max_attempts_per_order:
+                raise too_many_attempts(s.max_attempts_per_order)
+            # The creating attempt was the first: slots 2..limit. All of them are candidates:
+            # racing attempts claim slots in random order, so the count of attempts recorded on
+            # the order says nothing about which slots are still free.
+            slots = list(slot_ids(attempt.order_id, s.max_attempts_per_order)[1:])
+        subjects: list[tuple[str, Rate | None, str]] = [(IP, s.rate_limit_ip, attempt.client_ip)]
+        if attempt.payer_email:
+            subjects.append((PAYER, s.rate_limit_payer, normalise_email(attempt.payer_email)))
+        if attempt.new_order:
+            subjects.append((ORDERS_IP, s.rate_limit_orders_ip, attempt.client_ip))
+        active = [(kind, rate, value) for kind, rate, value in subjects if rate is not None]
+        counters: list[Counter] = []
+        if active or (attempt.card_token is not None and s.rate_limit_card is not None):
+            key = self._key()
+            counters = [counter(kind, subject_hash(key, kind, value), rate, now)
+                        for kind, rate, value in active]
+            self._refuse_if_full(counters, now)
+            if attempt.card_token is not None and s.rate_limit_card is not None:
+                card = self._card_of(attempt.card_token)
+                fingerprint = card_fingerprint(card.first_six, card.last_four,
+                                               card.expiration_month, card.expiration_year)
+                card_counter = counter(CARD, subject_hash(key, CARD, fingerprint),
+                                       s.rate_limit_card, now)
+                self._refuse_if_full([card_counter], now)
+                counters.append(card_counter)
+        if slots == [None]:
+            if counters:
+                self._store.commit(counters, None, attempt.order_id, now)
+            return
+        # In random order: racing attempts spread over the slots instead of queueing on one.
+        candidates = random.sample(slots, len(slots))
+        for slot in candidates:
+            if self._store.commit(counters, slot, attempt.order_id, now):
+                return
+        raise too_many_attempts(s.max_attempts_per_order)
+
+    def _refuse_if_full(self, counters: list[Counter], now: datetime) -> None:
+        full = first_exhausted(self._store.counts(counters), counters)
+        if full is not None:
+            raise rate_limited(full, now)
+
+
+def card_reader(gateway: Callable[[], Any]) -> Callable[[str], CardTokenSnapshot]:
+    """Reads a token's card through Mercado Pago, mapping failures to the API's codes (a read
+    never leaves an outcome unknown: nothing was charged)."""
+    from shared.adapters.mercadopago.errors import (
+        ProviderAuthFailed,
+        ProviderError,
+        ProviderUnavailable,
+    )
+    from shared.platform.secrets import SecretError
+
+    def read(token: str) -> CardTokenSnapshot:
+        try:
+            return gateway().get_card_token(token)  # type: ignore[no-any-return]
+        except SecretError as exc:
+            log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
+            raise ApiError(503, "not_configured",
+                           "the payment provider is not configured") from exc
+        except ProviderUnavailable as exc:
+            log.warning("provider_unreachable", "Mercado Pago could not be reached",
+                        provider_status=exc.status)
+            raise ApiError(503, "provider_unreachable", "the payment provider could not be "
+                           "reached; retry", headers={"Retry-After": "2"},
+                           extra={"retryable": True}) from exc
+        except ProviderAuthFailed as exc:
+            log.error("provider_auth_failed", "Mercado Pago refused our credentials",
+                      provider_status=exc.status)
+            raise ApiError(502, "provider_auth_failed",
+                           "the payment provider refused our credentials") from exc
+        except ProviderError as exc:
+            raise ApiError(422, "payment_request_rejected", "the card token is unknown or "
+                           "expired", extra={"provider_causes": []}) from exc
+
+    return read

@@ -1,0 +1,519 @@
+"""create_payment's use case: price an order from the catalog and charge it once.
+
+Order of writes:
+1. the request's idempotency record (when an ``Idempotency-Key`` is sent);
+2. the order, ``pending`` with no payment yet, so that Mercado Pago's notification for the
+   payment always finds it (the notification can arrive before the payment call returns);
+3. the payment at Mercado Pago, with ``X-Idempotency-Key = sha256(order_id:card_token)``;
+4. the attempt on the order and the completed request record, in one atomic batch.
+
+A definite refusal (Mercado Pago answered an error, or could not be reached at all) deletes
+the order again: a failed request leaves nothing behind. A timeout leaves the outcome unknown,
+so the order stays and its id is returned; a retry (same ``Idempotency-Key``, or the same
+``order_id`` and card token) reuses the same Mercado Pago key and so never charges twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as gexc
+
+from shared.adapters.mercadopago.errors import ProviderError
+from shared.adapters.mercadopago.gateway import MercadoPagoGateway
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.mercadopago.requests import (
+    PayerInfo,
+    PaymentRequest,
+    PreferenceCreated,
+    PreferenceRequest,
+)
+from shared.adapters.store.attempts import remember_attempt
+from shared.adapters.store.catalog import load_products
+from shared.adapters.store.client import UNAVAILABLE
+from shared.adapters.store.idempotency import (
+    IdempotencyStore,
+    InProgress,
+    KeyReused,
+    Replay,
+    Started,
+    key_hash,
+)
+from shared.adapters.store.orders import OrderRepository
+from shared.domain.money import format_amount, quantize
+from shared.domain.orders import OrderStatus
+from shared.domain.payment_methods import availability_error
+from shared.platform import log
+from shared.platform.config import Settings
+from shared.platform.schemas import (
+    BankTransferPayment,
+    CardPayment,
+    CheckoutProPayment,
+    CreatePaymentRequest,
+    Payment,
+    PixPayment,
+    TicketPayment,
+)
+from shared.platform.secrets import SecretError
+from shared.platform.web import ApiError
+from shared.usecases.attempt_limits import Attempt, AttemptGuard
+from shared.usecases.charge_outcome import charge_error
+
+MAX_QUANTITY = 99
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PricedOrder:
+    order_id: str
+    amount: Decimal
+    currency: str
+    items: list[dict[str, Any]]
+    description: str
+    existing: bool
+    categories: dict[str, str] | None = None  # product id -> category; None: not read yet
+    attempt_keys: tuple[str, ...] = ()  # Mercado Pago keys already used for this order
+
+
+@dataclass(frozen=True)
+class BuyerContext:
+    """What the request tells about the buyer: Mercado Pago's approval inputs, and the address
+    the attempt limits count per."""
+
+    ip_address: str | None = None
+    device_session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def new_order_id() -> str:
+    """144 random bits; the prefix keeps ids from starting with "-" (read as a CLI option)."""
+    return "ord_" + secrets.token_urlsafe(18)
+
+
+def attempt_key(order_id: str, card_token: str) -> str:
+    """Mercado Pago's X-Idempotency-Key for one payment attempt: stable per (order, token)."""
+    return hashlib.sha256(f"{order_id}:{card_token}".encode()).hexdigest()
+
+
+def method_id(payment: Payment) -> str:
+    if isinstance(payment, CardPayment | TicketPayment | PixPayment | BankTransferPayment):
+        return payment.payment_method_id
+    return "checkout_pro"
+
+
+def payment_key(order_id: str, payment: Payment) -> str:
+    """A card attempt is keyed by its single-use token; other methods by (order, method)."""
+    if isinstance(payment, CardPayment):
+        return attempt_key(order_id, payment.token)
+    return hashlib.sha256(f"{order_id}:{method_id(payment)}".encode()).hexdigest()
+
+
+def is_retry_of(order_id: str, payment: Payment, attempt_keys: tuple[str, ...]) -> bool:
+    """A card attempt already made for this order (same order and single-use token): Mercado
+    Pago answers it with the same payment, so it may be retried whatever the order's status."""
+    return isinstance(payment, CardPayment) and payment_key(order_id, payment) in attempt_keys
+
+
+def mp_datetime(moment: datetime) -> str:
+    """Mercado Pago's date format: ISO 8601 with milliseconds and an offset."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]:
+    """What the buyer needs to finish paying, per method."""
+    info = snapshot.instructions
+    if isinstance(payment, PixPayment):
+        keys = ("qr_code", "qr_code_base64", "ticket_url", "expires_at")
+        return {k: info.get(k) for k in keys}
+    if isinstance(payment, TicketPayment):
+        extras = {k: info.get(k) for k in ("ticket_url", "expires_at")}
+        if "barcode" in info:
+            extras["barcode"] = info["barcode"]
+        return extras
+    if isinstance(payment, BankTransferPayment):
+        # SPEI: Mercado Pago returns the reference in payment_method.data.reference_id and
+        # the buyer's instructions at transaction_details.external_resource_url.
+        transfer: dict[str, str | None] = {
+            k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
+        transfer["reference"] = info.get("transfer_reference")
+        if "financial_institution" in info:
+            transfer["financial_institution"] = info["financial_institution"]
+        return {"transfer": transfer, "ticket_url": info.get("ticket_url"),
+                "expires_at": info.get("expires_at")}
+    if snapshot.status_detail == "pending_challenge" and "challenge_url" in info:
+        return {"challenge_url": info["challenge_url"], "creq": info.get("creq")}
+    return {}
+
+
+def notification_url(base: str) -> str:
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}source_news=webhooks"
+
+
+def storage_unavailable() -> ApiError:
+    return ApiError(503, "storage_unavailable", "the order store is not answering; retry",
+                    headers={"Retry-After": "2"}, extra={"retryable": True})
+
+
+class Checkout:
+    def __init__(
+        self,
+        settings: Settings,
+        orders: OrderRepository,
+        idempotency: IdempotencyStore,
+        db: Any,
+        gateway: Callable[[], MercadoPagoGateway],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        guard: AttemptGuard | None = None,
+        bot_check: Callable[[str | None], None] | None = None,
+    ) -> None:
+        self._guard = guard
+        self._bot_check = bot_check
+        self._settings = settings
+        self._orders = orders
+        self._idempotency = idempotency
+        self._db = db
+        self._gateway = gateway
+        self._clock = clock
+
+    # -- pricing -------------------------------------------------------------------------
+    def price_new(self, request: CreatePaymentRequest, order_id: str) -> PricedOrder:
+        assert request.items is not None
+        bad_quantity = [
+            {"path": f"$.items[{i}].quantity", "message": f"must be 1 to {MAX_QUANTITY}"}
+            for i, item in enumerate(request.items) if not 1 <= item.quantity <= MAX_QUANTITY
+        ]
+        if bad_quantity:
+            raise ApiError(422, "invalid_quantity", "a quantity is out of range", bad_quantity)
+        products = load_products(self._db, [i.product_id for i in request.items])
+        unknown = [
+            {"path": f"$.items[{i}].product_id", "message": "unknown or inactive product"}
+            for i, item in enumerate(request.items)
+            if item.product_id not in products or not products[item.product_id].active
+        ]
+        if unknown:
+            raise ApiError(422, "unknown_product", "a product is unknown or inactive", unknown)
+        currencies = {products[i.product_id].currency for i in request.items}
+        if len(currencies) != 1:
+            raise ApiError(422, "mixed_currency", "the products are priced in different currencies")
+        lines = []
+        total = Decimal("0")
+        for item in request.items:
+            product = products[item.product_id]
+            line_total = quantize(product.unit_price * item.quantity)
+            total += line_total
+            lines.append({
+                "product_id": product.id, "title": product.title, "quantity": item.quantity,
+                "unit_price": format_amount(product.unit_price),
+                "line_total": format_amount(line_total),
+            })
+        description = ", ".join(f"{line['quantity']}x {line['title']}" for line in lines)[:240]
+        categories = {i.product_id: c for i in request.items
+                      if (c := products[i.product_id].category_id)}
+        return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False,
+                           categories)
+
+    def price_existing(self, order_id: str, payment: Payment) -> PricedOrder:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise ApiError(404, "order_not_found", "no such order")
+        keys = tuple(order.get("attempt_keys") or ())
+        if order.get("status") != OrderStatus.PENDING.value and not is_retry_of(
+                order_id, payment, keys):
+            raise ApiError(409, "order_not_payable", "the order is not waiting for a payment",
+                           extra={"order_status": order.get("status")})
+        description = ", ".join(f"{i['quantity']}x {i['title']}" for i in order["items"])[:240]
+        return PricedOrder(order_id, Decimal(order["amount"]), order["currency"],
+                           order["items"], description, True, attempt_keys=keys)
+
+    # -- the use case --------------------------------------------------------------------
+    def create(
+        self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
+        buyer: BuyerContext | None = None, bot_token: str | None = None,
+    ) -> CheckoutResult:
+        if not self._settings.notification_url:
+            raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
+        key_digest = key_hash(idempotency_key) if idempotency_key else None
+        try:
+            order_id = request.order_id or new_order_id()
+            priced = (self.price_existing(order_id, request.payment) if request.order_id
+                      else self.price_new(request, order_id))
+            problem = availability_error(method_id(request.payment), priced.currency,
+                                         self._settings.mp_country)
+            if problem:
+                raise ApiError(422, "method_not_available", problem,
+                               [{"path": "$.payment", "message": problem}])
+            if key_digest is not None:
+                replay = self._idempotency.replay(key_digest, body_digest)
+                if replay is not None:  # not a new attempt: no limit counts it
+                    return CheckoutResult(replay.status, replay.body, replayed=True)
+            if self._bot_check is not None:  # once per new attempt: tokens are single-use
+                self._bot_check(bot_token)
+            self._admit(request, priced, (buyer.ip_address if buyer else None) or "unknown")
+            if key_digest is not None:
+                begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
+                if isinstance(begun, Replay):
+                    return CheckoutResult(begun.status, begun.body, replayed=True)
+                if isinstance(begun, KeyReused):
+                    raise ApiError(409, "idempotency_key_reused",
+                                   "this Idempotency-Key was used with another request body")
+                if isinstance(begun, InProgress):
+                    raise ApiError(409, "request_in_progress",
+                                   "a request with this Idempotency-Key is still running",
+                                   headers={"Retry-After": "1"})
+                assert isinstance(begun, Started)
+                if begun.order_id != priced.order_id and not request.order_id:
+                    priced = PricedOrder(begun.order_id, priced.amount, priced.currency,
+                                         priced.items, priced.description, False,
+                                         priced.categories)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        log.bind(order_id=priced.order_id)
+        created_here = False
+        mp_key = payment_key(priced.order_id, request.payment)
+        try:
+            if not priced.existing:
+                created_here = self._orders.create_draft(self._draft(priced, mp_key))
+            elif mp_key not in priced.attempt_keys:
+                # Before charging: a retry of this attempt must be recognised even once the
+                # order is paid (by this very payment).
+                remember_attempt(self._orders.ref(priced.order_id), mp_key)
+        except UNAVAILABLE as exc:
+            if key_digest is not None:
+                self._idempotency.fail(key_digest)
+            raise storage_unavailable() from exc
+        try:
+            if isinstance(request.payment, CheckoutProPayment):
+                preference = self._call(lambda gw: gw.create_preference(
+                    self._preference_request(request, priced)))
+                result = self._commit_preference(priced, preference, key_digest)
+            else:
+                payment = self._call(lambda gw: gw.create_payment(
+                    self._payment_request(request, priced, buyer or BuyerContext())))
+                result = self._commit(request, priced, payment, key_digest)
+        except ApiError as exc:
+            outcome_unknown = bool(exc.extra.get("outcome_unknown"))
+            if created_here and not outcome_unknown:
+                with contextlib.suppress(*UNAVAILABLE):
+                    self._orders.delete_draft(priced.order_id)
+            if outcome_unknown or not created_here:
+                exc.extra["order_id"] = priced.order_id
+            if key_digest is not None:
+                self._idempotency.fail(key_digest)
+            raise
+        return result
+
+    def _admit(self, request: CreatePaymentRequest, priced: PricedOrder, client_ip: str) -> None:
+        """The abuse limits (``shared.usecases.attempt_limits``); a retry of an attempt already made
+        (same order and card token) is not a new attempt."""
+        if self._guard is None or is_retry_of(priced.order_id, request.payment,
+                                              priced.attempt_keys):
+            return
+        card = request.payment.token if isinstance(request.payment, CardPayment) else None
+        self._guard.admit(Attempt(
+            order_id=priced.order_id, new_order=not priced.existing, client_ip=client_ip,
+            payer_email=request.payer.email if request.payer else None, card_token=card,
+            attempts_made=len(priced.attempt_keys)))
+
+    def _draft(self, priced: PricedOrder, mp_key: str) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "order_id": priced.order_id, "status": OrderStatus.PENDING.value,
+            "amount": format_amount(priced.amount), "currency": priced.currency,
+            "items": priced.items, "created_at": now, "updated_at": now,
+            "last_payment_id": None, "last_payment": None, "payment_ids": [],
+            "attempt_keys": [mp_key],
+            "history": [{"status": OrderStatus.PENDING.value, "at": now}],
+        }
+
+    def _payment_request(self, request: CreatePaymentRequest, priced: PricedOrder,
+                         buyer: BuyerContext) -> PaymentRequest:
+        payer = request.payer
+        assert payer is not None
+        ident = payer.identification
+        address = None
+        if payer.address is not None:
+            address = {f: getattr(payer.address, f) for f in payer.address.__struct_fields__}
+        info = PayerInfo(email=payer.email, first_name=payer.first_name,
+                         last_name=payer.last_name,
+                         identification_type=ident.type if ident else None,
+                         identification_number=ident.number if ident else None,
+                         address=address,
+                         phone={"area_code": payer.phone.area_code, "number": payer.phone.number}
+                         if payer.phone else None)
+        payment = request.payment
+        base = PaymentRequest(
+            amount=priced.amount, description=priced.description, payer=info,
+            payment_method_id=method_id(payment), external_reference=priced.order_id,
+            notification_url=notification_url(self._settings.notification_url),
+            idempotency_key=payment_key(priced.order_id, payment),
+            additional_items=self._additional_items(priced),
+            ip_address=buyer.ip_address, device_session_id=buyer.device_session_id,
+            statement_descriptor=self._settings.statement_descriptor or None,
+            binary_mode=self._settings.binary_mode)
+        now = self._clock()
+        if isinstance(payment, CardPayment):
+            return dataclasses.replace(
+                base, token=payment.token, installments=payment.installments,
+                issuer_id=payment.issuer_id,
+                three_d_secure_mode=self._settings.card_three_d_secure_mode)
+        if isinstance(payment, PixPayment):
+            expires = now + timedelta(minutes=self._settings.pix_expiry_minutes)
+        else:
+            expires = now + timedelta(hours=self._settings.ticket_expiry_hours)
+        return dataclasses.replace(base, date_of_expiration=mp_datetime(expires))
+
+    def _additional_items(self, priced: PricedOrder) -> tuple[dict[str, Any], ...]:
+        """additional_info.items: the catalog's view of each line (category when it has one).
+        A re-payment of an existing order reads the categories again; a product deleted
+        since then simply goes without one."""
+        categories: dict[str, str | None] = dict(priced.categories or {})
+        if priced.categories is None:
+            with contextlib.suppress(*UNAVAILABLE):
+                products = load_products(self._db, [line["product_id"] for line in priced.items])
+                categories = {pid: p.category_id for pid, p in products.items()}
+        items = []
+        for line in priced.items:
+            item: dict[str, Any] = {"id": line["product_id"], "title": line["title"],
+                                    "quantity": line["quantity"],
+                                    "unit_price": Decimal(line["unit_price"])}
+            if categories.get(line["product_id"]):
+                item["category_id"] = categories[line["product_id"]]
+            items.append(item)
+        return tuple(items)
+
+    def _preference_request(self, request: CreatePaymentRequest,
+                            priced: PricedOrder) -> PreferenceRequest:
+        s = self._settings
+        back_urls = {k: v for k, v in (("success", s.checkout_success_url),
+                                       ("failure", s.checkout_failure_url),
+                                       ("pending", s.checkout_pending_url)) if v}
+        items = [{"id": line["product_id"], "title": line["title"],
+                  "quantity": line["quantity"], "unit_price": Decimal(line["unit_price"]),
+                  "currency_id": priced.currency} for line in priced.items]
+        expires = self._clock() + timedelta(minutes=s.checkout_pro_expiry_minutes)
+        return PreferenceRequest(
+            items=items, external_reference=priced.order_id,
+            notification_url=notification_url(s.notification_url), back_urls=back_urls,
+            expires_at=mp_datetime(expires),
+            idempotency_key=payment_key(priced.order_id, request.payment),
+            payer_email=request.payer.email if request.payer else None)
+
+    def _call(self, action: Callable[[MercadoPagoGateway], T]) -> T:
+        """Call Mercado Pago, mapping its failures to the API's error contract."""
+        try:
+            gateway = self._gateway()
+        except SecretError as exc:
+            log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
+            raise ApiError(503, "not_configured", "the payment provider is not configured") from exc
+        try:
+            return action(gateway)
+        except ProviderError as exc:
+            raise charge_error(exc) from exc
+
+    def _commit_preference(self, priced: PricedOrder, preference: PreferenceCreated,
+                           key_digest: str | None) -> CheckoutResult:
+        body: dict[str, Any] = {"order_id": priced.order_id, "preference_id": preference.id,
+                                "init_point": preference.init_point, "status": "pending"}
+        if self._test_mode():
+            body["sandbox_init_point"] = preference.sandbox_init_point
+        log.info("preference_created", "Checkout Pro preference created",
+                 preference_id=preference.id)
+        record = None
+        if key_digest is not None:
+            record = (self._idempotency.ref(key_digest), self._idempotency.completion(201, body))
+        try:
+            self._orders.record_checkout(priced.order_id, {
+                "preference_id": preference.id, "init_point": preference.init_point},
+                self._clock(), record)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        return CheckoutResult(201, body)
+
+    def _test_mode(self) -> bool:
+        from shared.platform.secrets import reader
+
+        token = reader().get(self._settings.mp_access_token) or ""
+        return token.startswith("TEST-")
+
+    def _commit(
+        self, request: CreatePaymentRequest, priced: PricedOrder, payment: PaymentSnapshot,
+        key_digest: str | None,
+    ) -> CheckoutResult:
+        if payment.external_reference and payment.external_reference != priced.order_id:
+            raise ApiError(502, "provider_error", "the provider returned a foreign payment")
+        log.bind(payment_id=payment.id)
+        log.info("payment_created", "payment created", payment_status=payment.status,
+                 payment_status_detail=payment.status_detail, method=method_id(request.payment))
+        now = self._clock()
+        body: dict[str, Any] = {"order_id": priced.order_id, "payment_id": payment.id,
+                                "status": payment.status, "status_detail": payment.status_detail}
+        body.update(answer_extras(request.payment, payment))
+        attempt = {"id": payment.id, "status": payment.status,
+                   "status_detail": payment.status_detail}
+        record = None
+        if key_digest is not None:
+            record = (self._idempotency.ref(key_digest), self._idempotency.completion(201, body))
+        try:
+            self._orders.record_attempt(priced.order_id, attempt, now, record)
+        except (gexc.FailedPrecondition, gexc.NotFound) as exc:
+            raise ApiError(409, "conflict", "the order changed meanwhile; retry") from exc
+        except UNAVAILABLE as exc:
+            # The payment exists; the retry (same keys) finds it and records it.
+            raise ApiError(503, "storage_unavailable", "the order store is not answering; retry",
+                           headers={"Retry-After": "2"},
+                           extra={"retryable": True, "outcome_unknown": True}) from exc
+        return CheckoutResult(201, body)
+
+    def order_view(self, order_id: str) -> dict[str, Any]:
+        try:
+            order = self._orders.get(order_id)
+        except UNAVAILABLE as exc:
+            raise storage_unavailable() from exc
+        if order is None:
+            raise ApiError(404, "order_not_found", "no such order")
+        return public_order(order)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else (str(value) if value else None)
+
+
+def order_flags(order: dict[str, Any]) -> dict[str, Any]:
+    """What an operator must act on: a standing fraud alert, a chargeback's status."""
+    from shared.usecases import disputes, fraud_alerts
+
+    return {"fraud_alert": fraud_alerts.public_view(order),
+            "chargeback": disputes.public_view(order)}
+
+
+def public_order(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as the buyer's frontend may see it: no payer data."""
+    last = order.get("last_payment") or {}
+    return {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "amount": order["amount"],
+        "currency": order["currency"],
+        "items": [{k: i[k] for k in ("product_id", "title", "quantity", "unit_price")}
+                  for i in order.get("items", [])],
+        "updated_at": _iso(order.get("updated_at")),
+        "paid_at": _iso(order.get("paid_at")),
+        "last_payment": {"id": last.get("id"), "status": last.get("status"),
+                         "status_detail": last.get("status_detail")} if last else None,
+        **order_flags(order),
+    }

@@ -1,0 +1,63 @@
+"""Handing what a transition left to do over to fulfill, whoever applied the transition.
+
+mpctl applies refunds and cancellations in its own process, whose environment need not have
+the shop's URL, secret or hooks. The transition still writes its outbox event (and a
+fulfilment marker left pending, with no lease); this module then sends fulfill one task
+(topic ``order_handoff``) naming the order, and fulfill — where delivery and hooks are configured —
+sends the events and completes the fulfilment. The task is named from what is pending, so
+running the same command twice hands it over once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.adapters.store.orders import FULFILMENTS
+from shared.adapters.store.outbox import Outbox
+from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.platform import log
+from shared.platform.config import Settings
+
+ORDER_HANDOFF_TOPIC = "order_handoff"  # not a Mercado Pago topic (the Orders API uses "order")
+
+
+def pending_work(outbox: Outbox, db: Any, order_id: str) -> list[str]:
+    """Ids of the order's unsent events, plus ``fulfilment`` if its effects are not done."""
+    work = sorted(str(e["event_id"]) for e in outbox.pending(order_id))
+    marker = db.collection(FULFILMENTS).document(order_id).get()
+    if marker.exists and (marker.to_dict() or {}).get("state") != "done":
+        work.append("fulfilment")
+    return work
+
+
+def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, db: Any,
+              order_id: str) -> str | None:
+    """Queue one fulfil task for the order if anything is pending; returns the task id."""
+    work = pending_work(outbox, db, order_id)
+    if not work:
+        return None
+    if not settings.fulfill_url:
+        log.warning("handoff_unavailable", "FULFILL_URL is not set: the order's events and "
+                    "fulfilment wait for fulfill's next task for this order", order_id=order_id)
+        return None
+    name = task_id("h", f"{order_id}:{','.join(work)}")
+    body = {"topic": ORDER_HANDOFF_TOPIC, "resource_id": order_id, "notification_id": "",
+            "action": "handoff", "request_id": ""}
+    try:
+        queue.enqueue(HttpTask(
+            queue=settings.fulfill_queue, task_id=name, url=settings.fulfill_url,
+            body=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json"},
+            oidc_service_account=settings.tasks_service_account,
+            oidc_audience=settings.fulfill_auth_audience or settings.fulfill_url,
+            dispatch_deadline_seconds=60))
+    except EnqueueError as exc:
+        # The transition is done; Mercado Pago's notification of it reaches fulfill anyway,
+        # which sends the order's pending events then.
+        log.error("handoff_failed", "could not queue the hand-over to fulfill",
+                  order_id=order_id, error=type(exc).__name__)
+        return None
+    log.info("handed_over", "pending events and fulfilment handed to fulfill",
+             order_id=order_id, pending=work)
+    return name
