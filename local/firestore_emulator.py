@@ -215,7 +215,7 @@ def wipe(project: str = PROJECT_ID, host: str | None = None, database: str = "(d
         f"/databases/{urllib.parse.quote(database, safe='()')}/documents"
     )
     request = urllib.request.Request(url, method="DELETE")
-    with _OPENER.open(request, timeout=10) as response:
+    with _OPENER.open(request, timeout=60) as response:
         response.read()
 
 
