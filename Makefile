@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make dev    - run Firestore emulator, Cloud Tasks emulator, Mercado Pago simulator"
-	@echo "              and the three functions locally, with a walk-through"
+	@echo "              and the four functions locally, with a walk-through"
 	@echo "make test   - lint, type check, unit/integration/e2e tests, offline infra checks"
 	@echo "make bench  - cold start and webhook throughput benchmark"
 	@echo "make load   - buyers against the whole local stack (LOAD_ARGS=\"--total 1000 --concurrency 20\";"

@@ -1,6 +1,6 @@
 """mpctl — operate a deployment: refunds, cancellations, lookups, reconcile, dead letters.
 
-Reads the same environment as the functions (see README, Configuration). ``--local`` fills in
+Reads the same environment as the functions (docs/operations.md, "mpctl"). ``--local`` fills in
 the local stack's wiring (the one ``make dev`` starts) for anything not already set.
 Every command prints JSON on success and exits non-zero with a message on failure.
 """
@@ -409,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif not (os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")):
             raise CommandError("no configuration: GOOGLE_CLOUD_PROJECT is not set. Use --local "
                                "for the stack `make dev` runs, or export the settings "
-                               "(README, Operations)")
+                               "(docs/operations.md, mpctl)")
         result = args.run(args)
     except CommandError as exc:
         print(f"mpctl: {exc}", file=sys.stderr)

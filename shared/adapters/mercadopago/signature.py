@@ -1,6 +1,6 @@
 """Mercado Pago ``x-signature`` verification: stateless, typed failure reasons, injected clock.
 
-Rules (see README, "Webhook signature"):
+Rules (see docs/design.md, "Security model"):
 - header ``ts=<timestamp>,v1=<hex>``: split on ``,``, then on the first ``=``;
 - manifest ``id:<data.id>;request-id:<x-request-id>;ts:<ts>;``, a part left out when its value
   is absent;
