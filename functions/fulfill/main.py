@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import flask
 
 from shared import wiring
@@ -17,7 +15,7 @@ from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
 caller_auth.startup_check("fulfill")  # no caller check, no start: the revision never serves
 
 
-@lru_cache(maxsize=1)
+@wiring.per_instance
 def _fulfilment() -> Fulfilment:
     return wiring.fulfilment()
 
