@@ -1,6 +1,6 @@
 """mpctl — operate a deployment: refunds, cancellations, lookups, reconcile, dead letters.
 
-Reads the same environment as the functions (see README, Configuration). ``--local`` fills in
+Reads the same environment as the functions (docs/settings.md). ``--local`` fills in
 the local stack's wiring (the one ``make dev`` starts) for anything not already set.
 Every command prints JSON on success and exits non-zero with a message on failure.
 """

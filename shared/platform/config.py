@@ -167,7 +167,7 @@ class Setting:
     parse: Parser
     doc: str
     readers: tuple[str, ...]
-    shown_default: str  # the table's default column ("" when it has none to show)
+    shown_default: str  # the table's default column ("unset", "required", `value`...)
     secret: bool = False
 
 
@@ -499,4 +499,7 @@ def log_level() -> str:
 
 def revision() -> str:
     """Cloud Run's ``K_REVISION`` for ``/health``, whatever the other settings say."""
-    return str(_read_one("revision"))
+    try:
+        return settings().revision
+    except ConfigError:
+        return str(_read_one("revision"))

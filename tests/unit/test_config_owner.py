@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,6 +92,13 @@ def test_each_setting_is_declared_once_with_its_default() -> None:
     built, read = Settings(project="p"), Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
     for f in fields(Settings):
         assert repr(getattr(built, f.name)) == repr(getattr(read, f.name)), f.name
+
+
+def test_no_setting_is_parsed_and_never_used() -> None:
+    source = "\n".join(path.read_text(encoding="utf-8") for folder in ("shared", "functions", "mpctl")
+                       for path in sorted((REPO / folder).rglob("*.py")))
+    unused = [f.name for f in fields(Settings) if not re.search(rf"\.{f.name}\b", source)]
+    assert unused == []
 
 
 def test_docs_settings_md_is_the_generated_table() -> None:
