@@ -1,7 +1,8 @@
 """mpctl — operate a deployment: refunds, cancellations, lookups, reconcile, dead letters.
 
-Reads the same environment as the functions (docs/operations.md, "mpctl"). ``--local`` fills in
-the local stack's wiring (the one ``make dev`` starts) for anything not already set.
+Reads the same environment as the functions (docs/operations.md, "mpctl"; every setting:
+docs/settings.md). ``--local`` fills in the local stack's wiring (the one ``make dev`` starts)
+for anything not already set.
 Every command prints JSON on success and exits non-zero with a message on failure.
 """
 
@@ -71,6 +72,9 @@ def _use_local_stack() -> None:
             os.environ[key] = value
         else:  # other settings (LOG_LEVEL...) may still come from the shell
             os.environ.setdefault(key, value)
+    from shared import wiring
+
+    wiring.reset()  # the environment changed: nothing read before it may stay
 
 
 class Context:
@@ -137,9 +141,10 @@ def cmd_cancel(args: argparse.Namespace) -> Any:
 
 
 def cmd_order_show(args: argparse.Namespace) -> Any:
-    from shared.adapters.store.orders import OrderRepository
+    from shared.wiring import order_repository
 
-    order = OrderRepository(Context().db()).get(args.order_id)
+    Context()  # settings first: a config error is reported as such
+    order = order_repository(defer_effects=True).get(args.order_id)
     if order is None:
         raise CommandError(f"order_not_found: no order {args.order_id}")
     return order
@@ -147,12 +152,13 @@ def cmd_order_show(args: argparse.Namespace) -> Any:
 
 def cmd_order_clear_fraud_alert(args: argparse.Namespace) -> Any:
     from shared.adapters.store.orders import OrderNotFound
-    from shared.usecases.fraud_alerts import FraudAlerts, resume_fulfilment
+    from shared.usecases.fraud_alerts import resume_fulfilment
+    from shared.wiring import fraud_alerts
 
     ctx = Context()
     now = datetime.now(UTC)
     try:
-        result = FraudAlerts(ctx.db()).clear(args.order_id, now)
+        result = fraud_alerts().clear(args.order_id, now)
     except OrderNotFound:
         raise CommandError(f"order_not_found: no order {args.order_id}") from None
     except LookupError as exc:
@@ -241,7 +247,7 @@ def cmd_webhook_sign(args: argparse.Namespace) -> Any:
         raise CommandError("MP_WEBHOOK_SECRET is not configured") from None
     except SecretError as exc:
         raise CommandError(str(exc)) from exc
-    url = args.url or os.environ.get("NOTIFICATION_URL", "")
+    url = args.url or ctx.settings.notification_url
     if not url:
         raise CommandError("give --url or set NOTIFICATION_URL")
     request_id, ts = str(uuid.uuid4()), str(int(time.time()))
@@ -401,12 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the product's INFO lines are noise here
     args = build_parser().parse_args(argv)
     from shared.platform import log
+    from shared.platform.config import project_configured
 
     log.use_stream(sys.stderr)
     try:
         if args.local or os.environ.get("MPCTL_LOCAL") == "1":
             _use_local_stack()
-        elif not (os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT")):
+        elif not project_configured():
             raise CommandError("no configuration: GOOGLE_CLOUD_PROJECT is not set. Use --local "
                                "for the stack `make dev` runs, or export the settings "
                                "(docs/operations.md, mpctl)")

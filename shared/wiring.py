@@ -1,13 +1,21 @@
-"""The instance's clients, built from its settings once: what the entry points share.
+"""The composition root: the only place that builds the use cases and their clients.
 
 Each builder imports its library only when called, so an entry point pays only for what its
-own path uses (ipn_webhook never builds a gateway or a Firestore client).
+own path uses (ipn_webhook never builds a gateway or a Firestore client). An entry point keeps
+what it builds for the instance's life with :func:`per_instance`; :func:`reset` forgets every
+module-level cache (settings, secrets, clients, certificates, hooks, those use cases), which is
+what tests call after changing the environment.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sys
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.platform import secrets
 from shared.platform.config import settings
 from shared.platform.secrets import reader
 
@@ -15,9 +23,47 @@ if TYPE_CHECKING:
     from shared.adapters.mercadopago.gateway import MercadoPagoGateway
     from shared.adapters.store.orders import OrderRepository
     from shared.adapters.tasks import TaskQueue
+    from shared.usecases.checkout import Checkout
+    from shared.usecases.fraud_alerts import FraudAlerts
     from shared.usecases.fulfilment import Fulfilment
+    from shared.usecases.notifications import Intake
     from shared.usecases.operations import Operations
     from shared.usecases.reconcile import Reconciler
+
+T = TypeVar("T")
+_instance_caches: list[Callable[[], None]] = []
+_instance_lock = threading.Lock()
+# Modules holding clients or caches, each with a ``reset()``; cleared only once loaded (an
+# entry point that never imported Firestore does not import it to forget its clients).
+_RESETTABLE = (
+    "shared.adapters.store.client",
+    "shared.adapters.mercadopago.gateway",
+    "shared.adapters.tasks",
+    "shared.adapters.idtoken",
+    "shared.adapters.hooks",
+)
+
+
+def per_instance(build: Callable[[], T]) -> Callable[[], T]:
+    """``build`` run once per instance (until :func:`reset`): an entry point's use case."""
+    cached = lru_cache(maxsize=1)(build)
+    with _instance_lock:
+        _instance_caches.append(cached.cache_clear)
+    return cached
+
+
+def reset() -> None:
+    """Forget every module-level cache: the next call reads the environment again."""
+    settings.cache_clear()
+    secrets.reset()
+    with _instance_lock:
+        clears = list(_instance_caches)
+    for clear in clears:
+        clear()
+    for name in _RESETTABLE:
+        module = sys.modules.get(name)
+        if module is not None:
+            module.reset()
 
 
 def mp_gateway() -> MercadoPagoGateway:
@@ -45,13 +91,59 @@ def firestore_db() -> Any:
 
 def order_repository(defer_effects: bool = False) -> OrderRepository:
     """Orders (every transition writes its event), fulfilment hooks if any. ``defer_effects``
-    outside fulfill: fulfilments are left for fulfill to complete."""
-    from shared.adapters import hooks
+    outside fulfill: fulfilments are left for fulfill to complete (and the shop's hooks are
+    not even imported)."""
     from shared.adapters.store.orders import OrderRepository
 
     s = settings()
+    has_effects = False
+    if not defer_effects:
+        from shared.adapters import hooks
+
+        has_effects = bool(hooks.configured())
     return OrderRepository(firestore_db(), emit_events=bool(s.merchant_webhook_url),
-                           has_effects=bool(hooks.configured()), defer_effects=defer_effects)
+                           has_effects=has_effects, defer_effects=defer_effects)
+
+
+def checkout() -> Checkout:
+    """create_payment's use case. It applies no payment itself: were it to, the fulfilment
+    would be left to fulfill (``defer_effects``)."""
+    from datetime import UTC, datetime
+
+    from shared.adapters.store.idempotency import IdempotencyStore
+    from shared.adapters.store.limits import LimitStore
+    from shared.usecases.attempt_limits import AttemptGuard, card_reader
+    from shared.usecases.checkout import Checkout
+
+    s = settings()
+    db = firestore_db()
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    guard = AttemptGuard(s, LimitStore(db), lambda: reader().get(s.rate_limit_key),
+                         card_reader(mp_gateway), now)
+    bot_check = None
+    if s.recaptcha_site_key:
+        from shared.adapters.botcheck import BotCheck, recaptcha_assessor
+
+        bot_check = BotCheck(s, recaptcha_assessor(s)).verify
+    return Checkout(s, order_repository(defer_effects=True),
+                    IdempotencyStore(db, s.idempotency_ttl_seconds), db, mp_gateway, now, guard,
+                    bot_check)
+
+
+def intake() -> Intake:
+    """ipn_webhook's use case: verify a notification, queue its fulfil task."""
+    from shared.usecases.notifications import Intake
+
+    return Intake(settings(), task_queue)
+
+
+def fraud_alerts() -> FraudAlerts:
+    from shared.usecases.fraud_alerts import FraudAlerts
+
+    return FraudAlerts(firestore_db(), emit_events=bool(settings().merchant_webhook_url))
 
 
 def fulfilment(handoff: bool = False) -> Fulfilment:
@@ -59,7 +151,6 @@ def fulfilment(handoff: bool = False) -> Fulfilment:
     ``handoff``: a process other than fulfill, which hands events and effects to fulfill."""
     from shared.adapters.store.ledger import Ledger
     from shared.adapters.store.outbox import Outbox
-    from shared.usecases.fraud_alerts import FraudAlerts
     from shared.usecases.fulfilment import Fulfilment
 
     s = settings()
@@ -67,7 +158,7 @@ def fulfilment(handoff: bool = False) -> Fulfilment:
     return Fulfilment(s, order_repository(defer_effects=handoff),
                       Ledger(db, s.processed_ttl_days), mp_gateway, task_queue,
                       outbox=Outbox(db), handoff=handoff,
-                      alerts=FraudAlerts(db, emit_events=bool(s.merchant_webhook_url)))
+                      alerts=fraud_alerts())
 
 
 def operations() -> Operations:

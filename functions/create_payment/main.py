@@ -8,18 +8,15 @@ uptime checks. CORS for configured origins only.
 
 from __future__ import annotations
 
-import os
 import re
-from functools import lru_cache
 
 import flask
 
-from shared.adapters.store.idempotency import IdempotencyStore, payload_hash
-from shared.adapters.store.limits import LimitStore
-from shared.adapters.store.orders import OrderRepository
+from shared import wiring
+from shared.adapters.store.idempotency import payload_hash
 from shared.domain.errors import DomainError
 from shared.platform import log
-from shared.platform.config import settings
+from shared.platform.config import revision, settings
 from shared.platform.http_context import as_api_error, handle
 from shared.platform.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
 from shared.platform.web import (
@@ -31,9 +28,7 @@ from shared.platform.web import (
     parse_json_object,
     read_body,
 )
-from shared.usecases.attempt_limits import AttemptGuard, card_reader
 from shared.usecases.checkout import BuyerContext, Checkout
-from shared.wiring import firestore_db, mp_gateway
 
 _ORDER_PATH = re.compile(r"/orders/([A-Za-z0-9_\-]{1,64})/?")  # fullmatch: whole path
 _PRODUCT_PATH = re.compile(r"/products/([A-Za-z0-9_.\-]{1,128})/?")  # fullmatch
@@ -42,27 +37,9 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # fullmatch
 _DEVICE_SESSION = re.compile(r"[A-Za-z0-9.:_\-]{1,128}")  # fullmatch
 
 
-@lru_cache(maxsize=1)
+@wiring.per_instance
 def _checkout() -> Checkout:
-    from datetime import UTC, datetime
-
-    from shared.platform.secrets import reader
-
-    s = settings()
-    db = firestore_db()
-
-    def now() -> datetime:
-        return datetime.now(UTC)
-
-    guard = AttemptGuard(s, LimitStore(db), lambda: reader().get(s.rate_limit_key),
-                         card_reader(mp_gateway), now)
-    bot_check = None
-    if s.recaptcha_site_key:
-        from shared.adapters.botcheck import BotCheck, recaptcha_assessor
-
-        bot_check = BotCheck(s, recaptcha_assessor(s)).verify
-    return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    mp_gateway, now, guard, bot_check)
+    return wiring.checkout()
 
 
 def _create(request: flask.Request) -> flask.Response:
@@ -149,7 +126,7 @@ def _product_view(product_id: str) -> dict[str, object]:
     if is_reserved_id(product_id):
         raise ApiError(404, "product_not_found", "no such product")
     try:
-        found = load_products(firestore_db(), [product_id]).get(product_id)
+        found = load_products(wiring.firestore_db(), [product_id]).get(product_id)
     except UNAVAILABLE as exc:
         raise ApiError(503, "storage_unavailable", "the catalog is not answering; retry",
                        headers={"Retry-After": "2"}, extra={"retryable": True}) from exc
@@ -165,7 +142,7 @@ def health(request: flask.Request) -> flask.Response:
     Not ``/healthz``: Cloud Run reserves paths ending in ``z``."""
     if request.method not in ("GET", "HEAD"):
         raise method_not_allowed(["GET"])
-    return json_response({"status": "ok", "revision": os.environ.get("K_REVISION", "local")})
+    return json_response({"status": "ok", "revision": revision()})
 
 
 def create_payment(request: flask.Request) -> flask.Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import flask
 
 from shared import wiring
@@ -25,7 +23,7 @@ def _answer(outcome: Outcome) -> flask.Response:
     return json_response(outcome.body(), STATUS[outcome.handled])
 
 
-@lru_cache(maxsize=1)
+@wiring.per_instance
 def _fulfilment() -> Fulfilment:
     return wiring.fulfilment()
 

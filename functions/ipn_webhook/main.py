@@ -5,22 +5,19 @@ Imports neither Firestore nor the Mercado Pago SDK: it answers in milliseconds.
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
-
 import flask
 
+from shared import wiring
 from shared.platform import log
-from shared.platform.config import settings
+from shared.platform.config import revision, settings
 from shared.platform.http_context import handle
 from shared.platform.web import ApiError, json_response, method_not_allowed, read_body
 from shared.usecases.notifications import Intake
-from shared.wiring import task_queue
 
 
-@lru_cache(maxsize=1)
+@wiring.per_instance
 def _intake() -> Intake:
-    return Intake(settings(), task_queue)
+    return wiring.intake()
 
 
 def _route(request: flask.Request) -> flask.Response:
@@ -40,7 +37,7 @@ def health(request: flask.Request) -> flask.Response:
     """``GET /health`` for uptime checks (not ``/healthz``: Cloud Run reserves it)."""
     if request.method not in ("GET", "HEAD"):
         raise method_not_allowed(["GET"])
-    return json_response({"status": "ok", "revision": os.environ.get("K_REVISION", "local")})
+    return json_response({"status": "ok", "revision": revision()})
 
 
 def ipn_webhook(request: flask.Request) -> flask.Response:

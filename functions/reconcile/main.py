@@ -8,7 +8,6 @@ bounded by RECONCILE_TIME_BUDGET_SECONDS. Answers the run's report.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 
 import flask
 
@@ -26,7 +25,7 @@ from shared.usecases.reconcile import Reconciler
 caller_auth.startup_check("reconcile")  # no caller check, no start: the revision never serves
 
 
-@lru_cache(maxsize=1)
+@wiring.per_instance
 def _reconciler() -> Reconciler:
     return wiring.reconciler()
 

@@ -10,11 +10,12 @@ hook has returned, the fulfilment is marked done and they are never called again
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+
+from shared.platform.config import settings
 
 
 @dataclass(frozen=True)
@@ -45,4 +46,9 @@ def load(spec: str) -> tuple[Hook, ...]:
 
 
 def configured() -> tuple[Hook, ...]:
-    return load(os.environ.get("ORDER_PAID_HOOKS", ""))
+    return load(settings().order_paid_hooks)
+
+
+def reset() -> None:
+    """Forget the loaded hook lists (``shared.wiring.reset``)."""
+    load.cache_clear()

@@ -175,6 +175,11 @@ def default_cache() -> CertCache:
     return _default_cache
 
 
+def reset() -> None:
+    """Forget the fetched certificates (``shared.wiring.reset``)."""
+    _default_cache.clear()
+
+
 # -- tokens --------------------------------------------------------------------------------
 def authorization(headers: Headers) -> str | None:
     """The header Cloud Run checked: ``X-Serverless-Authorization`` when present (Cloud Run then

@@ -112,3 +112,9 @@ def task_queue(project: str, location: str, emulator_host: str = "") -> TaskQueu
         if key not in _queues:
             _queues[key] = TaskQueue(project, location, emulator_host)
         return _queues[key]
+
+
+def reset() -> None:
+    """Forget the queues and their clients (``shared.wiring.reset``)."""
+    with _queues_lock:
+        _queues.clear()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+
+from shared.platform.config import log_level
 
 # Keys never written to a log line, at any depth.
 _FORBIDDEN_KEYS = frozenset(
@@ -44,7 +45,7 @@ def use_stream(stream: Any) -> None:
 
 
 def _threshold() -> int:
-    return _LEVELS.get(os.environ.get("LOG_LEVEL", "INFO").upper(), 20)
+    return _LEVELS.get(log_level(), 20)
 
 
 def scrub(value: Any) -> Any:

@@ -13,7 +13,6 @@ A configured secret that cannot be read raises :class:`SecretUnavailable`; a mis
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -169,10 +168,19 @@ _reader_lock = threading.Lock()
 
 
 def reader() -> SecretReader:
-    """The instance's reader, configured from the environment on first use."""
+    """The instance's reader, configured from the settings on first use."""
     global _reader
     with _reader_lock:
         if _reader is None:
-            ttl = float(os.environ.get("SECRET_CACHE_TTL_SECONDS", "60") or 60)
-            _reader = SecretReader(ttl, os.environ.get("SECRET_MANAGER_EMULATOR_HOST", ""))
+            from shared.platform.config import settings  # config imports this module
+
+            s = settings()
+            _reader = SecretReader(s.secret_cache_ttl_seconds, s.secret_manager_emulator_host)
         return _reader
+
+
+def reset() -> None:
+    """Forget the reader and its cached values (``shared.wiring.reset``)."""
+    global _reader
+    with _reader_lock:
+        _reader = None

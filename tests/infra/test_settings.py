@@ -28,9 +28,9 @@ from .conftest import REPO, TERRAFORM_DIR, TFSCHEMA_PYTHON, require
 
 TOOL = REPO / "tools" / "tf_function_env.py"
 
-# Read outside Settings, on purpose: the shop's hook list (shared/adapters/hooks.py, loaded once), and
-# gunicorn's thread count (functions-framework reads THREADS; the module sets it = concurrency).
-READ_OUTSIDE_SETTINGS = {"ORDER_PAID_HOOKS", "THREADS"}
+# Read outside Settings, on purpose: gunicorn's thread count (functions-framework reads THREADS;
+# the module sets it = concurrency).
+READ_OUTSIDE_SETTINGS = {"THREADS"}
 
 # What each deployed function needs to do its work (beyond the settings without a default).
 NEEDED = {

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,17 +37,9 @@ def _closed_port() -> int:
 
 
 def _reset_caches() -> None:
-    import shared.platform.secrets
-    from shared.adapters import idtoken
-    from shared.platform.config import settings
+    from shared import wiring
 
-    settings.cache_clear()
-    shared.platform.secrets._reader = None
-    idtoken.default_cache().clear()
-    for module, cached in (("functions.fulfill.main", "_fulfilment"),
-                           ("functions.reconcile.main", "_reconciler")):
-        if module in sys.modules:
-            getattr(sys.modules[module], cached).cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture

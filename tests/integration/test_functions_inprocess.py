@@ -28,19 +28,9 @@ def _closed_port() -> int:
 
 
 def _reset_caches() -> None:
-    import sys
+    from shared import wiring
 
-    import shared.platform.secrets
-    from shared.platform.config import settings
-
-    settings.cache_clear()
-    shared.platform.secrets._reader = None
-    # Only modules already loaded: importing fulfill runs its start-up caller check.
-    for module, cached in (("functions.create_payment.main", "_checkout"),
-                           ("functions.ipn_webhook.main", "_intake"),
-                           ("functions.fulfill.main", "_fulfilment")):
-        if module in sys.modules:
-            getattr(sys.modules[module], cached).cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture

@@ -98,14 +98,17 @@ class _Gateway:
 
 
 @pytest.mark.parametrize("hooks", ["tests.integration.test_handoff:record_call", ""])
-def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, hooks):
+def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, request, hooks):
     import json
 
+    from shared import wiring
     from shared.adapters.store.ledger import Ledger
     from shared.platform.config import Settings
     from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
 
     monkeypatch.setenv("ORDER_PAID_HOOKS", hooks)
+    wiring.reset()  # the hooks are read once, with the settings
+    request.addfinalizer(wiring.reset)  # runs after monkeypatch has restored the environment
     hook_calls.clear()
     OrderRepository(db, defer_effects=True).apply_payment(APPROVED, datetime.now(UTC))
     settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared import wiring
 from shared.adapters import idtoken
 from shared.adapters.idtoken import TokenFailure
 from tests.support.idtokens import MARKER, CertsServer, Minter, certs_server, unsigned
@@ -188,7 +189,7 @@ def test_the_age_header_shortens_the_cache_and_no_store_disables_it(minter, cert
 
 
 def test_the_default_cache_is_shared_across_calls(minter, certs):
-    idtoken.default_cache().clear()
+    wiring.reset()
     for _ in range(3):
         assert check(minter.token(AUD, SA), certs.url, stripped_ok=False).ok
     assert certs.hits == 1

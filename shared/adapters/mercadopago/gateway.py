@@ -230,3 +230,10 @@ def gateway(access_token: str, base_url: str, timeout: float) -> MercadoPagoGate
                 _gateways.clear()
             found = _gateways[key] = MercadoPagoGateway(access_token, http, timeout)
         return found
+
+
+def reset() -> None:
+    """Forget the gateways and their pools (``shared.wiring.reset``)."""
+    with _lock:
+        _gateways.clear()
+        _http.clear()

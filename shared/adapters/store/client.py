@@ -41,3 +41,9 @@ def client(project: str, database: str = "(default)") -> firestore.Client:
                 project=project, database=database
             )
         return found
+
+
+def reset() -> None:
+    """Forget the clients (``shared.wiring.reset``)."""
+    with _lock:
+        _clients.clear()
