@@ -72,10 +72,11 @@ def fulfilment(handoff: bool = False) -> Fulfilment:
 
 def operations() -> Operations:
     """Operator actions (mpctl): transitions applied here are delivered by fulfill."""
+    from shared.adapters.store.operator_records import OperatorRecords
     from shared.usecases.operations import Operations
 
     return Operations(order_repository(defer_effects=True), fulfilment(handoff=True),
-                      mp_gateway)
+                      mp_gateway, OperatorRecords(firestore_db()))
 
 
 def reconciler() -> Reconciler:

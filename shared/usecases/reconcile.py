@@ -34,7 +34,7 @@ from google.cloud import firestore
 from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.adapters.store.orders import ORDERS, PAYMENTS
+from shared.adapters.store.orders import ORDERS, PAYMENTS, OrderRepository
 from shared.adapters.store.outbox import Outbox
 from shared.adapters.tasks import HttpTask, TaskQueue
 from shared.platform import log
@@ -296,7 +296,7 @@ class Reconciler:
             return
         if expire(self._db, order, read_at, now, ttl_from_creation=True):
             report.orders_expired += 1
-            hand_over(self._settings, self._queue(), Outbox(self._db), self._db,
+            hand_over(self._settings, self._queue(), Outbox(self._db), OrderRepository(self._db),
                       str(order["order_id"]))
 
     # -- both ------------------------------------------------------------------------------

@@ -347,5 +347,11 @@ class OrderRepository:
             {"state": "done", "done_at": now, "effects": effects},
             retry=RETRY, timeout=CALL_TIMEOUT)
 
+    def record_orphan(self, snap: PaymentSnapshot, now: datetime) -> bool:
+        """Keep a payment naming an order-id this project does not have; True when new."""
+        from shared.adapters.store.anomalies import record_orphan
+
+        return record_orphan(self._db, snap, now)
+
 
 __all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository"]
