@@ -4,6 +4,7 @@ injection common to every fake."""
 from __future__ import annotations
 
 import copy
+import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ class Memory:
 
     collections: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict))
+    # Held by each fake operation that reads then writes: a commit is atomic, as a batch is.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def collection(self, name: str) -> dict[str, dict[str, Any]]:
         return self.collections[name]

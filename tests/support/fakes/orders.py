@@ -131,6 +131,10 @@ class FakeOrderStore(Faults):
     # -- fulfil ---------------------------------------------------------------------------
     def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
         self._check("apply_payment")
+        with self.memory.lock:
+            return self._apply_payment(snap, now)
+
+    def _apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
         order_id = snap.external_reference
         for _ in range(MAX_OPTIMISTIC_TRIES):
             data = self.memory.read(ORDERS, order_id)
@@ -256,6 +260,10 @@ class FakeOrderStore(Faults):
 
     def claim_fulfilment(self, order_id: str, now: datetime) -> dict[str, Any] | None:
         self._check("claim_fulfilment")
+        with self.memory.lock:
+            return self._claim_fulfilment(order_id, now)
+
+    def _claim_fulfilment(self, order_id: str, now: datetime) -> dict[str, Any] | None:
         marker = self.memory.read(FULFILMENTS, order_id)
         if marker is None or marker.get("state") == "done" or marker.get(
                 "lease_until", now) > now:

@@ -1,0 +1,283 @@
+"""One suite, two implementations: the in-memory store fakes (tests/support/fakes) and the
+Firestore adapters on the emulator must behave alike, so use-case unit tests on the fakes
+say something true about production."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as gexc
+
+from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.store.orders import OrderNotFound
+from shared.usecases import ports
+from tests.support.fakes.fraud_alerts import FakeFraudAlerts
+from tests.support.fakes.ledger import FakeLedger
+from tests.support.fakes.memory import Memory
+from tests.support.fakes.operator_records import FakeOperatorRecords
+from tests.support.fakes.orders import FakeOrderStore
+from tests.support.fakes.outbox import FakeOutbox
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Backend:
+    """The ports on one implementation, and a raw read of a document for the checks."""
+
+    name: str
+    orders: ports.OrderStore
+    make_orders: Any  # (**flags) -> ports.OrderStore on the same data
+    ledger: ports.Ledger
+    outbox: ports.Outbox
+    records: ports.OperatorRecords
+    alerts: ports.FraudAlertStore
+    read: Any  # (collection, doc_id) -> dict | None
+
+
+def _fake() -> Backend:
+    memory = Memory()
+    return Backend("fake", FakeOrderStore(memory),
+                   lambda **flags: FakeOrderStore(memory, **flags), FakeLedger(memory, 7),
+                   FakeOutbox(memory), FakeOperatorRecords(memory), FakeFraudAlerts(memory),
+                   memory.read)
+
+
+def _firestore(request: pytest.FixtureRequest) -> Backend:
+    from shared.adapters.store.ledger import Ledger
+    from shared.adapters.store.operator_records import OperatorRecords
+    from shared.adapters.store.orders import OrderRepository
+    from shared.adapters.store.outbox import Outbox
+    from shared.usecases.fraud_alerts import FraudAlerts
+
+    emulator = request.getfixturevalue("firestore_emulator")
+    db = emulator.client(request.getfixturevalue("firestore_project"))
+    # the emulator's first answer can outlast the 5 s call timeout on a busy machine (JVM)
+    db.collection("warm-up").document("x").get(timeout=60)
+
+    def read(collection: str, doc_id: str) -> dict[str, Any] | None:
+        snap = db.collection(collection).document(doc_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    return Backend("firestore", OrderRepository(db),
+                   lambda **flags: OrderRepository(db, **flags), Ledger(db, 7), Outbox(db),
+                   OperatorRecords(db), FraudAlerts(db), read)
+
+
+@pytest.fixture(params=["fake", "firestore"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return _fake() if request.param == "fake" else _firestore(request)
+
+
+def _order(order_id: str = "ord_c1", amount: str = "200.00") -> dict[str, Any]:
+    return {"order_id": order_id, "status": "pending", "amount": amount, "currency": "BRL",
+            "items": [], "created_at": NOW, "updated_at": NOW, "history": []}
+
+
+def _snap(status: str = "approved", detail: str = "accredited", second: int = 10,
+          pid: str = "9001", amount: str = "200.00", order_id: str = "ord_c1",
+          refunded: str = "0") -> PaymentSnapshot:
+    return PaymentSnapshot(id=pid, status=status, status_detail=detail, amount=Decimal(amount),
+                           currency="BRL", external_reference=order_id,
+                           date_created="2026-03-01T08:00:00.000-04:00",
+                           date_last_updated=f"2026-03-01T08:00:{second:02d}.000-04:00",
+                           refunded_amount=Decimal(refunded))
+
+
+def _events(backend: Backend, order_id: str = "ord_c1") -> list[str]:
+    return [e["type"] for e in backend.outbox.pending(order_id)]
+
+
+# -- order store ----------------------------------------------------------------------------
+def test_a_draft_is_created_once_and_read_back(backend):
+    assert backend.orders.create_draft(_order()) is True
+    assert backend.orders.create_draft(_order()) is False
+    assert backend.orders.get("ord_c1")["status"] == "pending"
+    assert backend.orders.get("ord_none") is None
+
+
+def test_only_a_draft_without_payment_attempts_is_deleted(backend):
+    backend.orders.create_draft(_order("ord_a"))
+    backend.orders.create_draft(_order("ord_b"))
+    backend.orders.record_attempt("ord_b", {"id": "9001", "status": "rejected"}, NOW, None)
+    backend.orders.delete_draft("ord_a")
+    backend.orders.delete_draft("ord_b")
+    backend.orders.delete_draft("ord_missing")  # nothing to do, no error
+    assert backend.orders.get("ord_a") is None
+    kept = backend.orders.get("ord_b")
+    assert kept["payment_ids"] == ["9001"] and kept["last_payment"]["status"] == "rejected"
+
+
+def test_a_payment_for_an_unknown_order_raises_order_not_found(backend):
+    with pytest.raises(OrderNotFound):
+        backend.orders.apply_payment(_snap(order_id="ord_ghost"), NOW)
+
+
+def test_approval_pays_once_with_one_event_and_a_leased_fulfilment(backend):
+    backend.orders.create_draft(_order())
+    first = backend.orders.apply_payment(_snap(), NOW)
+    assert (first.before.value, first.after.value) == ("pending", "paid")
+    assert first.decision.fulfil and first.fulfilment_due and first.payment_changed
+    again = backend.orders.apply_payment(_snap(), NOW + timedelta(seconds=1))
+    assert again.after.value == "paid" and not again.decision.fulfil
+    assert not again.payment_changed and not again.fulfilment_due  # lease still held
+    assert _events(backend) == ["order.paid"]
+    order = backend.orders.get("ord_c1")
+    assert order["paid_by_payment_id"] == "9001" and order["last_payment"] is not None
+    marker = backend.orders.fulfilment("ord_c1")
+    assert marker["state"] == "pending" and marker["amount"] == "200.00"
+    assert backend.read("payments", "9001")["status"] == "approved"
+
+
+def test_a_stale_fetch_changes_nothing_after_a_newer_state(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(second=10), NOW)
+    refunded = backend.orders.apply_payment(_snap("refunded", "refunded", second=20,
+                                                  refunded="200.00"), NOW)
+    assert refunded.after.value == "refunded"
+    stale = backend.orders.apply_payment(_snap(second=10), NOW)
+    assert stale.after.value == "refunded" and not stale.payment_changed
+    assert [h["status"] for h in backend.orders.get("ord_c1")["history"]] == ["paid", "refunded"]
+    assert sorted(_events(backend)) == ["order.paid", "order.refunded"]
+
+
+def test_concurrent_applies_make_exactly_one_fulfilment(backend):
+    backend.orders.create_draft(_order())
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: backend.orders.apply_payment(_snap(), NOW), range(6)))
+    assert sum(r.decision.fulfil for r in results) == 1
+    assert all(r.after.value == "paid" for r in results)
+
+
+def test_an_amount_mismatch_is_an_anomaly_and_no_fulfilment(backend):
+    backend.orders.create_draft(_order())
+    applied = backend.orders.apply_payment(_snap(amount="20.00"), NOW)
+    assert applied.after.value == "pending" and applied.decision.anomaly.value == "amount_mismatch"
+    assert backend.read("anomalies", "amount_mismatch-9001")["payment_amount"] == "20.00"
+    assert backend.orders.get("ord_c1")["review_required"] == "amount_mismatch"
+    assert backend.orders.fulfilment("ord_c1") is None
+
+
+def test_a_fulfilment_is_claimed_once_its_lease_ran_out_and_finished_once(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(), NOW)
+    assert backend.orders.claim_fulfilment("ord_c1", NOW) is None  # the applier holds it
+    later = NOW + timedelta(minutes=5)
+    claimed = backend.orders.claim_fulfilment("ord_c1", later)
+    assert claimed is not None and claimed["payment_id"] == "9001"
+    assert backend.orders.claim_fulfilment("ord_c1", later) is None  # now ours
+    backend.orders.finish_fulfilment("ord_c1", later, ["hook:ship"])
+    assert backend.orders.fulfilment("ord_c1")["effects"] == ["hook:ship"]
+    assert backend.orders.claim_fulfilment("ord_c1", later + timedelta(hours=1)) is None
+    assert backend.orders.claim_fulfilment("ord_none", later) is None
+
+
+def test_finishing_a_fulfilment_that_does_not_exist_fails(backend):
+    with pytest.raises(gexc.NotFound):
+        backend.orders.finish_fulfilment("ord_none", NOW, [])
+
+
+def test_a_deferred_fulfilment_is_left_unleased_for_fulfill(backend):
+    backend.orders.create_draft(_order())
+    operator = backend.make_orders(defer_effects=True)
+    applied = operator.apply_payment(_snap(), NOW)
+    assert applied.decision.fulfil and not applied.fulfilment_due
+    assert operator.fulfilment("ord_c1")["lease_until"] == NOW
+    fulfill = backend.make_orders(emit_events=True, has_effects=True)
+    assert fulfill.apply_payment(_snap(), NOW + timedelta(seconds=1)).fulfilment_due
+
+
+def test_without_hooks_the_fulfilment_is_done_at_once(backend):
+    backend.orders.create_draft(_order())
+    plain = backend.make_orders(has_effects=False)
+    applied = plain.apply_payment(_snap(), NOW)
+    assert applied.decision.fulfil and not applied.fulfilment_due
+    assert plain.fulfilment("ord_c1")["state"] == "done"
+
+
+def test_an_unpaid_order_is_cancelled_once_with_its_event(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.cancel_unpaid("ord_c1", NOW)
+    assert backend.orders.get("ord_c1")["status"] == "cancelled"
+    assert _events(backend) == ["order.cancelled"]
+    with pytest.raises(OrderNotFound):
+        backend.orders.cancel_unpaid("ord_c1", NOW)
+    with pytest.raises(OrderNotFound):
+        backend.orders.cancel_unpaid("ord_none", NOW)
+
+
+def test_an_orphan_payment_is_recorded_once_and_refreshed(backend):
+    assert backend.orders.record_orphan(_snap(order_id="ord_gone"), NOW) is True
+    assert backend.orders.record_orphan(_snap("refunded", "refunded", order_id="ord_gone"),
+                                        NOW) is False
+    kept = backend.records.orphan("9001")
+    assert kept["status"] == "refunded" and kept["external_reference"] == "ord_gone"
+
+
+# -- ledger ------------------------------------------------------------------------------
+def test_processed_ids_expire_and_dead_letters_keep_their_first_task(backend):
+    backend.ledger.mark_processed("n-1", {"topic": "payment", "resource_id": "9001"}, NOW)
+    processed = backend.read("processed_notifications", "n-1")
+    assert processed["topic"] == "payment" and processed["expires_at"] == NOW + timedelta(days=7)
+    backend.ledger.record_dead_letter("d-1", "unknown_payment", {"resource_id": "1"}, 3, NOW)
+    backend.ledger.record_dead_letter("d-1", "order_not_found", {"resource_id": "2"}, 5,
+                                      NOW + timedelta(minutes=1), "later")
+    letter = backend.read("dead_letters", "d-1")
+    assert (letter["reason"], letter["attempts"], letter["detail"]) == ("order_not_found", 5,
+                                                                        "later")
+    assert letter["task"] == {"resource_id": "1"} and letter["created_at"] == NOW
+    assert letter["replayed"] is False
+
+
+# -- outbox ------------------------------------------------------------------------------
+def test_sent_events_leave_the_pending_list(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(), NOW)
+    backend.orders.apply_payment(_snap("refunded", "refunded", second=20, refunded="200.00"),
+                                 NOW + timedelta(seconds=1))
+    pending = backend.outbox.pending("ord_c1")
+    assert [e["type"] for e in pending] == ["order.paid", "order.refunded"]  # oldest first
+    backend.outbox.mark_sent(pending[0]["event_id"], NOW)
+    assert _events(backend) == ["order.refunded"]
+    assert backend.outbox.pending("ord_other") == []
+    with pytest.raises(gexc.NotFound):
+        backend.outbox.mark_sent("evt_none", NOW)
+
+
+# -- operator records, fraud alerts --------------------------------------------------------
+def test_a_refund_is_remembered_for_ten_minutes_per_request(backend):
+    done = {"refund_id": "r1", "amount": "50.00", "refund_status": "approved"}
+    backend.records.remember_refund("ord_c1", Decimal("50.00"), done, NOW)
+    assert backend.records.recent_refund("ord_c1", Decimal("50.00"),
+                                         NOW + timedelta(minutes=9))["refund_id"] == "r1"
+    assert backend.records.recent_refund("ord_c1", Decimal("50.00"),
+                                         NOW + timedelta(minutes=10)) is None
+    assert backend.records.recent_refund("ord_c1", None, NOW) is None
+
+
+def test_an_orphan_is_marked_refunded_and_payments_are_read_back(backend):
+    backend.orders.record_orphan(_snap(order_id="ord_gone"), NOW)
+    backend.records.mark_orphan_refunded("9001", {"refund_id": "r1"}, NOW)
+    assert backend.records.orphan("9001")["resolution"] == "refunded"
+    assert backend.records.orphan("9002") is None
+    with pytest.raises(gexc.NotFound):
+        backend.records.mark_orphan_refunded("9002", {}, NOW)
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(pid="9003"), NOW)
+    assert backend.records.payment("9003")["status"] == "approved"
+    assert backend.records.payment("9004") is None
+
+
+def test_a_fraud_alert_is_recorded_once_with_one_event(backend):
+    with pytest.raises(OrderNotFound):
+        backend.alerts.record("ord_none", "9001", NOW)
+    backend.orders.create_draft(_order())
+    assert backend.alerts.record("ord_c1", "9001", NOW).new is True
+    assert backend.alerts.record("ord_c1", "9001", NOW).new is False
+    assert backend.orders.get("ord_c1")["fraud_alert"]["payment_id"] == "9001"
+    assert _events(backend) == ["order.fraud_alert"]
