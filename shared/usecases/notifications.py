@@ -20,11 +20,12 @@ from typing import Any
 
 from shared.adapters.mercadopago import signature, topics
 from shared.adapters.mercadopago.signature import SignatureFailure
-from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
 from shared.platform.web import ApiError
+from shared.usecases.ports import TaskQueue
 
 HANDLED_TOPICS = topics.PROJECT_TOPICS
 MAX_RESOURCE_ID = 64
