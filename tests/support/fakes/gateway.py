@@ -57,6 +57,11 @@ class FakeGateway(Faults):
         self.chargebacks: dict[str, ChargebackSnapshot] = {}
         self.refunds: dict[str, list[RefundResult]] = {}
         self.requests: list[PaymentRequest] = []
+        # (payment_id, amount, idempotency key, render_in_process) of every refund call
+        self.refund_calls: list[tuple[str, Any, str, bool]] = []
+        # A refund contingency (as the simulator's): refunds are held ``in_process``; with
+        # ``render_in_process`` answered 201 in_process, without it refused (400).
+        self.hold_refunds = False
         self.preferences: list[PreferenceRequest] = []
         self._tokens: dict[str, str] = {}
         self._by_key: dict[tuple[str, str], Any] = {}
@@ -186,6 +191,7 @@ class FakeGateway(Faults):
 
     def refund(self, payment_id: str, amount: Any | None, idempotency_key: str,
                *, render_in_process: bool = False) -> RefundResult:
+        self.refund_calls.append((payment_id, amount, idempotency_key, render_in_process))
         self._check("refund")
 
         def make() -> RefundResult:
@@ -196,6 +202,11 @@ class FakeGateway(Faults):
             value = remaining if amount is None else quantize(Decimal(amount))
             if value <= 0 or value > remaining:
                 raise _rejected("amount invalid", 4040)
+            if self.hold_refunds:
+                if not render_in_process:
+                    raise ProviderRejected(400, {"message": "The refund is in process",
+                                                 "cause": []})
+                return RefundResult(str(next(self._ids)), value, "in_process")
             refund = RefundResult(str(next(self._ids)), value, "approved")
             self.refunds.setdefault(payment_id, []).append(refund)
             refunded = snap.refunded_amount + value
