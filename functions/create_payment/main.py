@@ -17,9 +17,10 @@ import flask
 from shared.adapters.store.idempotency import IdempotencyStore, payload_hash
 from shared.adapters.store.limits import LimitStore
 from shared.adapters.store.orders import OrderRepository
+from shared.domain.errors import DomainError
 from shared.platform import log
 from shared.platform.config import settings
-from shared.platform.http_context import handle
+from shared.platform.http_context import as_api_error, handle
 from shared.platform.schemas import SchemaError, is_reserved_id, parse_request, raw_card_fields
 from shared.platform.web import (
     ApiError,
@@ -102,6 +103,10 @@ def _route(request: flask.Request) -> flask.Response:
         return flask.Response(status=204, headers=cors)
     try:
         response = _dispatch(request)
+    except DomainError as exc:
+        error = as_api_error(exc)
+        error.headers.update(cors)
+        raise error from exc
     except ApiError as exc:
         exc.headers.update(cors)
         raise

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.domain.errors import BotCheckFailed, BotCheckUnavailable
 from shared.platform import log
 from shared.platform.config import Settings
-from shared.platform.web import ApiError
 
 EXPECTED_ACTION = "checkout"
 TOKEN_HEADER = "X-Recaptcha-Token"
@@ -57,9 +57,9 @@ def failure_reason(verdict: Verdict, settings: Settings) -> str | None:
     return None
 
 
-def _failed(reason: str) -> ApiError:
+def _failed(reason: str) -> BotCheckFailed:
     log.warning("bot_check_failed", "the bot check refused the attempt", reason=reason)
-    return ApiError(403, "bot_check_failed", "the request did not pass the bot check")
+    return BotCheckFailed("the request did not pass the bot check")
 
 
 class BotCheck:
@@ -82,9 +82,7 @@ class BotCheck:
                 return
             log.error("bot_check_unavailable", "the assessment API is not answering",
                       error=str(exc))
-            raise ApiError(503, "bot_check_unavailable", "the bot check is not answering; "
-                           "retry", headers={"Retry-After": "2"},
-                           extra={"retryable": True}) from exc
+            raise BotCheckUnavailable("the bot check is not answering; retry") from exc
         reason = failure_reason(verdict, self._settings)
         if reason is not None:
             raise _failed(reason)

@@ -11,9 +11,14 @@ answered 503 (Cloud Tasks retries); a configuration that went bad is 503, never 
 from __future__ import annotations
 
 from shared.adapters import idtoken
+from shared.domain.errors import (
+    CallerCheckUnavailable,
+    CallerForbidden,
+    CallerRejected,
+    NotConfigured,
+)
 from shared.platform import log
 from shared.platform.config import CallerPolicy, ConfigError, settings
-from shared.platform.web import ApiError
 
 
 def policy(function: str) -> CallerPolicy:
@@ -35,12 +40,13 @@ def startup_check(function: str) -> None:
 
 
 def authenticate(function: str, headers: idtoken.Headers, who: str) -> None:
-    """Raise ``ApiError`` unless the request comes from ``function``'s one allowed caller."""
+    """Raise a domain error (``shared.domain.errors``) unless the request comes from
+    ``function``'s one allowed caller."""
     try:
         p = policy(function)
     except ConfigError as exc:
         log.emit("CRITICAL", "caller_auth_misconfigured", str(exc), function=function)
-        raise ApiError(503, "not_configured", "the function is misconfigured") from exc
+        raise NotConfigured("the function is misconfigured") from exc
     if p.mode == "off":
         return
     s = settings()
@@ -55,10 +61,9 @@ def authenticate(function: str, headers: idtoken.Headers, who: str) -> None:
     if check.failure is idtoken.TokenFailure.CERTS_UNAVAILABLE:
         log.error("id_token_certs_unavailable", "ID token certificates could not be fetched",
                   certs_url=s.id_token_certs_url, mode=p.mode)
-        raise ApiError(503, "caller_check_unavailable",
-                       "the caller cannot be checked now; retry", extra={"retryable": True})
+        raise CallerCheckUnavailable("the caller cannot be checked now; retry")
     log.warning("caller_rejected", f"{function} caller rejected", reason=check.failure.value,
                 mode=p.mode)
     if check.status == 401:
-        raise ApiError(401, "unauthenticated", f"only {who} may call this function")
-    raise ApiError(403, "forbidden", f"only {who} may call this function")
+        raise CallerRejected(f"only {who} may call this function")
+    raise CallerForbidden(f"only {who} may call this function")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from shared.adapters.mercadopago.status import PaymentOutcome, outcome
 from shared.domain.money import same_money
+from shared.domain.payments import PaymentOutcome
 
 
 class OrderStatus(StrEnum):
@@ -69,9 +69,10 @@ class OrderState:
 
 @dataclass(frozen=True)
 class PaymentState:
+    """One payment as the order rules judge it: what its state means, and its money."""
+
     id: str
-    status: str
-    status_detail: str
+    outcome: PaymentOutcome
     amount: Decimal
     currency: str
     refunded_amount: Decimal = Decimal("0")
@@ -97,7 +98,7 @@ def can_move(current: OrderStatus, target: OrderStatus) -> bool:
 
 
 def decide(order: OrderState, payment: PaymentState) -> Decision:
-    result = outcome(payment.status, payment.status_detail)
+    result = payment.outcome
     matches = same_money(payment.amount, payment.currency, order.amount, order.currency)
 
     if result == PaymentOutcome.APPROVED:

@@ -8,6 +8,7 @@ from contextlib import contextmanager, suppress
 
 import flask
 
+from shared.domain.errors import DomainError
 from shared.platform import log
 from shared.platform.config import ConfigError, settings
 from shared.platform.web import ApiError, error_response, json_response
@@ -52,10 +53,10 @@ def handle(function: str, request: flask.Request,
     with request_logging(request, function):
         try:
             return route(request)
+        except DomainError as exc:
+            return _error_answer(as_api_error(exc))
         except ApiError as exc:
-            if exc.status >= 500:
-                log.error("request_failed", exc.message, code=exc.code, status=exc.status)
-            return error_response(exc)
+            return _error_answer(exc)
         except ConfigError as exc:
             log.error("config_invalid", str(exc))
             return error_response(ApiError(503, "not_configured", "the function is misconfigured"))
@@ -66,6 +67,18 @@ def handle(function: str, request: flask.Request,
                       **{"@type": ERROR_EVENT_TYPE})
             return json_response({"error": {"code": "internal", "message": "internal error"}},
                                  500)
+
+
+def as_api_error(exc: DomainError) -> ApiError:
+    from shared.platform.error_map import api_error
+
+    return api_error(exc)
+
+
+def _error_answer(exc: ApiError) -> flask.Response:
+    if exc.status >= 500:
+        log.error("request_failed", exc.message, code=exc.code, status=exc.status)
+    return error_response(exc)
 
 
 ERROR_EVENT_TYPE = "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"

@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.adapters.mercadopago.models import CardTokenSnapshot
 from shared.adapters.store.limits import LimitStore
+from shared.domain.errors import NotConfigured, RateLimited, TooManyAttempts
 from shared.domain.limits import (
     CARD,
     IP,
@@ -36,7 +37,6 @@ from shared.domain.limits import (
 )
 from shared.platform import log
 from shared.platform.config import Settings
-from shared.platform.web import ApiError
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,18 @@ class Attempt:
     attempts_made: int = 0  # attempts already recorded on an existing order
 
 
-def rate_limited(c: Counter, now: datetime) -> ApiError:
+def rate_limited(c: Counter, now: datetime) -> RateLimited:
     seconds = retry_after(c, now)
     log.warning("attempt_rate_limited", "payment attempt refused by a rate limit",
                 limit=c.kind, retry_after=seconds)
-    return ApiError(429, "rate_limited", "too many attempts; retry later",
-                    headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds})
+    return RateLimited("too many attempts; retry later", retry_after=seconds,
+                       detail={"retry_after": seconds})
 
 
-def too_many_attempts(limit: int) -> ApiError:
+def too_many_attempts(limit: int) -> TooManyAttempts:
     log.warning("attempt_rate_limited", "payment attempt refused by the per-order cap",
                 limit="order", max_attempts=limit)
-    return ApiError(429, "too_many_attempts",
-                    f"this order allows {limit} card attempts; start a new order")
+    return TooManyAttempts(f"this order allows {limit} card attempts; start a new order")
 
 
 class AttemptGuard:
@@ -83,7 +82,7 @@ class AttemptGuard:
         key = self._hash_key()
         if not key:
             log.error("secret_missing", "RATE_LIMIT_KEY unavailable; refusing to charge")
-            raise ApiError(503, "not_configured", "the attempt limits are not configured")
+            raise NotConfigured("the attempt limits are not configured")
         return key.encode()
 
     def admit(self, attempt: Attempt) -> None:
@@ -143,6 +142,11 @@ def card_reader(gateway: Callable[[], Any]) -> Callable[[str], CardTokenSnapshot
         ProviderError,
         ProviderUnavailable,
     )
+    from shared.domain.errors import (
+        PaymentRequestRejected,
+        ProviderCredentialsRefused,
+        ProviderUnreachable,
+    )
     from shared.platform.secrets import SecretError
 
     def read(token: str) -> CardTokenSnapshot:
@@ -150,21 +154,19 @@ def card_reader(gateway: Callable[[], Any]) -> Callable[[str], CardTokenSnapshot
             return gateway().get_card_token(token)  # type: ignore[no-any-return]
         except SecretError as exc:
             log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
-            raise ApiError(503, "not_configured",
-                           "the payment provider is not configured") from exc
+            raise NotConfigured("the payment provider is not configured") from exc
         except ProviderUnavailable as exc:
             log.warning("provider_unreachable", "Mercado Pago could not be reached",
                         provider_status=exc.status)
-            raise ApiError(503, "provider_unreachable", "the payment provider could not be "
-                           "reached; retry", headers={"Retry-After": "2"},
-                           extra={"retryable": True}) from exc
+            raise ProviderUnreachable("the payment provider could not be reached; "
+                                      "retry") from exc
         except ProviderAuthFailed as exc:
             log.error("provider_auth_failed", "Mercado Pago refused our credentials",
                       provider_status=exc.status)
-            raise ApiError(502, "provider_auth_failed",
-                           "the payment provider refused our credentials") from exc
+            raise ProviderCredentialsRefused(
+                "the payment provider refused our credentials") from exc
         except ProviderError as exc:
-            raise ApiError(422, "payment_request_rejected", "the card token is unknown or "
-                           "expired", extra={"provider_causes": []}) from exc
+            raise PaymentRequestRejected("the card token is unknown or expired",
+                                         detail={"provider_causes": []}) from exc
 
     return read

@@ -18,8 +18,14 @@ from shared.adapters.mercadopago.errors import (
     ProviderUnavailable,
     ResourceNotFound,
 )
+from shared.domain.errors import (
+    DomainError,
+    PaymentOutcomeUnknown,
+    PaymentRequestRejected,
+    ProviderCredentialsRefused,
+    ProviderUnreachable,
+)
 from shared.platform import log
-from shared.platform.web import ApiError
 
 DEFINITE_REFUSALS = frozenset({401, 403, 404})
 
@@ -36,32 +42,28 @@ def definitely_not_created(exc: ProviderError) -> bool:
     return False
 
 
-def charge_error(exc: ProviderError) -> ApiError:
-    """The API answer for a failed payment or preference creation."""
+def charge_error(exc: ProviderError) -> DomainError:
+    """What a failed payment or preference creation means for the buyer's request."""
     status = exc.status if isinstance(exc, ProviderUnavailable | ProviderRejected) else None
     if not definitely_not_created(exc):
         log.warning("payment_outcome_unknown", "Mercado Pago's answer is unknown; the order "
                     "is kept", provider_status=status, error=type(exc).__name__)
-        return ApiError(503, "payment_outcome_unknown", "the payment provider's answer was "
-                        "lost; the charge may exist. Retry with the same Idempotency-Key (or "
-                        "the same order_id and card token): it is never charged twice",
-                        headers={"Retry-After": "2"},
-                        extra={"retryable": True, "outcome_unknown": True})
+        return PaymentOutcomeUnknown(
+            "the payment provider's answer was lost; the charge may exist. Retry with the "
+            "same Idempotency-Key (or the same order_id and card token): it is never charged "
+            "twice")
     if isinstance(exc, ProviderUnavailable):
         log.warning("provider_unreachable", "Mercado Pago could not be reached")
-        return ApiError(503, "provider_unreachable", "the payment provider could not be "
-                        "reached; retry", headers={"Retry-After": "2"},
-                        extra={"retryable": True})
+        return ProviderUnreachable("the payment provider could not be reached; retry")
     if isinstance(exc, ProviderAuthFailed):
         log.error("provider_auth_failed", "Mercado Pago refused our credentials",
                   provider_status=exc.status)
-        return ApiError(502, "provider_auth_failed", "the payment provider refused our "
-                        "credentials")
+        return ProviderCredentialsRefused("the payment provider refused our credentials")
     assert isinstance(exc, ProviderRejected | ResourceNotFound)
     rejected = exc if isinstance(exc, ProviderRejected) else None
     causes = rejected.cause_codes if rejected else []
     log.info("provider_rejected", "Mercado Pago refused the request",
              provider_status=rejected.status if rejected else 404, causes=causes)
-    return ApiError(422, "payment_request_rejected",
-                    (rejected.reason if rejected else "") or "refused by the payment provider",
-                    extra={"provider_causes": causes})
+    return PaymentRequestRejected(
+        (rejected.reason if rejected else "") or "refused by the payment provider",
+        detail={"provider_causes": causes})

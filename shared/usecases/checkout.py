@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,16 +38,18 @@ from shared.adapters.mercadopago.requests import (
 from shared.adapters.store.attempts import remember_attempt
 from shared.adapters.store.catalog import load_products
 from shared.adapters.store.client import UNAVAILABLE
-from shared.adapters.store.idempotency import (
-    IdempotencyStore,
-    InProgress,
-    KeyReused,
-    Replay,
-    Started,
-    key_hash,
-)
+from shared.adapters.store.idempotency import IdempotencyStore, key_hash
 from shared.adapters.store.orders import OrderRepository
-from shared.domain.money import format_amount, quantize
+from shared.domain.errors import (
+    ConcurrentChange,
+    DomainError,
+    ForeignPayment,
+    MethodNotAvailable,
+    NoSuchOrder,
+    NotConfigured,
+    StorageUnavailable,
+)
+from shared.domain.money import format_amount
 from shared.domain.orders import OrderStatus
 from shared.domain.payment_methods import availability_error
 from shared.platform import log
@@ -63,24 +64,31 @@ from shared.platform.schemas import (
     TicketPayment,
 )
 from shared.platform.secrets import SecretError
-from shared.platform.web import ApiError
-from shared.usecases.attempt_limits import Attempt, AttemptGuard
+from shared.usecases.attempt_limits import AttemptGuard
 from shared.usecases.charge_outcome import charge_error
+from shared.usecases.checkout_plan import (
+    MAX_QUANTITY,
+    CheckoutResult,
+    DraftStep,
+    PricedOrder,
+    attempt_key,
+    attempt_to_admit,
+    check_quantities,
+    claimed,
+    compensation,
+    draft_step,
+    is_foreign,
+    is_retry_of,
+    method_id,
+    payment_key,
+    price_items,
+    price_stored,
+)
 
-MAX_QUANTITY = 99
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class PricedOrder:
-    order_id: str
-    amount: Decimal
-    currency: str
-    items: list[dict[str, Any]]
-    description: str
-    existing: bool
-    categories: dict[str, str] | None = None  # product id -> category; None: not read yet
-    attempt_keys: tuple[str, ...] = ()  # Mercado Pago keys already used for this order
+__all__ = ["MAX_QUANTITY", "BuyerContext", "Checkout", "CheckoutResult", "PricedOrder",
+           "attempt_key", "is_retry_of", "method_id", "payment_key"]
 
 
 @dataclass(frozen=True)
@@ -92,40 +100,9 @@ class BuyerContext:
     device_session_id: str | None = None
 
 
-@dataclass(frozen=True)
-class CheckoutResult:
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
-
-
 def new_order_id() -> str:
     """144 random bits; the prefix keeps ids from starting with "-" (read as a CLI option)."""
     return "ord_" + secrets.token_urlsafe(18)
-
-
-def attempt_key(order_id: str, card_token: str) -> str:
-    """Mercado Pago's X-Idempotency-Key for one payment attempt: stable per (order, token)."""
-    return hashlib.sha256(f"{order_id}:{card_token}".encode()).hexdigest()
-
-
-def method_id(payment: Payment) -> str:
-    if isinstance(payment, CardPayment | TicketPayment | PixPayment | BankTransferPayment):
-        return payment.payment_method_id
-    return "checkout_pro"
-
-
-def payment_key(order_id: str, payment: Payment) -> str:
-    """A card attempt is keyed by its single-use token; other methods by (order, method)."""
-    if isinstance(payment, CardPayment):
-        return attempt_key(order_id, payment.token)
-    return hashlib.sha256(f"{order_id}:{method_id(payment)}".encode()).hexdigest()
-
-
-def is_retry_of(order_id: str, payment: Payment, attempt_keys: tuple[str, ...]) -> bool:
-    """A card attempt already made for this order (same order and single-use token): Mercado
-    Pago answers it with the same payment, so it may be retried whatever the order's status."""
-    return isinstance(payment, CardPayment) and payment_key(order_id, payment) in attempt_keys
 
 
 def mp_datetime(moment: datetime) -> str:
@@ -145,18 +122,22 @@ def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]
             extras["barcode"] = info["barcode"]
         return extras
     if isinstance(payment, BankTransferPayment):
-        # SPEI: Mercado Pago returns the reference in payment_method.data.reference_id and
-        # the buyer's instructions at transaction_details.external_resource_url.
-        transfer: dict[str, str | None] = {
-            k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
-        transfer["reference"] = info.get("transfer_reference")
-        if "financial_institution" in info:
-            transfer["financial_institution"] = info["financial_institution"]
-        return {"transfer": transfer, "ticket_url": info.get("ticket_url"),
-                "expires_at": info.get("expires_at")}
+        return _transfer_extras(info)
     if snapshot.status_detail == "pending_challenge" and "challenge_url" in info:
         return {"challenge_url": info["challenge_url"], "creq": info.get("creq")}
     return {}
+
+
+def _transfer_extras(info: dict[str, Any]) -> dict[str, Any]:
+    # SPEI: Mercado Pago returns the reference in payment_method.data.reference_id and
+    # the buyer's instructions at transaction_details.external_resource_url.
+    transfer: dict[str, str | None] = {
+        k.removeprefix("bank_"): v for k, v in info.items() if k.startswith("bank_")}
+    transfer["reference"] = info.get("transfer_reference")
+    if "financial_institution" in info:
+        transfer["financial_institution"] = info["financial_institution"]
+    return {"transfer": transfer, "ticket_url": info.get("ticket_url"),
+            "expires_at": info.get("expires_at")}
 
 
 def notification_url(base: str) -> str:
@@ -164,9 +145,9 @@ def notification_url(base: str) -> str:
     return f"{base}{separator}source_news=webhooks"
 
 
-def storage_unavailable() -> ApiError:
-    return ApiError(503, "storage_unavailable", "the order store is not answering; retry",
-                    headers={"Retry-After": "2"}, extra={"retryable": True})
+def storage_unavailable(outcome_unknown: bool = False) -> StorageUnavailable:
+    return StorageUnavailable("the order store is not answering; retry",
+                              outcome_unknown=outcome_unknown)
 
 
 class Checkout:
@@ -193,70 +174,38 @@ class Checkout:
     # -- pricing -------------------------------------------------------------------------
     def price_new(self, request: CreatePaymentRequest, order_id: str) -> PricedOrder:
         assert request.items is not None
-        bad_quantity = [
-            {"path": f"$.items[{i}].quantity", "message": f"must be 1 to {MAX_QUANTITY}"}
-            for i, item in enumerate(request.items) if not 1 <= item.quantity <= MAX_QUANTITY
-        ]
-        if bad_quantity:
-            raise ApiError(422, "invalid_quantity", "a quantity is out of range", bad_quantity)
+        check_quantities(request.items)
         products = load_products(self._db, [i.product_id for i in request.items])
-        unknown = [
-            {"path": f"$.items[{i}].product_id", "message": "unknown or inactive product"}
-            for i, item in enumerate(request.items)
-            if item.product_id not in products or not products[item.product_id].active
-        ]
-        if unknown:
-            raise ApiError(422, "unknown_product", "a product is unknown or inactive", unknown)
-        currencies = {products[i.product_id].currency for i in request.items}
-        if len(currencies) != 1:
-            raise ApiError(422, "mixed_currency", "the products are priced in different currencies")
-        lines = []
-        total = Decimal("0")
-        for item in request.items:
-            product = products[item.product_id]
-            line_total = quantize(product.unit_price * item.quantity)
-            total += line_total
-            lines.append({
-                "product_id": product.id, "title": product.title, "quantity": item.quantity,
-                "unit_price": format_amount(product.unit_price),
-                "line_total": format_amount(line_total),
-            })
-        description = ", ".join(f"{line['quantity']}x {line['title']}" for line in lines)[:240]
-        categories = {i.product_id: c for i in request.items
-                      if (c := products[i.product_id].category_id)}
-        return PricedOrder(order_id, quantize(total), currencies.pop(), lines, description, False,
-                           categories)
+        return price_items(order_id, request.items, products)
 
     def price_existing(self, order_id: str, payment: Payment) -> PricedOrder:
-        order = self._orders.get(order_id)
-        if order is None:
-            raise ApiError(404, "order_not_found", "no such order")
-        keys = tuple(order.get("attempt_keys") or ())
-        if order.get("status") != OrderStatus.PENDING.value and not is_retry_of(
-                order_id, payment, keys):
-            raise ApiError(409, "order_not_payable", "the order is not waiting for a payment",
-                           extra={"order_status": order.get("status")})
-        description = ", ".join(f"{i['quantity']}x {i['title']}" for i in order["items"])[:240]
-        return PricedOrder(order_id, Decimal(order["amount"]), order["currency"],
-                           order["items"], description, True, attempt_keys=keys)
+        return price_stored(order_id, self._orders.get(order_id), payment)
 
-    # -- the use case --------------------------------------------------------------------
+    # -- the use case: begin → ensure the draft → charge → settle or compensate ---------------
     def create(
         self, request: CreatePaymentRequest, idempotency_key: str | None, body_digest: str,
         buyer: BuyerContext | None = None, bot_token: str | None = None,
     ) -> CheckoutResult:
         if not self._settings.notification_url:
-            raise ApiError(503, "not_configured", "NOTIFICATION_URL is not configured")
+            raise NotConfigured("NOTIFICATION_URL is not configured")
         key_digest = key_hash(idempotency_key) if idempotency_key else None
+        begun = self._begin(request, key_digest, body_digest, buyer, bot_token)
+        if isinstance(begun, CheckoutResult):
+            return begun
+        log.bind(order_id=begun.order_id)
+        created_here = self._ensure_draft(begun, request.payment, key_digest)
         try:
-            order_id = request.order_id or new_order_id()
-            priced = (self.price_existing(order_id, request.payment) if request.order_id
-                      else self.price_new(request, order_id))
-            problem = availability_error(method_id(request.payment), priced.currency,
-                                         self._settings.mp_country)
-            if problem:
-                raise ApiError(422, "method_not_available", problem,
-                               [{"path": "$.payment", "message": problem}])
+            return self._charge(request, begun, buyer or BuyerContext(), key_digest)
+        except DomainError as exc:
+            self._compensate(begun, exc, created_here, key_digest)
+            raise
+
+    def _begin(self, request: CreatePaymentRequest, key_digest: str | None, body_digest: str,
+               buyer: BuyerContext | None, bot_token: str | None) -> PricedOrder | CheckoutResult:
+        """Price the order, answer a replay, run the checks a new attempt passes, and claim
+        the idempotency key: the order to charge, or the answer already given."""
+        try:
+            priced = self._price(request)
             if key_digest is not None:
                 replay = self._idempotency.replay(key_digest, body_digest)
                 if replay is not None:  # not a new attempt: no limit counts it
@@ -264,70 +213,72 @@ class Checkout:
             if self._bot_check is not None:  # once per new attempt: tokens are single-use
                 self._bot_check(bot_token)
             self._admit(request, priced, (buyer.ip_address if buyer else None) or "unknown")
-            if key_digest is not None:
-                begun = self._idempotency.begin(key_digest, body_digest, order_id, self._clock())
-                if isinstance(begun, Replay):
-                    return CheckoutResult(begun.status, begun.body, replayed=True)
-                if isinstance(begun, KeyReused):
-                    raise ApiError(409, "idempotency_key_reused",
-                                   "this Idempotency-Key was used with another request body")
-                if isinstance(begun, InProgress):
-                    raise ApiError(409, "request_in_progress",
-                                   "a request with this Idempotency-Key is still running",
-                                   headers={"Retry-After": "1"})
-                assert isinstance(begun, Started)
-                if begun.order_id != priced.order_id and not request.order_id:
-                    priced = PricedOrder(begun.order_id, priced.amount, priced.currency,
-                                         priced.items, priced.description, False,
-                                         priced.categories)
+            if key_digest is None:
+                return priced
+            begun = self._idempotency.begin(key_digest, body_digest, priced.order_id,
+                                            self._clock())
+            return claimed(begun, priced, order_given=request.order_id is not None)
         except UNAVAILABLE as exc:
             raise storage_unavailable() from exc
-        log.bind(order_id=priced.order_id)
-        created_here = False
-        mp_key = payment_key(priced.order_id, request.payment)
+
+    def _price(self, request: CreatePaymentRequest) -> PricedOrder:
+        order_id = request.order_id or new_order_id()
+        priced = (self.price_existing(order_id, request.payment) if request.order_id
+                  else self.price_new(request, order_id))
+        problem = availability_error(method_id(request.payment), priced.currency,
+                                     self._settings.mp_country)
+        if problem:
+            raise MethodNotAvailable(problem, [{"path": "$.payment", "message": problem}])
+        return priced
+
+    def _ensure_draft(self, priced: PricedOrder, payment: Payment,
+                      key_digest: str | None) -> bool:
+        """Write what must exist before charging; True when this request created the order."""
+        mp_key = payment_key(priced.order_id, payment)
+        step = draft_step(priced, mp_key)
         try:
-            if not priced.existing:
-                created_here = self._orders.create_draft(self._draft(priced, mp_key))
-            elif mp_key not in priced.attempt_keys:
-                # Before charging: a retry of this attempt must be recognised even once the
-                # order is paid (by this very payment).
+            if step is DraftStep.CREATE:
+                return self._orders.create_draft(self._draft(priced, mp_key))
+            if step is DraftStep.REMEMBER_KEY:
                 remember_attempt(self._orders.ref(priced.order_id), mp_key)
         except UNAVAILABLE as exc:
             if key_digest is not None:
                 self._idempotency.fail(key_digest)
             raise storage_unavailable() from exc
-        try:
-            if isinstance(request.payment, CheckoutProPayment):
-                preference = self._call(lambda gw: gw.create_preference(
-                    self._preference_request(request, priced)))
-                result = self._commit_preference(priced, preference, key_digest)
-            else:
-                payment = self._call(lambda gw: gw.create_payment(
-                    self._payment_request(request, priced, buyer or BuyerContext())))
-                result = self._commit(request, priced, payment, key_digest)
-        except ApiError as exc:
-            outcome_unknown = bool(exc.extra.get("outcome_unknown"))
-            if created_here and not outcome_unknown:
-                with contextlib.suppress(*UNAVAILABLE):
-                    self._orders.delete_draft(priced.order_id)
-            if outcome_unknown or not created_here:
-                exc.extra["order_id"] = priced.order_id
-            if key_digest is not None:
-                self._idempotency.fail(key_digest)
-            raise
-        return result
+        return False
+
+    def _charge(self, request: CreatePaymentRequest, priced: PricedOrder, buyer: BuyerContext,
+                key_digest: str | None) -> CheckoutResult:
+        """Call Mercado Pago, then settle: record the attempt and complete the request."""
+        if isinstance(request.payment, CheckoutProPayment):
+            preference = self._call(lambda gw: gw.create_preference(
+                self._preference_request(request, priced)))
+            return self._commit_preference(priced, preference, key_digest)
+        payment = self._call(lambda gw: gw.create_payment(
+            self._payment_request(request, priced, buyer)))
+        return self._commit(request, priced, payment, key_digest)
+
+    def _compensate(self, priced: PricedOrder, exc: DomainError, created_here: bool,
+                    key_digest: str | None) -> None:
+        """After a failed charge: delete a draft nothing was charged for, name a kept order,
+        release the idempotency key for a retry."""
+        plan = compensation(created_here, exc.outcome_unknown)
+        if plan.delete_draft:
+            with contextlib.suppress(*UNAVAILABLE):
+                self._orders.delete_draft(priced.order_id)
+        if plan.name_order:
+            exc.detail["order_id"] = priced.order_id
+        if key_digest is not None:
+            self._idempotency.fail(key_digest)
 
     def _admit(self, request: CreatePaymentRequest, priced: PricedOrder, client_ip: str) -> None:
         """The abuse limits (``shared.usecases.attempt_limits``); a retry of an attempt already made
         (same order and card token) is not a new attempt."""
-        if self._guard is None or is_retry_of(priced.order_id, request.payment,
-                                              priced.attempt_keys):
+        if self._guard is None:
             return
-        card = request.payment.token if isinstance(request.payment, CardPayment) else None
-        self._guard.admit(Attempt(
-            order_id=priced.order_id, new_order=not priced.existing, client_ip=client_ip,
-            payer_email=request.payer.email if request.payer else None, card_token=card,
-            attempts_made=len(priced.attempt_keys)))
+        attempt = attempt_to_admit(request, priced, client_ip)
+        if attempt is not None:
+            self._guard.admit(attempt)
 
     def _draft(self, priced: PricedOrder, mp_key: str) -> dict[str, Any]:
         now = self._clock()
@@ -419,7 +370,7 @@ class Checkout:
             gateway = self._gateway()
         except SecretError as exc:
             log.error("secret_missing", "MP_ACCESS_TOKEN unavailable; refusing to charge")
-            raise ApiError(503, "not_configured", "the payment provider is not configured") from exc
+            raise NotConfigured("the payment provider is not configured") from exc
         try:
             return action(gateway)
         except ProviderError as exc:
@@ -454,8 +405,8 @@ class Checkout:
         self, request: CreatePaymentRequest, priced: PricedOrder, payment: PaymentSnapshot,
         key_digest: str | None,
     ) -> CheckoutResult:
-        if payment.external_reference and payment.external_reference != priced.order_id:
-            raise ApiError(502, "provider_error", "the provider returned a foreign payment")
+        if is_foreign(priced, payment.external_reference):
+            raise ForeignPayment("the provider returned a foreign payment")
         log.bind(payment_id=payment.id)
         log.info("payment_created", "payment created", payment_status=payment.status,
                  payment_status_detail=payment.status_detail, method=method_id(request.payment))
@@ -471,12 +422,10 @@ class Checkout:
         try:
             self._orders.record_attempt(priced.order_id, attempt, now, record)
         except (gexc.FailedPrecondition, gexc.NotFound) as exc:
-            raise ApiError(409, "conflict", "the order changed meanwhile; retry") from exc
+            raise ConcurrentChange("the order changed meanwhile; retry") from exc
         except UNAVAILABLE as exc:
             # The payment exists; the retry (same keys) finds it and records it.
-            raise ApiError(503, "storage_unavailable", "the order store is not answering; retry",
-                           headers={"Retry-After": "2"},
-                           extra={"retryable": True, "outcome_unknown": True}) from exc
+            raise storage_unavailable(outcome_unknown=True) from exc
         return CheckoutResult(201, body)
 
     def order_view(self, order_id: str) -> dict[str, Any]:
@@ -485,7 +434,7 @@ class Checkout:
         except UNAVAILABLE as exc:
             raise storage_unavailable() from exc
         if order is None:
-            raise ApiError(404, "order_not_found", "no such order")
+            raise NoSuchOrder("no such order")
         return public_order(order)
 
 

@@ -10,7 +10,8 @@ later change sends one ``order.chargeback_updated`` event. The order's status st
 ``charged_back`` whatever the detail (states never regress): what a ``reimbursed`` order
 means for delivery is the shop's decision.
 
-Pure functions over plain values (no I/O): the order store calls them inside its batch.
+The decision is pure (``shared.domain.chargebacks``): the order store applies it inside its
+batch.
 """
 
 from __future__ import annotations
@@ -19,34 +20,19 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.mercadopago.status import outcome
+from shared.domain import chargebacks
+from shared.domain.chargebacks import CHARGED_BACK, UPDATED_EVENT, updated_event_key
 
-CHARGED_BACK = "charged_back"
-UPDATED_EVENT = "order.chargeback_updated"
+__all__ = ["CHARGED_BACK", "UPDATED_EVENT", "chargeback_changes", "public_view",
+           "updated_event_key"]
 
 
 def chargeback_changes(order: dict[str, Any], snap: PaymentSnapshot, newer: bool,
                        now: datetime) -> tuple[dict[str, Any], bool]:
-    """The order fields to write for this payment state, and whether an already charged-back
-    order's dispute changed (an ``order.chargeback_updated`` event is due)."""
-    if not newer or snap.status != CHARGED_BACK:
-        return {}, False
-    if order.get("paid_by_payment_id") not in (None, snap.id):
-        return {}, False  # another payment's chargeback: not this order's money
-    stored = order.get("chargeback") if isinstance(order.get("chargeback"), dict) else {}
-    assert isinstance(stored, dict)
-    if stored.get("status_detail") == snap.status_detail and stored.get("payment_id") == snap.id:
-        return {}, False
-    changed = order.get("status") == CHARGED_BACK and bool(stored.get("status_detail"))
-    changes = int(stored.get("changes") or 0) + (1 if changed else 0)
-    updates = {"chargeback": {"status_detail": snap.status_detail, "payment_id": snap.id,
-                              "updated_at": now, "changes": changes}}
-    return updates, changed
-
-
-def updated_event_key(order_id: str, order_updates: dict[str, Any]) -> str:
-    """What names the n-th ``order.chargeback_updated`` event of an order (stable per change,
-    so concurrent writers of the same change create the same outbox document)."""
-    return f"{order_id}:chargeback:{order_updates['chargeback']['changes']}"
+    """See :func:`shared.domain.chargebacks.chargeback_changes`."""
+    return chargebacks.chargeback_changes(order, snap.id, outcome(snap.status, snap.status_detail),
+                                          snap.status_detail, newer, now)
 
 
 def public_view(order: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,10 +21,17 @@ from typing import Any
 from shared.adapters.mercadopago import signature, topics
 from shared.adapters.mercadopago.signature import SignatureFailure
 from shared.adapters.tasks import EnqueueError, HttpTask, task_id
+from shared.domain.errors import (
+    EnqueueFailed,
+    InvalidSignature,
+    MalformedBody,
+    MalformedJson,
+    MalformedNotification,
+    NotConfigured,
+)
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
-from shared.platform.web import ApiError
 from shared.usecases.ports import TaskQueue
 
 HANDLED_TOPICS = topics.PROJECT_TOPICS
@@ -51,10 +58,10 @@ def is_legacy_ipn(query: Mapping[str, str]) -> bool:
     return "topic" in query and "type" not in query and "data.id" not in query
 
 
-def _reject(failure: SignatureFailure, message: str) -> ApiError:
+def _reject(failure: SignatureFailure, message: str) -> InvalidSignature:
     log.warning("signature_rejected", message, reason=failure.value)
-    return ApiError(401, "invalid_signature", "the notification signature is not valid",
-                    extra={"reason": failure.value})
+    return InvalidSignature("the notification signature is not valid",
+                            detail={"reason": failure.value})
 
 
 def check_query_id(query: Mapping[str, str]) -> str | None:
@@ -77,9 +84,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = jsonsafe.loads(raw)
     except jsonsafe.MalformedJson as exc:
-        raise ApiError(400, "malformed_json", "the body is not valid JSON") from exc
+        raise MalformedJson("the body is not valid JSON") from exc
     if not isinstance(body, dict):
-        raise ApiError(400, "malformed_body", "the body must be a JSON object")
+        raise MalformedBody("the body must be a JSON object")
     return body
 
 
@@ -115,10 +122,10 @@ def parse(query: Mapping[str, str], headers: Mapping[str, str], body: Mapping[st
         # the body. Fulfil then records the alert only for a payment of one of our orders.
         payment_id = str(data.get("payment_id") or "")
         if not _PAYMENT_ID.fullmatch(payment_id):
-            raise ApiError(400, "malformed_notification", "data.payment_id is required")
+            raise MalformedNotification("data.payment_id is required")
         resource, resource_signed = payment_id, False
     else:  # unreachable: check_query_id requires data.id for these topics
-        raise ApiError(400, "malformed_notification", "data.id is required")
+        raise MalformedNotification("data.id is required")
     return Notification(topic=topic, resource_id=resource, action=_action(body),
                         request_id=request_id[:128], signed_key=signed_key,
                         resource_signed=resource_signed)
@@ -184,7 +191,7 @@ class Intake:
 
     def enqueue(self, note: Notification) -> bool:
         if not self._settings.fulfill_url:
-            raise ApiError(503, "not_configured", "FULFILL_URL is not configured")
+            raise NotConfigured("FULFILL_URL is not configured")
         name = task_id("n", note.key())
         fields: dict[str, Any] = {"topic": note.topic, "resource_id": note.resource_id,
                                   "notification_id": name[2:], "action": note.action,
@@ -205,5 +212,4 @@ class Intake:
             ))
         except EnqueueError as exc:
             log.error("enqueue_failed", "could not queue the notification", error=str(exc))
-            raise ApiError(503, "enqueue_failed", "could not queue the notification; retry",
-                           headers={"Retry-After": "5"}) from exc
+            raise EnqueueFailed("could not queue the notification; retry") from exc

@@ -12,9 +12,10 @@ import pytest
 
 from shared.adapters.mercadopago.models import CardTokenSnapshot
 from shared.adapters.store.limits import COUNTERS, SLOTS, LimitStore
+from shared.domain.errors import DomainError
 from shared.domain.limits import Rate
 from shared.platform.config import Settings
-from shared.platform.web import ApiError
+from shared.platform.error_map import api_error
 from shared.usecases.attempt_limits import Attempt, AttemptGuard
 
 NOW = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
@@ -68,7 +69,8 @@ def test_burst_on_one_order_never_exceeds_the_cap(db):
         try:
             g.admit(attempt(card_token=f"tok-{i}"))
             return "admitted"
-        except ApiError as exc:
+        except DomainError as refusal:
+            exc = api_error(refusal)
             assert exc.status == 429 and exc.code == "too_many_attempts"
             assert "Retry-After" not in exc.headers
             return exc.code
@@ -92,17 +94,17 @@ def test_a_free_slot_is_claimed_whatever_the_recorded_attempts_say(db):
     g, _ = guard(db, max_attempts_per_order=5)
     g.admit(attempt(attempts_made=2))
     assert ids(db, SLOTS) == [f"ord_1-{n}" for n in range(2, 6)]
-    with pytest.raises(ApiError) as refused:  # now the cap holds
+    with pytest.raises(DomainError) as refused:  # now the cap holds
         g.admit(attempt(attempts_made=2))
-    assert refused.value.code == "too_many_attempts"
+    assert api_error(refused.value).code == "too_many_attempts"
 
 
 def test_an_order_at_its_cap_is_refused_before_anything_else(db):
     cards: list[str] = []
     g, store = guard(db, cards, max_attempts_per_order=3, rate_limit_card=Rate(5, 3600))
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         g.admit(attempt(attempts_made=3))
-    assert refused.value.code == "too_many_attempts"
+    assert api_error(refused.value).code == "too_many_attempts"
     assert cards == [] and store.commits == 0
     assert ids(db, SLOTS) == [] and ids(db, COUNTERS) == []
 
@@ -119,10 +121,10 @@ def test_each_windowed_limit_answers_rate_limited(db, limit, kw, first):
         g.admit(attempt(order=f"ord_{i}", **{k: v.format(i=i) if isinstance(v, str) else v
                                               for k, v in kw.items()}))
     before = {d.id: d.to_dict()["count"] for d in db.collection(COUNTERS).stream()}
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         g.admit(attempt(order="ord_9", **{k: v.format(i=9) if isinstance(v, str) else v
                                           for k, v in kw.items()}))
-    exc = refused.value
+    exc = api_error(refused.value)
     assert (exc.status, exc.code) == (429, "rate_limited")
     # NOW is 30 s into its 600 s window
     assert exc.headers["Retry-After"] == "570" and exc.extra["retry_after"] == 570
@@ -156,6 +158,6 @@ def test_missing_key_fails_closed(db):
     settings = replace(Settings(project="p"), **{**OFF, "rate_limit_ip": Rate(5, 60)})
     g = AttemptGuard(settings, LimitStore(db), lambda: None,
                      lambda t: CardTokenSnapshot("1", "2", 1, 2030), lambda: NOW)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         g.admit(attempt())
-    assert (refused.value.status, refused.value.code) == (503, "not_configured")
+    assert (api_error(refused.value).status, api_error(refused.value).code) == (503, "not_configured")

@@ -11,12 +11,13 @@ import pytest
 from shared.adapters.store.idempotency import key_hash, payload_hash
 from shared.adapters.tasks import task_id
 from shared.domain import events
+from shared.domain.errors import DomainError
 from shared.domain.money import format_amount, same_money, to_decimal, to_json_number
 from shared.platform.config import ConfigError, Settings
+from shared.platform.error_map import api_error
 from shared.platform.log import scrub, trace_fields
 from shared.platform.schemas import SchemaError, parse_request, raw_card_fields
 from shared.platform.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
-from shared.platform.web import ApiError
 from shared.usecases.checkout import attempt_key, notification_url
 from shared.usecases.notifications import check_query_id, parse, parse_body
 
@@ -161,18 +162,18 @@ def test_notification_key_comes_from_signed_values_only():
     ({"data.id": "1", "type": "payment"}, b"[" * 40 + b"]" * 40),
 ])
 def test_malformed_notification_bodies_are_400(query, raw):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse(query, {}, parse_body(raw), "1")
-    assert caught.value.status == 400
+    assert api_error(caught.value).status == 400
 
 
 @pytest.mark.parametrize("query", [
     {"type": "payment"}, {"data.id": "1/../x", "type": "payment"},
     {"data.id": "", "type": "topic_merchant_order_wh"}])
 def test_bad_query_data_ids_are_401_before_verification(query):
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_query_id(query)
-    assert caught.value.status == 401
+    assert api_error(caught.value).status == 401
 
 
 # -- money, events, logs -----------------------------------------------------------------

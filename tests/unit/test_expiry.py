@@ -11,6 +11,7 @@ import pytest
 
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.domain.orders import Anomaly, OrderState, OrderStatus, PaymentState, decide
+from shared.domain.payments import PaymentOutcome
 from shared.platform.config import Settings
 from shared.usecases.expiry import should_expire
 
@@ -54,8 +55,8 @@ def test_should_expire(o, payments, expected):
 def test_a_payment_approved_after_expiry_is_an_anomaly_not_a_sale():
     expired = OrderState(status=OrderStatus.CANCELLED, amount=Decimal("10"), currency="BRL",
                          expired=True)
-    approved = PaymentState(id="1", status="approved", status_detail="accredited",
-                            amount=Decimal("10"), currency="BRL")
+    approved = PaymentState(id="1", outcome=PaymentOutcome.APPROVED, amount=Decimal("10"),
+                            currency="BRL")
     decision = decide(expired, approved)
     assert decision.anomaly == Anomaly.PAID_AFTER_EXPIRY
     assert decision.new_status is None and not decision.fulfil

@@ -11,6 +11,8 @@ import pytest
 
 from shared.adapters.mercadopago.signature import sign
 from shared.adapters.tasks import EnqueueError
+from shared.domain.errors import DomainError
+from shared.platform.error_map import api_error
 from shared.platform.secrets import SecretRef
 from shared.platform.web import ApiError
 from shared.usecases.notifications import Intake
@@ -46,9 +48,10 @@ def payment(data_id: str = "9001", **headers: str) -> tuple[dict[str, str], dict
 
 
 def refused(call: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+    """The HTTP answer ipn_webhook gives for the use case's refusal."""
+    with pytest.raises(DomainError) as caught:
         call()
-    return caught.value
+    return api_error(caught.value)
 
 
 def test_a_signed_payment_notification_is_queued_for_fulfil(queue):

@@ -144,11 +144,12 @@ def _rejected(status: int, causes: list[int] | None = None) -> ProviderRejected:
     (lambda: MalformedResource("2xx we cannot read"), False),
 ])
 def test_only_a_definite_refusal_means_no_payment(failure, definite):
+    from shared.platform.error_map import api_error
     from shared.usecases.charge_outcome import charge_error, definitely_not_created
 
     failure = failure()
     assert definitely_not_created(failure) is definite
-    error = charge_error(failure)
+    error = api_error(charge_error(failure))
     if not definite:
         assert (error.status, error.code) == (503, "payment_outcome_unknown")
         assert error.extra["retryable"] is True and error.headers["Retry-After"]
@@ -157,11 +158,15 @@ def test_only_a_definite_refusal_means_no_payment(failure, definite):
 
 
 def test_definite_refusals_keep_their_codes():
+    from shared.platform.error_map import api_error
     from shared.usecases.charge_outcome import charge_error
 
-    assert charge_error(ProviderUnavailable("x", sent=False)).code == "provider_unreachable"
-    assert charge_error(ProviderAuthFailed(401, {})).code == "provider_auth_failed"
-    rejected = charge_error(_rejected(400, [2006]))
+    def code(failure: Exception) -> str:
+        return api_error(charge_error(failure)).code  # type: ignore[arg-type]
+
+    assert code(ProviderUnavailable("x", sent=False)) == "provider_unreachable"
+    assert code(ProviderAuthFailed(401, {})) == "provider_auth_failed"
+    rejected = api_error(charge_error(_rejected(400, [2006])))
     assert rejected.status == 422 and rejected.extra["provider_causes"] == ["2006"]
 
 

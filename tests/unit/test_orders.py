@@ -5,6 +5,7 @@ from itertools import permutations
 
 import pytest
 
+from shared.adapters.mercadopago.status import outcome
 from shared.domain.orders import Anomaly, OrderState, OrderStatus, PaymentState, can_move, decide
 
 AMOUNT = Decimal("200.00")
@@ -15,7 +16,7 @@ def order(status=OrderStatus.PENDING, paid_by=None, last="p1"):
 
 
 def payment(status, detail="", pid="p1", amount=AMOUNT, currency="BRL"):
-    return PaymentState(pid, status, detail, amount, currency)
+    return PaymentState(pid, outcome(status, detail), amount, currency)
 
 
 def test_approved_matching_payment_pays_and_fulfils():
@@ -106,9 +107,10 @@ def test_can_move_table():
 def test_each_further_partial_refund_is_a_transition_but_never_backwards():
     partially = OrderState(OrderStatus.PARTIALLY_REFUNDED, AMOUNT, "BRL", "p1", "p1",
                            refunded_amount=Decimal("50.00"))
-    more = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("80.00"))
-    same = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("50.00"))
-    less = PaymentState("p1", "approved", "partially_refunded", AMOUNT, "BRL", Decimal("20.00"))
+    part = outcome("approved", "partially_refunded")
+    more = PaymentState("p1", part, AMOUNT, "BRL", Decimal("80.00"))
+    same = PaymentState("p1", part, AMOUNT, "BRL", Decimal("50.00"))
+    less = PaymentState("p1", part, AMOUNT, "BRL", Decimal("20.00"))
     assert decide(partially, more).new_status == OrderStatus.PARTIALLY_REFUNDED
     assert decide(partially, same).new_status is None
     assert decide(partially, less).new_status is None

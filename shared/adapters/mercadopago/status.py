@@ -1,21 +1,9 @@
-"""Mapping Mercado Pago payment states to what they mean for an order."""
+"""Mapping Mercado Pago payment states to the project's own terms
+(``shared.domain.payments``): what a state means for an order, and how far along it is."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class PaymentOutcome(StrEnum):
-    """What a payment's state means for its order."""
-
-    OPEN = "open"                      # pending, in_process, authorized: nothing settled yet
-    FAILED = "failed"                  # rejected: the buyer may try again
-    APPROVED = "approved"              # money received
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    CHARGED_BACK = "charged_back"
-    CANCELLED = "cancelled"            # cancelled or expired before payment
-    IN_MEDIATION = "in_mediation"      # a dispute is open; money is held
+from shared.domain.payments import PaymentOutcome, PaymentProgress
 
 
 def outcome(status: str, status_detail: str = "") -> PaymentOutcome:
@@ -45,3 +33,13 @@ _PAYMENT_RANK = {
 
 def payment_rank(status: str) -> int:
     return _PAYMENT_RANK.get(status, 0)
+
+
+def progress(status: str, status_detail: str = "", updated: str = "") -> PaymentProgress:
+    """One Mercado Pago payment state in the project's terms."""
+    return PaymentProgress(status=status, status_detail=status_detail,
+                           outcome=outcome(status, status_detail), rank=payment_rank(status),
+                           updated=updated)
+
+
+__all__ = ["PaymentOutcome", "outcome", "payment_rank", "progress"]

@@ -17,13 +17,20 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.mercadopago.models import PaymentSnapshot
-from shared.adapters.mercadopago.status import payment_rank
+from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.domain.events import event_id
+from shared.domain.apply_plan import (
+    EffectsMode,
+    FetchedPayment,
+    Writes,
+    order_state,
+    plan_apply,
+    shows_as_last_payment,
+)
 from shared.domain.money import format_amount, to_decimal
-from shared.domain.orders import Anomaly, Decision, OrderState, OrderStatus, PaymentState, decide
-from shared.usecases import disputes
+from shared.domain.orders import Anomaly, Decision, OrderStatus
+from shared.domain.payments import PaymentProgress
 
 ORDERS = "orders"
 PAYMENTS = "payments"
@@ -52,27 +59,22 @@ class ApplyResult:
     order: dict[str, Any] = field(default_factory=dict)  # as read before the write
 
 
-def order_state(data: dict[str, Any]) -> OrderState:
-    return OrderState(
-        status=OrderStatus(data["status"]),
-        amount=to_decimal(data["amount"]),
-        currency=str(data["currency"]),
-        last_payment_id=data.get("last_payment_id"),
-        paid_by_payment_id=data.get("paid_by_payment_id"),
-        refunded_amount=to_decimal(data.get("refunded_amount") or "0"),
-        expired=data.get("expired_at") is not None,
-    )
+def fetched_payment(snap: PaymentSnapshot) -> FetchedPayment:
+    """Mercado Pago's payment in the project's terms."""
+    return FetchedPayment(id=snap.id, order_id=snap.external_reference,
+                          progress=progress(snap.status, snap.status_detail,
+                                            snap.date_last_updated),
+                          amount=snap.amount, currency=snap.currency,
+                          refunded_amount=snap.refunded_amount)
 
 
-def _payment_is_newer(previous: dict[str, Any] | None, snap: PaymentSnapshot) -> bool:
-    if previous is None:
-        return True
-    old = (str(previous.get("date_last_updated") or ""), payment_rank(previous.get("status", "")))
-    new = (snap.date_last_updated, payment_rank(snap.status))
-    if new == old:
-        return previous.get("status") != snap.status or previous.get(
-            "status_detail") != snap.status_detail
-    return new > old
+def recorded_progress(pay_snap: Any) -> PaymentProgress | None:
+    """The payment's stored record as a state, or None when there is none."""
+    if not pay_snap.exists:
+        return None
+    record = pay_snap.to_dict() or {}
+    return progress(str(record.get("status") or ""), str(record.get("status_detail", "")),
+                    str(record.get("date_last_updated") or ""))
 
 
 def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
@@ -91,32 +93,6 @@ def payment_doc(snap: PaymentSnapshot, now: datetime) -> dict[str, Any]:
         "date_last_updated": snap.date_last_updated,
         "updated_at": now,
     }
-
-
-def shows_as_last_payment(state: OrderState, payment_id: str) -> bool:
-    """The order view's ``last_payment``: the attempt create_payment recorded or, when it
-    recorded none (Checkout Pro: the buyer pays on Mercado Pago's page), any payment of the
-    order until one pays it, then that one."""
-    if state.last_payment_id is not None:
-        return payment_id == state.last_payment_id
-    return state.paid_by_payment_id in (None, payment_id)
-
-
-def merchant_event(decision: Decision, order_id: str, snap: PaymentSnapshot,
-                   state: OrderState) -> dict[str, Any] | None:
-    """The event a transition announces, or None."""
-    kind = decision.event_type
-    if kind is None:
-        return None
-    refunded = None
-    if kind == "order.partially_refunded":
-        refunded = snap.refunded_amount
-    elif kind == "order.refunded":
-        refunded = snap.refunded_amount or state.amount
-    event = outbox.new_event(kind, order_id, snap.id, state.amount, state.currency, refunded)
-    if kind == "order.charged_back":
-        event["status_detail"] = snap.status_detail
-    return event
 
 
 class OrderRepository:
@@ -193,11 +169,21 @@ class OrderRepository:
             batch.update(idempotency[0], idempotency[1])
         batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
+    def effects_mode(self) -> EffectsMode:
+        if self._defer_effects:
+            return EffectsMode.DEFER
+        return EffectsMode.RUN_HERE if self._has_effects else EffectsMode.NONE
+
     def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
-        """Apply Mercado Pago's canonical payment state to its order, monotonically."""
+        """Apply Mercado Pago's canonical payment state to its order, monotonically.
+
+        Reads the order and the payment's record, asks :func:`plan_apply` what to write, and
+        writes it in one batch guarded by preconditions; a concurrent writer makes it re-read
+        and plan again."""
         order_ref = self.ref(snap.external_reference)
         payment_ref = self._db.collection(PAYMENTS).document(snap.id)
         marker_ref = self._db.collection(FULFILMENTS).document(snap.external_reference)
+        fetched = fetched_payment(snap)
         for _ in range(MAX_OPTIMISTIC_TRIES):
             # One round trip for both documents.
             found = {s.reference.path: s for s in self._db.get_all(
@@ -206,95 +192,50 @@ class OrderRepository:
             if not order_snap.exists:
                 raise OrderNotFound(snap.external_reference)
             data = order_snap.to_dict() or {}
-            state = order_state(data)
-            previous = pay_snap.to_dict() if pay_snap.exists else None
-            newer = _payment_is_newer(previous, snap)
-            if newer:
-                status, detail = snap.status, snap.status_detail
-            else:  # a stale fetch is judged by the stored, newer payment state instead
-                assert previous is not None
-                status, detail = str(previous["status"]), str(previous.get("status_detail", ""))
-            payment = PaymentState(id=snap.id, status=status, status_detail=detail,
-                                   amount=snap.amount, currency=snap.currency,
-                                   refunded_amount=snap.refunded_amount)
-            decision = decide(state, payment)
-            batch = self._db.batch()
-            writes = 0
-            if newer:
-                doc = payment_doc(snap, now)
-                if pay_snap.exists:
-                    batch.update(payment_ref, doc, option=self._db.write_option(
-                        last_update_time=pay_snap.update_time))
-                else:
-                    batch.create(payment_ref, doc)
-                writes += 1
-            order_updates: dict[str, Any] = {}
-            if newer and shows_as_last_payment(state, snap.id):
-                order_updates["last_payment"] = {
-                    "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
-            if newer and snap.status == "in_mediation":
-                order_updates["dispute"] = {"status": "in_mediation", "payment_id": snap.id,
-                                            "since": now}
-            dispute, dispute_changed = disputes.chargeback_changes(data, snap, newer, now)
-            order_updates.update(dispute)
-            if dispute_changed:
-                update = outbox.new_event(disputes.UPDATED_EVENT, snap.external_reference,
-                                          snap.id, state.amount, state.currency)
-                update["event_id"] = event_id(disputes.UPDATED_EVENT, disputes.updated_event_key(
-                    snap.external_reference, dispute))
-                update["status_detail"] = snap.status_detail
-                outbox.stage(self._db, batch, update, now,
-                             ttl_from_creation=not self._emit_events)
-            if decision.new_status is not None:
-                order_updates["status"] = decision.new_status.value
-                if snap.refunded_amount:
-                    order_updates["refunded_amount"] = format_amount(snap.refunded_amount)
-                event = merchant_event(decision, snap.external_reference, snap, state)
-                if event is not None:
-                    outbox.stage(self._db, batch, event, now, ttl_from_creation=not
-                                 self._emit_events)
-                order_updates["history"] = firestore.ArrayUnion([{
-                    "status": decision.new_status.value, "at": now, "payment_id": snap.id,
-                    "payment_status": payment.status, "payment_status_detail":
-                    payment.status_detail}])
-            if decision.fulfil:
-                order_updates["paid_at"] = now
-                order_updates["paid_by_payment_id"] = snap.id
-                batch.create(marker_ref, {
-                    "order_id": snap.external_reference, "payment_id": snap.id,
-                    "amount": format_amount(snap.amount), "currency": snap.currency,
-                    # With no shop hooks there is nothing left to run: done at once.
-                    "state": "pending" if self._has_effects or self._defer_effects else "done",
-                    "created_at": now, "lease_until": now if self._defer_effects else
-                    now + timedelta(seconds=FULFILMENT_LEASE_SECONDS),
-                })
-            if decision.anomaly is not None:
-                batch.set(self._db.collection(ANOMALIES).document(
-                    f"{decision.anomaly.value}-{snap.id}"), {
-                    "kind": decision.anomaly.value, "order_id": snap.external_reference,
-                    "payment_id": snap.id, "payment_amount": format_amount(snap.amount),
-                    "payment_currency": snap.currency, "order_amount": format_amount(
-                        state.amount), "order_currency": state.currency, "at": now})
-                order_updates["review_required"] = decision.anomaly.value
-                if state.expired:  # keep the order for the operator: no TTL deletion
-                    order_updates["expires_at"] = firestore.DELETE_FIELD
-            if order_updates:
-                order_updates["updated_at"] = now
-                batch.update(order_ref, order_updates, option=self._db.write_option(
-                    last_update_time=order_snap.update_time))
-                writes += 1
-            if writes == 0 and decision.anomaly is None:
-                return ApplyResult(snap.external_reference, state.status, state.status,
-                                   decision, False, self._has_effects and self._fulfilment_due(
-                                       marker_ref, now), data)
+            writes = plan_apply(data, recorded_progress(pay_snap), fetched, now,
+                                self.effects_mode(), timedelta(seconds=FULFILMENT_LEASE_SECONDS))
+            if writes.nothing:
+                due = self._has_effects and self._fulfilment_due(marker_ref, now)
+                return ApplyResult(snap.external_reference, writes.state.status,
+                                   writes.state.status, writes.decision, False, due, data)
+            batch = self._batch(writes, snap, now, order_snap, pay_snap)
             try:
                 batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
             except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.NotFound):
                 continue  # someone else wrote first: re-read and decide again
-            after = decision.new_status or state.status
-            return ApplyResult(snap.external_reference, state.status, after, decision, newer,
-                               decision.fulfil and self._has_effects, data)
+            return ApplyResult(snap.external_reference, writes.state.status, writes.after,
+                               writes.decision, writes.newer,
+                               writes.decision.fulfil and self._has_effects, data)
         raise Contention(snap.external_reference)
+
+    def _batch(self, writes: Writes, snap: PaymentSnapshot, now: datetime, order_snap: Any,
+               pay_snap: Any) -> Any:
+        """The plan as one batch; every write is guarded by what was read."""
+        batch = self._db.batch()
+        order_id = snap.external_reference
+        if writes.payment_record:
+            payment_ref = self._db.collection(PAYMENTS).document(snap.id)
+            if pay_snap.exists:
+                batch.update(payment_ref, payment_doc(snap, now), option=self._db.write_option(
+                    last_update_time=pay_snap.update_time))
+            else:
+                batch.create(payment_ref, payment_doc(snap, now))
+        for event in writes.events:
+            outbox.stage(self._db, batch, event, now, ttl_from_creation=not self._emit_events)
+        if writes.marker is not None:
+            batch.create(self._db.collection(FULFILMENTS).document(order_id), writes.marker)
+        if writes.anomaly is not None:
+            doc_id, record = writes.anomaly
+            batch.set(self._db.collection(ANOMALIES).document(doc_id), record)
+        fields = dict(writes.order_fields)
+        if writes.history is not None:
+            fields["history"] = firestore.ArrayUnion([writes.history])
+        if writes.keep_order:  # kept for the operator: no TTL deletion
+            fields["expires_at"] = firestore.DELETE_FIELD
+        if fields:
+            batch.update(self.ref(order_id), fields, option=self._db.write_option(
+                last_update_time=order_snap.update_time))
+        return batch
 
     def cancel_unpaid(self, order_id: str, now: datetime) -> None:
         """Cancel a pending order that has no live payment (e.g. an unused Checkout Pro link)."""
@@ -354,4 +295,5 @@ class OrderRepository:
         return record_orphan(self._db, snap, now)
 
 
-__all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository"]
+__all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository",
+           "order_state", "shows_as_last_payment"]

@@ -12,33 +12,18 @@ event written by a process with no shop URL configured expires 30 days after its
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.domain.events import event_id
-from shared.domain.money import format_amount
+from shared.domain.order_events import order_event
 
 OUTBOX = "outbox"
 KEEP = timedelta(days=30)
 
 
-def new_event(kind: str, order_id: str, payment_id: str, amount: Decimal, currency: str,
-              refunded: Decimal | None = None) -> dict[str, Any]:
-    """An ``order.*`` event. Its id is stable per (order, type), and per refunded amount for
-    partial refunds (each further partial refund is its own event)."""
-    suffix = ""
-    if kind == "order.partially_refunded" and refunded is not None:
-        suffix = f":{format_amount(refunded)}"
-    event: dict[str, Any] = {
-        "event_id": event_id(kind, order_id + suffix), "type": kind, "order_id": order_id,
-        "payment_id": payment_id, "amount": format_amount(amount), "currency": currency,
-    }
-    if refunded is not None:
-        event["refunded_amount"] = format_amount(refunded)
-    return event
+new_event = order_event  # the pure builder lives in the domain
 
 
 def stage(db: firestore.Client, batch: Any, event: dict[str, Any], now: datetime,

@@ -1,5 +1,5 @@
-"""In-memory ``OrderStore``: the same decisions as ``OrderRepository`` (it calls the same pure
-helpers and ``shared.domain.orders.decide``), the same documents, the same errors.
+"""In-memory ``OrderStore``: the same decisions as ``OrderRepository`` (both write what
+``shared.domain.apply_plan.plan_apply`` plans), the same documents, the same errors.
 
 A commit is all-or-nothing like the adapter's batch: it fails, and the apply is tried again,
 when a document it creates exists (an outbox event, a payment, a fulfilment marker) or when a
@@ -16,6 +16,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox as outbox_store
 from shared.adapters.store.anomalies import _payment_fields
 from shared.adapters.store.orders import (
@@ -28,18 +29,14 @@ from shared.adapters.store.orders import (
     ApplyResult,
     Contention,
     OrderNotFound,
-    _payment_is_newer,
-    merchant_event,
-    order_state,
+    fetched_payment,
     payment_doc,
-    shows_as_last_payment,
 )
 from shared.adapters.store.outbox import OUTBOX
 from shared.domain.anomalies import ORPHAN_PAYMENT, orphan_id
-from shared.domain.events import event_id
+from shared.domain.apply_plan import EffectsMode, plan_apply
 from shared.domain.money import format_amount, to_decimal
-from shared.domain.orders import OrderStatus, PaymentState, decide
-from shared.usecases import disputes
+from shared.domain.orders import OrderStatus
 from tests.support.fakes.memory import Faults, Memory
 from tests.support.fakes.outbox import stage
 
@@ -136,104 +133,57 @@ class FakeOrderStore(Faults):
 
     def _apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
         order_id = snap.external_reference
+        fetched = fetched_payment(snap)
         for _ in range(MAX_OPTIMISTIC_TRIES):
             data = self.memory.read(ORDERS, order_id)
             if data is None:
                 raise OrderNotFound(order_id)
-            state = order_state(data)
-            previous = self.memory.read(PAYMENTS, snap.id)
-            newer = _payment_is_newer(previous, snap)
-            if newer:
-                status, detail = snap.status, snap.status_detail
-            else:
-                assert previous is not None
-                status, detail = str(previous["status"]), str(previous.get("status_detail", ""))
-            payment = PaymentState(id=snap.id, status=status, status_detail=detail,
-                                   amount=snap.amount, currency=snap.currency,
-                                   refunded_amount=snap.refunded_amount)
-            decision = decide(state, payment)
-            creates: list[tuple[str, str, dict[str, Any]]] = []
-            sets: list[tuple[str, str, dict[str, Any]]] = []
-            payment_update: dict[str, Any] | None = None
-            writes = 0
-            if newer:
-                if previous is not None:
-                    payment_update = payment_doc(snap, now)
-                else:
-                    creates.append((PAYMENTS, snap.id, payment_doc(snap, now)))
-                writes += 1
-            order_updates: dict[str, Any] = {}
-            if newer and shows_as_last_payment(state, snap.id):
-                order_updates["last_payment"] = {
-                    "id": snap.id, "status": snap.status, "status_detail": snap.status_detail}
-            if newer and snap.status == "in_mediation":
-                order_updates["dispute"] = {"status": "in_mediation", "payment_id": snap.id,
-                                            "since": now}
-            dispute, dispute_changed = disputes.chargeback_changes(data, snap, newer, now)
-            order_updates.update(dispute)
-            if dispute_changed:
-                update = outbox_store.new_event(disputes.UPDATED_EVENT, order_id, snap.id,
-                                                state.amount, state.currency)
-                update["event_id"] = event_id(disputes.UPDATED_EVENT, disputes.updated_event_key(
-                    order_id, dispute))
-                update["status_detail"] = snap.status_detail
-                creates.append((OUTBOX, update["event_id"], stage(
-                    self.memory, update, now, ttl_from_creation=not self._emit_events)))
-            if decision.new_status is not None:
-                order_updates["status"] = decision.new_status.value
-                if snap.refunded_amount:
-                    order_updates["refunded_amount"] = format_amount(snap.refunded_amount)
-                event = merchant_event(decision, order_id, snap, state)
-                if event is not None:
-                    creates.append((OUTBOX, event["event_id"], stage(
-                        self.memory, event, now, ttl_from_creation=not self._emit_events)))
-                order_updates["history"] = _union(data.get("history"), [{
-                    "status": decision.new_status.value, "at": now, "payment_id": snap.id,
-                    "payment_status": payment.status, "payment_status_detail":
-                    payment.status_detail}])
-            if decision.fulfil:
-                order_updates["paid_at"] = now
-                order_updates["paid_by_payment_id"] = snap.id
-                creates.append((FULFILMENTS, order_id, {
-                    "order_id": order_id, "payment_id": snap.id,
-                    "amount": format_amount(snap.amount), "currency": snap.currency,
-                    "state": "pending" if self._has_effects or self._defer_effects else "done",
-                    "created_at": now, "lease_until": now if self._defer_effects else
-                    now + timedelta(seconds=FULFILMENT_LEASE_SECONDS)}))
-            if decision.anomaly is not None:
-                sets.append((ANOMALIES, f"{decision.anomaly.value}-{snap.id}", {
-                    "kind": decision.anomaly.value, "order_id": order_id,
-                    "payment_id": snap.id, "payment_amount": format_amount(snap.amount),
-                    "payment_currency": snap.currency, "order_amount": format_amount(
-                        state.amount), "order_currency": state.currency, "at": now}))
-                order_updates["review_required"] = decision.anomaly.value
-                if state.expired:
-                    order_updates["expires_at"] = _DELETE
-            if order_updates:
-                order_updates["updated_at"] = now
-                writes += 1
-            if writes == 0 and decision.anomaly is None:
-                return ApplyResult(order_id, state.status, state.status, decision, False,
-                                   self._has_effects and self._fulfilment_due(order_id, now),
-                                   data)
-            # The commit: all or nothing.
+            record = self.memory.read(PAYMENTS, snap.id)
+            stored = None if record is None else progress(
+                str(record.get("status") or ""), str(record.get("status_detail", "")),
+                str(record.get("date_last_updated") or ""))
+            writes = plan_apply(data, stored, fetched, now, self._effects_mode(),
+                                timedelta(seconds=FULFILMENT_LEASE_SECONDS))
+            if writes.nothing:
+                due = self._has_effects and self._fulfilment_due(order_id, now)
+                return ApplyResult(order_id, writes.state.status, writes.state.status,
+                                   writes.decision, False, due, data)
+            # The commit: all or nothing, like the adapter's batch.
             if self._lost_races > 0:
                 self._lost_races -= 1
                 continue
-            if any(doc_id in self.memory.collection(c) for c, doc_id, _ in creates):
+            creates = [(OUTBOX, str(e["event_id"])) for e in writes.events]
+            if writes.marker is not None:
+                creates.append((FULFILMENTS, order_id))
+            if writes.payment_record and record is None:
+                creates.append((PAYMENTS, snap.id))
+            if any(doc_id in self.memory.collection(c) for c, doc_id in creates):
                 continue  # AlreadyExists: someone else wrote first
-            for collection, doc_id, doc in creates:
-                self.memory.collection(collection)[doc_id] = doc
-            for collection, doc_id, doc in sets:
-                self.memory.collection(collection)[doc_id] = doc
-            if payment_update is not None:
-                self._update(PAYMENTS, snap.id, payment_update)
-            if order_updates:
-                self._update(ORDERS, order_id, order_updates)
-            after = decision.new_status or state.status
-            return ApplyResult(order_id, state.status, after, decision, newer,
-                               decision.fulfil and self._has_effects, data)
+            if writes.payment_record:
+                self.memory.collection(PAYMENTS)[snap.id] = payment_doc(snap, now)
+            for event in writes.events:
+                self.memory.collection(OUTBOX)[str(event["event_id"])] = stage(
+                    self.memory, event, now, ttl_from_creation=not self._emit_events)
+            if writes.marker is not None:
+                self.memory.collection(FULFILMENTS)[order_id] = dict(writes.marker)
+            if writes.anomaly is not None:
+                doc_id, anomaly = writes.anomaly
+                self.memory.collection(ANOMALIES)[doc_id] = dict(anomaly)
+            fields: dict[str, Any] = dict(writes.order_fields)
+            if writes.history is not None:
+                fields["history"] = _union(data.get("history"), [writes.history])
+            if writes.keep_order:
+                fields["expires_at"] = _DELETE
+            if fields:
+                self._update(ORDERS, order_id, fields)
+            return ApplyResult(order_id, writes.state.status, writes.after, writes.decision,
+                               writes.newer, writes.decision.fulfil and self._has_effects, data)
         raise Contention(order_id)
+
+    def _effects_mode(self) -> EffectsMode:
+        if self._defer_effects:
+            return EffectsMode.DEFER
+        return EffectsMode.RUN_HERE if self._has_effects else EffectsMode.NONE
 
     def _fulfilment_due(self, order_id: str, now: datetime) -> bool:
         marker = self.memory.read(FULFILMENTS, order_id)
