@@ -82,4 +82,4 @@ def operations() -> Operations:
 def reconciler() -> Reconciler:
     from shared.usecases.reconcile import Reconciler
 
-    return Reconciler(settings(), firestore_db(), mp_gateway, task_queue)
+    return Reconciler.on_firestore(settings(), firestore_db(), mp_gateway, task_queue)

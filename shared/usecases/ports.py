@@ -14,7 +14,7 @@ not have and ``Contention`` when it lost every optimistic retry; a gateway raise
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -142,3 +142,24 @@ class OperatorRecords(Protocol):
                              now: datetime) -> None: ...
 
     def payment(self, payment_id: str) -> dict[str, Any] | None: ...
+
+
+class ReconcileStore(Protocol):
+    """What reconcile reads and writes (adapter: ``store.reconcile_store.ReconcileStore``).
+    Orders come with an opaque ``read_at`` (their update time): ``expire`` cancels an order
+    only if it did not change since."""
+
+    def cursor(self, name: str) -> dict[str, Any]: ...
+
+    def save_cursor(self, name: str, fields: dict[str, Any]) -> None: ...
+
+    def live_pending_orders(self, threshold: datetime,
+                            limit: int) -> list[tuple[dict[str, Any], Any]]: ...
+
+    def pending_orders(self, threshold: datetime, after: Any,
+                       limit: int) -> list[tuple[dict[str, Any], Any]]: ...
+
+    def stored_payments(self, payment_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    def expire(self, order: dict[str, Any], read_at: Any, now: datetime,
+               ttl_from_creation: bool) -> bool: ...

@@ -22,6 +22,7 @@ from tests.support.fakes.memory import Memory
 from tests.support.fakes.operator_records import FakeOperatorRecords
 from tests.support.fakes.orders import FakeOrderStore
 from tests.support.fakes.outbox import FakeOutbox
+from tests.support.fakes.reconcile_store import FakeReconcileStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -37,6 +38,7 @@ class Backend:
     outbox: ports.Outbox
     records: ports.OperatorRecords
     alerts: ports.FraudAlertStore
+    reconcile: ports.ReconcileStore
     read: Any  # (collection, doc_id) -> dict | None
 
 
@@ -45,7 +47,7 @@ def _fake() -> Backend:
     return Backend("fake", FakeOrderStore(memory),
                    lambda **flags: FakeOrderStore(memory, **flags), FakeLedger(memory, 7),
                    FakeOutbox(memory), FakeOperatorRecords(memory), FakeFraudAlerts(memory),
-                   memory.read)
+                   FakeReconcileStore(memory), memory.read)
 
 
 def _firestore(request: pytest.FixtureRequest) -> Backend:
@@ -53,6 +55,7 @@ def _firestore(request: pytest.FixtureRequest) -> Backend:
     from shared.adapters.store.operator_records import OperatorRecords
     from shared.adapters.store.orders import OrderRepository
     from shared.adapters.store.outbox import Outbox
+    from shared.adapters.store.reconcile_store import ReconcileStore
     from shared.usecases.fraud_alerts import FraudAlerts
 
     emulator = request.getfixturevalue("firestore_emulator")
@@ -66,7 +69,7 @@ def _firestore(request: pytest.FixtureRequest) -> Backend:
 
     return Backend("firestore", OrderRepository(db),
                    lambda **flags: OrderRepository(db, **flags), Ledger(db, 7), Outbox(db),
-                   OperatorRecords(db), FraudAlerts(db), read)
+                   OperatorRecords(db), FraudAlerts(db), ReconcileStore(db), read)
 
 
 @pytest.fixture(params=["fake", "firestore"])
@@ -281,3 +284,64 @@ def test_a_fraud_alert_is_recorded_once_with_one_event(backend):
     assert backend.alerts.record("ord_c1", "9001", NOW).new is False
     assert backend.orders.get("ord_c1")["fraud_alert"]["payment_id"] == "9001"
     assert _events(backend) == ["order.fraud_alert"]
+
+
+# -- reconcile's store -------------------------------------------------------------------------
+def _aged(backend: Backend, order_id: str, minutes: int, last: str | None = None) -> None:
+    order = {**_order(order_id), "created_at": NOW - timedelta(minutes=minutes)}
+    backend.orders.create_draft(order)
+    if last is not None:
+        backend.orders.record_attempt(order_id, {"id": f"p-{order_id}", "status": last}, NOW,
+                                      None)
+
+
+def test_cursors_are_saved_and_read_back(backend):
+    assert backend.reconcile.cursor("payments") == {}
+    backend.reconcile.save_cursor("payments", {"resume_from": NOW, "seen_at_resume": ["1"]})
+    backend.reconcile.save_cursor("payments", {"resume_from": NOW, "truncated": False})
+    assert backend.reconcile.cursor("payments") == {"resume_from": NOW, "truncated": False}
+
+
+def test_pending_orders_page_oldest_first_from_a_cursor(backend):
+    for order_id, minutes in (("ord_p1", 50), ("ord_p2", 40), ("ord_p3", 30), ("ord_new", 1)):
+        _aged(backend, order_id, minutes)
+    backend.orders.cancel_unpaid("ord_p2", NOW)
+    threshold = NOW - timedelta(minutes=10)
+    first = backend.reconcile.pending_orders(threshold, None, 1)
+    assert [o["order_id"] for o, _ in first] == ["ord_p1"]
+    rest = backend.reconcile.pending_orders(threshold, first[0][0]["created_at"], 10)
+    assert [o["order_id"] for o, _ in rest] == ["ord_p3"]
+
+
+def test_live_pending_orders_are_those_whose_last_attempt_may_still_pay(backend):
+    _aged(backend, "ord_live_old", 50, "in_process")
+    _aged(backend, "ord_live_new", 40, "pending")
+    _aged(backend, "ord_refused", 45, "rejected")
+    _aged(backend, "ord_junk", 48)
+    _aged(backend, "ord_recent", 1, "pending")
+    live = backend.reconcile.live_pending_orders(NOW - timedelta(minutes=10), 10)
+    assert [o["order_id"] for o, _ in live] == ["ord_live_new", "ord_live_old"]
+
+
+def test_stored_payments_are_read_in_one_call(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(pid="9001"), NOW)
+    stored = backend.reconcile.stored_payments(["9001", "9999"])
+    assert list(stored) == ["9001"] and stored["9001"]["status"] == "approved"
+    assert backend.reconcile.stored_payments([]) == {}
+
+
+def test_an_abandoned_order_expires_once_unless_it_changed_since_it_was_read(backend):
+    _aged(backend, "ord_a", 50)
+    _aged(backend, "ord_b", 50)
+    threshold = NOW - timedelta(minutes=10)
+    (a, a_read), (b, b_read) = backend.reconcile.pending_orders(threshold, None, 10)
+    assert backend.reconcile.expire(a, a_read, NOW, ttl_from_creation=True) is True
+    expired = backend.orders.get("ord_a")
+    assert expired["status"] == "cancelled" and expired["expired_at"] == NOW
+    assert expired["expires_at"] == NOW + timedelta(days=30)
+    assert _events(backend, "ord_a") == ["order.cancelled"]
+    assert backend.reconcile.expire(a, a_read, NOW, ttl_from_creation=True) is False
+    backend.orders.record_attempt("ord_b", {"id": "7", "status": "pending"}, NOW, None)
+    assert backend.reconcile.expire(b, b_read, NOW, ttl_from_creation=True) is False
+    assert backend.orders.get("ord_b")["status"] == "pending"

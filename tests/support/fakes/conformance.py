@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from shared.adapters.store.operator_records import OperatorRecords
     from shared.adapters.store.orders import OrderRepository
     from shared.adapters.store.outbox import Outbox
+    from shared.adapters.store.reconcile_store import ReconcileStore
     from shared.adapters.tasks import TaskQueue
     from shared.usecases import ports
     from shared.usecases.fraud_alerts import FraudAlerts
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from tests.support.fakes.operator_records import FakeOperatorRecords
     from tests.support.fakes.orders import FakeOrderStore
     from tests.support.fakes.outbox import FakeOutbox
+    from tests.support.fakes.reconcile_store import FakeReconcileStore
     from tests.support.fakes.tasks import FakeTaskQueue
 
 
@@ -49,4 +51,9 @@ def fraud_alert_stores(real: FraudAlerts, fake: FakeFraudAlerts) -> list[ports.F
 
 def operator_records(real: OperatorRecords,
                      fake: FakeOperatorRecords) -> list[ports.OperatorRecords]:
+    return [real, fake]
+
+
+def reconcile_stores(real: ReconcileStore,
+                     fake: FakeReconcileStore) -> list[ports.ReconcileStore]:
     return [real, fake]
