@@ -12,9 +12,17 @@ from shared.platform import log
 from shared.platform.config import settings
 from shared.platform.http_context import handle
 from shared.platform.web import json_response, method_not_allowed, read_body
-from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask, Handled, Outcome
 
 caller_auth.startup_check("fulfill")  # no caller check, no start: the revision never serves
+
+
+# Cloud Tasks retries any non-2xx: a finished task answers 200, an unfinished one 503.
+STATUS = {Handled.DONE: 200, Handled.RETRY: 503}
+
+
+def _answer(outcome: Outcome) -> flask.Response:
+    return json_response(outcome.body(), STATUS[outcome.handled])
 
 
 @lru_cache(maxsize=1)
@@ -40,12 +48,10 @@ def _route(request: flask.Request) -> flask.Response:
     try:
         task = FulfilTask.parse(raw)
     except (ValueError, UnicodeDecodeError):
-        outcome = _fulfilment().reject_malformed(raw, attempt)
-        return json_response(outcome.body(), outcome.status)
+        return _answer(_fulfilment().reject_malformed(raw, attempt))
     with log.bound(topic=task.topic, resource_id=task.resource_id,
                    request_id=task.request_id, notification_id=task.notification_id):
-        outcome = _fulfilment().handle(task, attempt)
-        return json_response(outcome.body(), outcome.status)
+        return _answer(_fulfilment().handle(task, attempt))
 
 
 def fulfill(request: flask.Request) -> flask.Response:

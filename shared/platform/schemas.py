@@ -130,14 +130,30 @@ def parse_request(payload: Any) -> CreatePaymentRequest:
     """Validate an already-parsed JSON value. Raises :class:`SchemaError` with the failing path."""
     if not isinstance(payload, dict):
         raise SchemaError("$", "the body must be a JSON object")
+    _check_method(payload)
+    request = _convert(payload)
+    _check_payer(request)
+    if (request.items is None) == (request.order_id is None):
+        raise SchemaError("$", "give either items (a new order) or order_id (pay an existing one)")
+    if request.order_id is not None and is_reserved_id(request.order_id):
+        raise SchemaError("$.order_id", "not an order id")
+    if request.items is not None:
+        _check_items(request.items)
+    return request
+
+
+def _check_method(payload: dict[str, Any]) -> None:
     method = payload.get("payment", {}).get("method") if isinstance(
         payload.get("payment"), dict) else None
     if method is None:
         raise SchemaError("$.payment.method", "Object missing required field `method`")
     if method not in SUPPORTED_METHODS:
         raise SchemaError("$.payment.method", f"unsupported payment method {str(method)[:20]!r}")
+
+
+def _convert(payload: dict[str, Any]) -> CreatePaymentRequest:
     try:
-        request = msgspec.convert(payload, CreatePaymentRequest)
+        return msgspec.convert(payload, CreatePaymentRequest)
     except msgspec.ValidationError as exc:
         message = str(exc)
         path = "$"
@@ -146,6 +162,10 @@ def parse_request(payload: Any) -> CreatePaymentRequest:
             path = rest.rstrip("`")
         # msgspec never echoes values in its messages, so this is safe to return and log.
         raise SchemaError(path, message) from None
+
+
+def _check_payer(request: CreatePaymentRequest) -> None:
+    """A payer for every method but Checkout Pro; boleto needs the payer in full."""
     if request.payer is None and not isinstance(request.payment, CheckoutProPayment):
         raise SchemaError("$.payer", "Object missing required field `payer`")
     if isinstance(request.payment, TicketPayment) and request.payment.payment_method_id == \
@@ -159,16 +179,13 @@ def parse_request(payload: Any) -> CreatePaymentRequest:
         if missing:
             raise SchemaError(f"$.payer.{missing[0]}", "boleto needs the payer's " +
                               ", ".join(missing))
-    if (request.items is None) == (request.order_id is None):
-        raise SchemaError("$", "give either items (a new order) or order_id (pay an existing one)")
-    if request.order_id is not None and is_reserved_id(request.order_id):
-        raise SchemaError("$.order_id", "not an order id")
-    if request.items is not None:
-        seen: set[str] = set()
-        for index, item in enumerate(request.items):
-            if is_reserved_id(item.product_id):
-                raise SchemaError(f"$.items[{index}].product_id", "not a product id")
-            if item.product_id in seen:
-                raise SchemaError(f"$.items[{index}].product_id", "duplicate product_id")
-            seen.add(item.product_id)
-    return request
+
+
+def _check_items(items: list[Item]) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if is_reserved_id(item.product_id):
+            raise SchemaError(f"$.items[{index}].product_id", "not a product id")
+        if item.product_id in seen:
+            raise SchemaError(f"$.items[{index}].product_id", "duplicate product_id")
+        seen.add(item.product_id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from shared.adapters import hooks
@@ -79,11 +80,25 @@ class Attempt:
         return self.number >= self.max_attempts
 
 
+class Handled(StrEnum):
+    """Where a delivery leaves its task (fulfill's entry point answers it with a status)."""
+
+    DONE = "done"    # finished (applied, ignored, dead-lettered): no more deliveries
+    RETRY = "retry"  # not finished: the queue delivers it again
+
+
+DONE, RETRY = Handled.DONE, Handled.RETRY
+
+
 @dataclass
 class Outcome:
-    status: int
-    result: str
+    handled: Handled
+    result: str  # what happened, as the answer's ``result`` says it
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.handled is Handled.DONE
 
     def body(self) -> dict[str, Any]:
         return {"result": self.result, **self.detail}
@@ -115,7 +130,7 @@ class Fulfilment:
     def handle(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         if task.topic not in HANDLED_TOPICS:
             log.info("task_ignored", "topic not handled", topic=task.topic)
-            return Outcome(200, "ignored")
+            return Outcome(DONE, "ignored")
         try:
             # No processed-id pre-read: named tasks already stop redeliveries, and applying a
             # fetched state twice changes nothing. The ids are recorded after the work.
@@ -144,7 +159,7 @@ class Fulfilment:
             outcome = self._finish_order(task, attempt)
         else:
             outcome = self._sync_container(task, attempt)
-        if outcome.status == 200 and task.notification_id:
+        if outcome.done and task.notification_id:
             self._ledger.mark_processed(task.notification_id, {
                 "topic": task.topic, "resource_id": task.resource_id,
                 "order_id": outcome.detail.get("order_id", "")}, self._clock())
@@ -161,10 +176,10 @@ class Fulfilment:
             return self._not_yet_known(task, attempt, f"unknown_{task.topic}",
                                        f"Mercado Pago does not know this {task.topic}")
         results = [self.sync_payment(pid, attempt, task) for pid in payment_ids]
-        failed = [r for r in results if r.status != 200]
+        failed = [r for r in results if not r.done]
         if failed:
             return failed[0]
-        return Outcome(200, "applied" if results else "nothing_to_do",
+        return Outcome(DONE, "applied" if results else "nothing_to_do",
                        {"payments": len(results)})
 
     def _fraud_alert(self, task: FulfilTask, attempt: Attempt) -> Outcome:
@@ -177,27 +192,27 @@ class Fulfilment:
         except ResourceNotFound:
             if not task.resource_signed:
                 log.warning("fraud_alert_unknown_payment", "fraud alert names an unknown payment")
-                return Outcome(200, "ignored_unknown_payment")
+                return Outcome(DONE, "ignored_unknown_payment")
             return self._not_yet_known(task, attempt, "unknown_payment",
                                        "Mercado Pago does not know this payment")
         order_id = payment.external_reference
         log.bind(payment_id=payment.id, order_id=order_id)
         if self._alerts is None or not order_id:
             log.info("payment_foreign", "fraud alert for a payment that is not ours")
-            return Outcome(200, "ignored_foreign_payment")
+            return Outcome(DONE, "ignored_foreign_payment")
         try:
             recorded = self._alerts.record(order_id, payment.id, self._clock())
         except OrderNotFound:
             if not task.resource_signed:
                 log.info("payment_foreign", "fraud alert for a payment that is not ours")
-                return Outcome(200, "ignored_foreign_payment")
+                return Outcome(DONE, "ignored_foreign_payment")
             return self._not_yet_known(task, attempt, "order_not_found",
                                        "no order matches the payment's external_reference")
         log.alert("fraud_alert", f"Mercado Pago raised a fraud alert on order {order_id}: do "
                   "not deliver it; cancel or refund it with mpctl, or clear a false alert with "
                   "mpctl order clear-fraud-alert", new=recorded.new)
         self.flush_events(order_id)
-        return Outcome(200, "applied", {"order_id": order_id, "fraud_alert": True})
+        return Outcome(DONE, "applied", {"order_id": order_id, "fraud_alert": True})
 
     def _not_yet_known(self, task: FulfilTask, attempt: Attempt, reason: str,
                        detail: str) -> Outcome:
@@ -205,7 +220,7 @@ class Fulfilment:
         keep it as a dead letter and stop the retries."""
         if attempt.number < self._settings.unknown_payment_max_attempts and not attempt.is_last:
             log.warning(reason, detail, attempt=attempt.number)
-            return Outcome(503, f"{reason}_retrying")
+            return Outcome(RETRY, f"{reason}_retrying")
         return self._dead_letter(task, attempt, reason, detail)
 
     def sync_payment(self, payment_id: str, attempt: Attempt, task: FulfilTask) -> Outcome:
@@ -218,7 +233,7 @@ class Fulfilment:
         log.bind(payment_id=payment.id, order_id=payment.external_reference)
         if not payment.external_reference:
             log.info("payment_foreign", "payment has no external_reference; not ours")
-            return Outcome(200, "ignored_foreign_payment")
+            return Outcome(DONE, "ignored_foreign_payment")
         now = self._clock()
         try:
             applied = self._orders.apply_payment(payment, now)
@@ -239,7 +254,7 @@ class Fulfilment:
             fulfilled = self._run_effects(payment.external_reference, payment, applied.order,
                                           fresh=applied.decision.fulfil) or fulfilled
         self.flush_events(payment.external_reference)
-        return Outcome(200, "applied", {"order_id": payment.external_reference,
+        return Outcome(DONE, "applied", {"order_id": payment.external_reference,
                                         "order_status": applied.after.value,
                                         "payment_status": payment.status,
                                         "fulfilled": fulfilled})
@@ -250,20 +265,20 @@ class Fulfilment:
             log.alert(ORPHAN_PAYMENT, "payment names an order this project does not have",
                       payment_status=payment.status, payment_amount=str(payment.amount),
                       payment_currency=payment.currency)
-        return Outcome(200, ORPHAN_PAYMENT, {"payment_status": payment.status})
+        return Outcome(DONE, ORPHAN_PAYMENT, {"payment_status": payment.status})
 
     def _finish_order(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         """What another process (mpctl) left for an order: its events and its fulfilment."""
         order = self._orders.get(task.resource_id)
         if order is None:
-            return Outcome(200, "ignored", {"reason": "order_not_found"})
+            return Outcome(DONE, "ignored", {"reason": "order_not_found"})
         payment_id = order.get("paid_by_payment_id") or order.get("last_payment_id")
         if not payment_id:
             self.flush_events(task.resource_id)
-            return Outcome(200, "applied", {"order_id": task.resource_id})
+            return Outcome(DONE, "applied", {"order_id": task.resource_id})
         # Re-applying the payment runs a pending fulfilment's hooks and flushes the events.
         outcome = self.sync_payment(str(payment_id), attempt, task)
-        if outcome.status == 200 and self._orders.claim_fulfilment(
+        if outcome.done and self._orders.claim_fulfilment(
                 task.resource_id, self._clock()) is not None:
             # No shop hooks here: a fulfilment another process left has nothing to run.
             self._orders.finish_fulfilment(task.resource_id, self._clock(), [])
@@ -347,16 +362,16 @@ class Fulfilment:
                 letter, "malformed_task", {"raw": raw[:2048].decode("utf-8", "replace")},
                 attempt.number, self._clock())
         except UNAVAILABLE:
-            return Outcome(503, "storage_unavailable")
+            return Outcome(RETRY, "storage_unavailable")
         log.error("dead_letter_recorded", "malformed fulfil task", reason="malformed_task")
-        return Outcome(200, "dead_lettered", {"reason": "malformed_task"})
+        return Outcome(DONE, "dead_lettered", {"reason": "malformed_task"})
 
     def _dead_letter(self, task: FulfilTask, attempt: Attempt, reason: str, detail: str) -> Outcome:
         letter = task.notification_id or f"{task.topic}-{task.resource_id}"
         self._ledger.record_dead_letter(letter, reason, task.as_dict(), attempt.number,
                                         self._clock(), detail)
         log.error("dead_letter_recorded", detail, reason=reason, attempt=attempt.number)
-        return Outcome(200, "dead_lettered", {"reason": reason})
+        return Outcome(DONE, "dead_lettered", {"reason": reason})
 
     def _failure(self, task: FulfilTask, attempt: Attempt, reason: str, exc: Exception) -> Outcome:
         log.error("fulfill_failed", f"fulfil attempt failed: {reason}", reason=reason,
@@ -367,4 +382,4 @@ class Fulfilment:
             except UNAVAILABLE:
                 log.alert("dead_letter_lost", "last attempt failed and the dead letter could "
                           "not be written", reason=reason, task=task.as_dict())
-        return Outcome(503, reason)
+        return Outcome(RETRY, reason)

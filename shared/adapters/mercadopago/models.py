@@ -62,23 +62,8 @@ class PaymentSnapshot:
 def _instructions(body: dict[str, Any]) -> dict[str, str]:
     """The buyer-facing data of an offline or challenged payment, flattened."""
     out: dict[str, str] = {}
-    poi = body.get("point_of_interaction") or {}
-    data = poi.get("transaction_data") or {} if isinstance(poi, dict) else {}
-    if isinstance(data, dict):
-        for key in ("qr_code", "qr_code_base64", "ticket_url"):
-            if data.get(key):
-                out[key] = str(data[key])
-        bank = data.get("bank_info") or {}
-        if isinstance(bank, dict):
-            for key, value in bank.items():
-                if isinstance(value, str | int) and value:
-                    out[f"bank_{key}"] = str(value)
-    details = body.get("transaction_details") or {}
-    if isinstance(details, dict):
-        if details.get("external_resource_url"):
-            out.setdefault("ticket_url", str(details["external_resource_url"]))
-        if details.get("financial_institution"):
-            out["financial_institution"] = str(details["financial_institution"])
+    _point_of_interaction(body, out)
+    _transaction_details(body, out)
     method = body.get("payment_method") or {}
     method_data = method.get("data") if isinstance(method, dict) else None
     if isinstance(method_data, dict) and method_data.get("reference_id"):
@@ -86,14 +71,46 @@ def _instructions(body: dict[str, Any]) -> dict[str, str]:
     barcode = body.get("barcode") or {}
     if isinstance(barcode, dict) and barcode.get("content"):
         out["barcode"] = str(barcode["content"])
+    _three_ds(body, out)
+    if body.get("date_of_expiration"):
+        out["expires_at"] = str(body["date_of_expiration"])
+    return out
+
+
+def _point_of_interaction(body: dict[str, Any], out: dict[str, str]) -> None:
+    """PIX's QR code and ticket, a bank transfer's bank data."""
+    poi = body.get("point_of_interaction") or {}
+    data = poi.get("transaction_data") or {} if isinstance(poi, dict) else {}
+    if not isinstance(data, dict):
+        return
+    for key in ("qr_code", "qr_code_base64", "ticket_url"):
+        if data.get(key):
+            out[key] = str(data[key])
+    bank = data.get("bank_info") or {}
+    if isinstance(bank, dict):
+        for key, value in bank.items():
+            if isinstance(value, str | int) and value:
+                out[f"bank_{key}"] = str(value)
+
+
+def _transaction_details(body: dict[str, Any], out: dict[str, str]) -> None:
+    """A ticket's URL (unless the point of interaction gave one) and its institution."""
+    details = body.get("transaction_details") or {}
+    if not isinstance(details, dict):
+        return
+    if details.get("external_resource_url"):
+        out.setdefault("ticket_url", str(details["external_resource_url"]))
+    if details.get("financial_institution"):
+        out["financial_institution"] = str(details["financial_institution"])
+
+
+def _three_ds(body: dict[str, Any], out: dict[str, str]) -> None:
+    """A card payment's 3-D Secure challenge."""
     three_ds = body.get("three_ds_info") or {}
     if isinstance(three_ds, dict) and three_ds.get("external_resource_url"):
         out["challenge_url"] = str(three_ds["external_resource_url"])
         if three_ds.get("creq"):
             out["creq"] = str(three_ds["creq"])
-    if body.get("date_of_expiration"):
-        out["expires_at"] = str(body["date_of_expiration"])
-    return out
 
 
 @dataclass(frozen=True)
