@@ -17,7 +17,7 @@ from shared.adapters.mercadopago.errors import ProviderUnavailable
 from shared.adapters.tasks import EnqueueError
 from shared.domain import events
 from shared.platform.secrets import MissingSecret
-from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.usecases.fulfilment import DONE, RETRY, Attempt, Fulfilment, FulfilTask
 from tests.support.fakes.world import ORDER, SHOP_URL, World, settings
 
 FIRST = Attempt(1, 5)
@@ -64,7 +64,7 @@ def test_an_approved_payment_pays_the_order_runs_the_hooks_once_and_marks_the_no
     world.order()
     pid = world.pay()
     outcome = fulfilment(world).handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (200, "applied")
+    assert (outcome.handled, outcome.result) == (DONE, "applied")
     assert outcome.detail == {"order_id": ORDER, "order_status": "paid",
                               "payment_status": "approved", "fulfilled": True}
     assert [(c.order_id, c.payment_id, str(c.amount)) for c in shipped] == [
@@ -78,28 +78,28 @@ def test_an_approved_payment_pays_the_order_runs_the_hooks_once_and_marks_the_no
 def test_a_task_without_notification_id_is_not_recorded_as_processed(world):
     world.order()
     pid = world.pay()
-    assert fulfilment(world).handle(task(pid, notification=""), FIRST).status == 200
+    assert fulfilment(world).handle(task(pid, notification=""), FIRST).handled is DONE
     assert world.memory.collection("processed_notifications") == {}
 
 
 def test_a_topic_not_handled_is_ignored(world):
     outcome = fulfilment(world).handle(task("1", topic="point_integration_wh"), FIRST)
-    assert (outcome.status, outcome.result) == (200, "ignored")
+    assert (outcome.handled, outcome.result) == (DONE, "ignored")
     assert world.ledger.processed("n1") is None
 
 
 def test_a_payment_without_external_reference_is_foreign(world):
     pid = world.pay(order_id="")
     outcome = fulfilment(world).handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (200, "ignored_foreign_payment")
+    assert (outcome.handled, outcome.result) == (DONE, "ignored_foreign_payment")
 
 
 def test_an_unknown_payment_is_retried_then_dead_lettered(world):
     ful = fulfilment(world, unknown_payment_max_attempts=3)
     assert ful.handle(task("424242"), Attempt(1, 10)).result == "unknown_payment_retrying"
-    assert ful.handle(task("424242"), Attempt(2, 10)).status == 503
+    assert ful.handle(task("424242"), Attempt(2, 10)).handled is RETRY
     outcome = ful.handle(task("424242"), Attempt(3, 10))
-    assert (outcome.status, outcome.result) == (200, "dead_lettered")
+    assert (outcome.handled, outcome.result) == (DONE, "dead_lettered")
     letter = world.ledger.dead_letter("n1")
     assert letter["reason"] == "unknown_payment" and letter["attempts"] == 3
     assert letter["task"]["resource_id"] == "424242"
@@ -115,7 +115,7 @@ def test_a_payment_naming_a_missing_order_of_our_form_is_kept_as_an_orphan(world
     pid = world.pay(order_id="ord_gone00000000000000000001")
     ful = fulfilment(world)
     outcome = ful.handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (200, "orphan_payment")
+    assert (outcome.handled, outcome.result) == (DONE, "orphan_payment")
     assert world.records.orphan(pid)["external_reference"] == "ord_gone00000000000000000001"
     assert [e["event"] for e in logged(capsys) if e["severity"] == "ALERT"] == ["orphan_payment"]
     ful.handle(task(pid, notification="n2"), FIRST)  # seen again: refreshed, no new alert
@@ -125,7 +125,7 @@ def test_a_payment_naming_a_missing_order_of_our_form_is_kept_as_an_orphan(world
 def test_a_payment_naming_a_missing_order_of_another_form_waits_for_it(world):
     pid = world.pay(order_id="shop-reference-17")
     outcome = fulfilment(world).handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (503, "order_not_found_retrying")
+    assert (outcome.handled, outcome.result) == (RETRY, "order_not_found_retrying")
     assert fulfilment(world).handle(task(pid), LAST).result == "dead_lettered"
     assert world.ledger.dead_letter("n1")["reason"] == "order_not_found"
 
@@ -189,7 +189,7 @@ def test_an_outage_is_retried_and_nothing_is_recorded(world, where, error, reaso
     else:
         world.gateway.fail_next("get_payment", error)
     outcome = fulfilment(world).handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (503, reason)
+    assert (outcome.handled, outcome.result) == (RETRY, reason)
     assert world.ledger.processed("n1") is None and world.ledger.dead_letter("n1") is None
     assert world.orders.get(ORDER)["status"] == "pending"
 
@@ -199,7 +199,7 @@ def test_contention_is_retried(world):
     pid = world.pay()
     world.orders.lose_races(8)
     outcome = fulfilment(world).handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (503, "contention")
+    assert (outcome.handled, outcome.result) == (RETRY, "contention")
     assert world.orders.get(ORDER)["status"] == "pending"
     assert fulfilment(world).handle(task(pid), FIRST).detail["order_status"] == "paid"
 
@@ -208,7 +208,7 @@ def test_contention_on_the_last_attempt_is_a_dead_letter(world):
     world.order()
     world.orders.lose_races(8)
     outcome = fulfilment(world).handle(task(world.pay()), LAST)
-    assert (outcome.status, outcome.result) == (200, "dead_lettered")
+    assert (outcome.handled, outcome.result) == (DONE, "dead_lettered")
     assert world.ledger.dead_letter("n1")["detail"] == "Contention"
 
 
@@ -218,7 +218,7 @@ def test_a_lost_dead_letter_on_the_last_attempt_is_an_alert_and_a_retry(world, c
     world.orders.fail_next("apply_payment", gexc.ServiceUnavailable("down"))
     world.ledger.fail_next("record_dead_letter", gexc.ServiceUnavailable("down"))
     outcome = fulfilment(world).handle(task(pid), LAST)
-    assert (outcome.status, outcome.result) == (503, "storage_unavailable")
+    assert (outcome.handled, outcome.result) == (RETRY, "storage_unavailable")
     assert "dead_letter_lost" in [e["event"] for e in logged(capsys)]
 
 
@@ -229,7 +229,7 @@ def test_a_missing_access_token_fails_closed_before_any_work(world):
         raise MissingSecret("secret MP_ACCESS_TOKEN is not configured")
 
     outcome = fulfilment(world, gateway=no_token).handle(task(world.pay()), FIRST)
-    assert (outcome.status, outcome.result) == (503, "not_configured")
+    assert (outcome.handled, outcome.result) == (RETRY, "not_configured")
     assert world.orders.get(ORDER)["status"] == "pending"
 
 
@@ -239,9 +239,9 @@ def test_a_queue_outage_while_sending_events_is_retried_and_the_event_stays_pend
     world.queue.fail_next("enqueue", EnqueueError("could not enqueue"))
     ful = fulfilment(world, merchant_webhook_url=SHOP_URL)
     outcome = ful.handle(task(pid), FIRST)
-    assert (outcome.status, outcome.result) == (503, "enqueue_failed")
+    assert (outcome.handled, outcome.result) == (RETRY, "enqueue_failed")
     assert [e["type"] for e in world.outbox.pending(ORDER)] == ["order.paid"]
-    assert ful.handle(task(pid), FIRST).status == 200  # the retry sends it
+    assert ful.handle(task(pid), FIRST).handled is DONE  # the retry sends it
     assert world.outbox.pending(ORDER) == []
 
 
@@ -302,7 +302,7 @@ def test_a_merchant_order_without_payments_has_nothing_to_do(world):
 def test_a_failing_payment_of_a_merchant_order_fails_the_task(world):
     world.gateway.add_merchant_order("79", ORDER, ("555",))
     outcome = fulfilment(world).handle(task("79", topic="merchant_order"), FIRST)
-    assert (outcome.status, outcome.result) == (503, "unknown_payment_retrying")
+    assert (outcome.handled, outcome.result) == (RETRY, "unknown_payment_retrying")
     assert world.ledger.processed("n1") is None
 
 
@@ -347,19 +347,19 @@ def test_a_fraud_alert_for_a_payment_of_no_order_of_ours_is_ignored(world):
                                                   FIRST).result == "ignored_foreign_payment"
 
 
-@pytest.mark.parametrize(("signed", "result", "status"), [
-    (True, "unknown_payment_retrying", 503), (False, "ignored_unknown_payment", 200)])
-def test_a_fraud_alert_for_an_unknown_payment(world, signed, result, status):
+@pytest.mark.parametrize(("signed", "result", "handled"), [
+    (True, "unknown_payment_retrying", RETRY), (False, "ignored_unknown_payment", DONE)])
+def test_a_fraud_alert_for_an_unknown_payment(world, signed, result, handled):
     outcome = fulfilment(world).handle(task("31337", topic="fraud_alert", signed=signed), FIRST)
-    assert (outcome.status, outcome.result) == (status, result)
+    assert (outcome.handled, outcome.result) == (handled, result)
 
 
-@pytest.mark.parametrize(("signed", "result", "status"), [
-    (True, "order_not_found_retrying", 503), (False, "ignored_foreign_payment", 200)])
-def test_a_fraud_alert_for_a_payment_whose_order_is_missing(world, signed, result, status):
+@pytest.mark.parametrize(("signed", "result", "handled"), [
+    (True, "order_not_found_retrying", RETRY), (False, "ignored_foreign_payment", DONE)])
+def test_a_fraud_alert_for_a_payment_whose_order_is_missing(world, signed, result, handled):
     pid = world.pay()  # its order was never created here
     outcome = fulfilment(world).handle(task(pid, topic="fraud_alert", signed=signed), FIRST)
-    assert (outcome.status, outcome.result) == (status, result)
+    assert (outcome.handled, outcome.result) == (handled, result)
 
 
 # -- hand-over tasks --------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def test_a_handoff_finishes_the_fulfilment_another_process_left(world, shipped):
     world.store(emit_events=True)  # fulfill's
     outcome = fulfilment(world, merchant_webhook_url=SHOP_URL).handle(
         task(ORDER, topic="order_handoff", notification=""), FIRST)
-    assert outcome.status == 200 and outcome.detail["fulfilled"] is True
+    assert outcome.done and outcome.detail["fulfilled"] is True
     assert [s.order_id for s in shipped] == [ORDER]
     assert world.orders.fulfilment(ORDER)["state"] == "done"
     assert world.outbox.pending(ORDER) == []
@@ -398,14 +398,14 @@ def test_a_handoff_finishes_the_fulfilment_another_process_left(world, shipped):
 def test_a_malformed_task_is_dead_lettered_once(world):
     ful = fulfilment(world)
     outcome = ful.reject_malformed(b'{"topic": 1', FIRST)
-    assert (outcome.status, outcome.result) == (200, "dead_lettered")
+    assert (outcome.handled, outcome.result) == (DONE, "dead_lettered")
     [letter] = world.memory.collection("dead_letters").values()
     assert letter["reason"] == "malformed_task" and letter["task"] == {"raw": '{"topic": 1'}
 
 
 def test_a_malformed_task_is_retried_while_storage_is_down(world):
     world.ledger.fail_next("record_dead_letter", gexc.ServiceUnavailable("down"))
-    assert fulfilment(world).reject_malformed(b"[]", FIRST).status == 503
+    assert fulfilment(world).reject_malformed(b"[]", FIRST).handled is RETRY
 
 
 def test_the_lease_is_not_claimed_by_a_fresh_transition_elsewhere(world, shipped):
