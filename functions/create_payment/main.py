@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import flask
 
+from shared.adapters.store.catalog import Catalog
 from shared.adapters.store.idempotency import IdempotencyStore, payload_hash
 from shared.adapters.store.limits import LimitStore
 from shared.adapters.store.orders import OrderRepository
@@ -61,8 +62,8 @@ def _checkout() -> Checkout:
         from shared.adapters.botcheck import BotCheck, recaptcha_assessor
 
         bot_check = BotCheck(s, recaptcha_assessor(s)).verify
-    return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds), db,
-                    mp_gateway, now, guard, bot_check)
+    return Checkout(s, OrderRepository(db), IdempotencyStore(db, s.idempotency_ttl_seconds),
+                    Catalog(db), mp_gateway, now, guard, bot_check)
 
 
 def _create(request: flask.Request) -> flask.Response:

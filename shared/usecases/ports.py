@@ -32,6 +32,8 @@ if TYPE_CHECKING:
         PreferenceRequest,
         RefundResult,
     )
+    from shared.adapters.store.catalog import Product
+    from shared.adapters.store.idempotency import BeginResult, Replay
     from shared.adapters.store.orders import ApplyResult
     from shared.adapters.tasks import HttpTask
     from shared.usecases.fraud_alerts import Recorded
@@ -70,6 +72,8 @@ class OrderStore(FulfilmentMarkers, Protocol):
     def finish_fulfilment(self, order_id: str, now: datetime, effects: list[str]) -> None: ...
 
     def record_orphan(self, snap: PaymentSnapshot, now: datetime) -> bool: ...
+
+    def remember_attempt_key(self, order_id: str, key: str) -> None: ...
 
 
 class Ledger(Protocol):
@@ -163,3 +167,26 @@ class ReconcileStore(Protocol):
 
     def expire(self, order: dict[str, Any], read_at: Any, now: datetime,
                ttl_from_creation: bool) -> bool: ...
+
+
+class Catalog(Protocol):
+    """The product catalog (adapter: ``store.catalog.Catalog``): the well-formed products
+    among ``ids``; unknown or malformed ones are left out."""
+
+    def load(self, ids: list[str]) -> dict[str, Product]: ...
+
+
+class IdempotencyRecords(Protocol):
+    """Records of ``Idempotency-Key`` requests (adapter: ``store.idempotency.IdempotencyStore``).
+    ``ref`` names a record for the order store's atomic batch, with ``completion``'s fields."""
+
+    def ref(self, key_digest: str) -> Any: ...
+
+    def begin(self, key_digest: str, body_digest: str, new_order_id: str,
+              now: datetime) -> BeginResult: ...
+
+    def replay(self, key_digest: str, body_digest: str) -> Replay | None: ...
+
+    def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def fail(self, key_digest: str) -> None: ...

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shared.adapters.mercadopago.gateway import MercadoPagoGateway
+    from shared.adapters.store.catalog import Catalog
+    from shared.adapters.store.idempotency import IdempotencyStore
     from shared.adapters.store.ledger import Ledger
     from shared.adapters.store.operator_records import OperatorRecords
     from shared.adapters.store.orders import OrderRepository
@@ -15,8 +17,10 @@ if TYPE_CHECKING:
     from shared.adapters.tasks import TaskQueue
     from shared.usecases import ports
     from shared.usecases.fraud_alerts import FraudAlerts
+    from tests.support.fakes.catalog import FakeCatalog
     from tests.support.fakes.fraud_alerts import FakeFraudAlerts
     from tests.support.fakes.gateway import FakeGateway
+    from tests.support.fakes.idempotency import FakeIdempotency
     from tests.support.fakes.ledger import FakeLedger
     from tests.support.fakes.operator_records import FakeOperatorRecords
     from tests.support.fakes.orders import FakeOrderStore
@@ -56,4 +60,13 @@ def operator_records(real: OperatorRecords,
 
 def reconcile_stores(real: ReconcileStore,
                      fake: FakeReconcileStore) -> list[ports.ReconcileStore]:
+    return [real, fake]
+
+
+def catalogs(real: Catalog, fake: FakeCatalog) -> list[ports.Catalog]:
+    return [real, fake]
+
+
+def idempotency_records(real: IdempotencyStore,
+                        fake: FakeIdempotency) -> list[ports.IdempotencyRecords]:
     return [real, fake]

@@ -59,7 +59,12 @@ class FakeOrderStore(Faults):
         self._defer_effects = defer_effects
         self._has_effects = has_effects and not defer_effects
         self._lost_races = 0
-        self.idempotency_updates: list[tuple[Any, dict[str, Any]]] = []
+
+    def _complete(self, idempotency: tuple[Any, dict[str, Any]]) -> None:
+        """The request record's completion, in the same write as the attempt (the adapter's
+        batch): ``idempotency[0]`` is what ``FakeIdempotency.ref`` returned."""
+        (collection, doc_id), fields = idempotency
+        self._update(collection, doc_id, fields)
 
     def lose_races(self, commits: int) -> None:
         """The next ``commits`` commits of a transition find another writer came first."""
@@ -116,14 +121,14 @@ class FakeOrderStore(Faults):
             "last_payment_id": attempt["id"], "last_payment": dict(attempt),
             "payment_ids": _union(order.get("payment_ids"), [attempt["id"]]), "updated_at": now})
         if idempotency is not None:
-            self.idempotency_updates.append(idempotency)
+            self._complete(idempotency)
 
     def record_checkout(self, order_id: str, checkout: dict[str, Any], now: datetime,
                         idempotency: tuple[Any, dict[str, Any]] | None) -> None:
         self._check("record_checkout")
         self._update(ORDERS, order_id, {"checkout": dict(checkout), "updated_at": now})
         if idempotency is not None:
-            self.idempotency_updates.append(idempotency)
+            self._complete(idempotency)
 
     # -- fulfil ---------------------------------------------------------------------------
     def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
@@ -226,6 +231,13 @@ class FakeOrderStore(Faults):
         self._check("finish_fulfilment")
         self._update(FULFILMENTS, order_id, {"state": "done", "done_at": now,
                                              "effects": list(effects)})
+
+    def remember_attempt_key(self, order_id: str, key: str) -> None:
+        self._check("remember_attempt_key")
+        order = self._orders.get(order_id)
+        if order is None:
+            raise gexc.NotFound(f"{ORDERS}/{order_id}")  # type: ignore[no-untyped-call]
+        order["attempt_keys"] = _union(order.get("attempt_keys"), [key])
 
     def record_orphan(self, snap: PaymentSnapshot, now: datetime) -> bool:
         self._check("record_orphan")
