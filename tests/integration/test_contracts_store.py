@@ -16,7 +16,9 @@ from google.api_core import exceptions as gexc
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.orders import OrderNotFound
 from shared.usecases import ports
+from tests.support.fakes.catalog import FakeCatalog
 from tests.support.fakes.fraud_alerts import FakeFraudAlerts
+from tests.support.fakes.idempotency import FakeIdempotency
 from tests.support.fakes.ledger import FakeLedger
 from tests.support.fakes.memory import Memory
 from tests.support.fakes.operator_records import FakeOperatorRecords
@@ -39,6 +41,9 @@ class Backend:
     records: ports.OperatorRecords
     alerts: ports.FraudAlertStore
     reconcile: ports.ReconcileStore
+    catalog: ports.Catalog
+    idempotency: ports.IdempotencyRecords
+    write: Any  # (collection, doc_id, fields): seed a document as another writer would
     read: Any  # (collection, doc_id) -> dict | None
 
 
@@ -47,10 +52,13 @@ def _fake() -> Backend:
     return Backend("fake", FakeOrderStore(memory),
                    lambda **flags: FakeOrderStore(memory, **flags), FakeLedger(memory, 7),
                    FakeOutbox(memory), FakeOperatorRecords(memory), FakeFraudAlerts(memory),
-                   FakeReconcileStore(memory), memory.read)
+                   FakeReconcileStore(memory), FakeCatalog(memory), FakeIdempotency(memory, 3600),
+                   lambda c, d, f: memory.collection(c).__setitem__(d, dict(f)), memory.read)
 
 
 def _firestore(request: pytest.FixtureRequest) -> Backend:
+    from shared.adapters.store.catalog import Catalog
+    from shared.adapters.store.idempotency import IdempotencyStore
     from shared.adapters.store.ledger import Ledger
     from shared.adapters.store.operator_records import OperatorRecords
     from shared.adapters.store.orders import OrderRepository
@@ -69,7 +77,9 @@ def _firestore(request: pytest.FixtureRequest) -> Backend:
 
     return Backend("firestore", OrderRepository(db),
                    lambda **flags: OrderRepository(db, **flags), Ledger(db, 7), Outbox(db),
-                   OperatorRecords(db), FraudAlerts(db), ReconcileStore(db), read)
+                   OperatorRecords(db), FraudAlerts(db), ReconcileStore(db), Catalog(db),
+                   IdempotencyStore(db, 3600),
+                   lambda c, d, f: db.collection(c).document(d).set(f), read)
 
 
 @pytest.fixture(params=["fake", "firestore"])
@@ -345,3 +355,59 @@ def test_an_abandoned_order_expires_once_unless_it_changed_since_it_was_read(bac
     backend.orders.record_attempt("ord_b", {"id": "7", "status": "pending"}, NOW, None)
     assert backend.reconcile.expire(b, b_read, NOW, ttl_from_creation=True) is False
     assert backend.orders.get("ord_b")["status"] == "pending"
+
+
+# -- checkout's stores ----------------------------------------------------------------------
+def test_the_catalog_loads_only_well_formed_products(backend):
+    backend.write("products", "tee", {"title": "Tee", "unit_price": "59.9", "currency": "brl",
+                                      "active": True, "category_id": "fashion"})
+    backend.write("products", "mug", {"title": "Mug", "unit_price": "10.00", "currency": "BRL"})
+    backend.write("products", "free", {"title": "Free", "unit_price": "0", "currency": "BRL"})
+    backend.write("products", "bad", {"title": "Bad", "unit_price": "ten", "currency": "BRL"})
+    backend.write("products", "odd", {"title": "Odd", "unit_price": "1.00", "currency": "REAL"})
+    found = backend.catalog.load(["tee", "mug", "free", "bad", "odd", "none"])
+    assert sorted(found) == ["mug", "tee"]
+    tee = found["tee"]
+    assert (tee.unit_price, tee.currency, tee.active, tee.category_id) == (
+        Decimal("59.90"), "BRL", True, "fashion")
+    assert found["mug"].active is False and found["mug"].category_id is None
+
+
+def test_an_idempotency_key_starts_once_then_is_in_progress_reused_or_replayed(backend):
+    from shared.adapters.store.idempotency import InProgress, KeyReused, Replay, Started
+
+    idem = backend.idempotency
+    assert idem.begin("k1", "body-a", "ord_first", NOW) == Started("ord_first", resumed=False)
+    assert isinstance(idem.begin("k1", "body-a", "ord_other", NOW), InProgress)
+    assert isinstance(idem.begin("k1", "body-b", "ord_other", NOW), KeyReused)
+    assert idem.replay("k1", "body-a") is None  # not completed
+    backend.orders.create_draft(_order("ord_first"))
+    backend.orders.record_attempt("ord_first", {"id": "9001", "status": "approved"}, NOW,
+                                  (idem.ref("k1"), idem.completion(201, {"order_id": "ord_first"})))
+    assert idem.replay("k1", "body-a") == Replay(201, {"order_id": "ord_first"})
+    assert idem.replay("k1", "body-b") is None
+    assert idem.begin("k1", "body-a", "ord_other", NOW) == Replay(201, {"order_id": "ord_first"})
+
+
+def test_a_failed_or_abandoned_key_resumes_the_same_order_and_an_expired_one_starts_over(
+        backend):
+    from shared.adapters.store.idempotency import Started
+
+    idem = backend.idempotency
+    idem.begin("k2", "body", "ord_first", NOW)
+    idem.fail("k2")
+    assert idem.begin("k2", "body", "ord_other", NOW) == Started("ord_first", resumed=True)
+    later = NOW + timedelta(minutes=1)  # the owner's in-progress window ran out
+    assert idem.begin("k2", "body", "ord_other", later) == Started("ord_first", resumed=True)
+    expired = NOW + timedelta(hours=2)  # past the record's TTL (3600 s here)
+    assert idem.begin("k2", "body", "ord_new", expired) == Started("ord_new", resumed=False)
+    idem.fail("k-never-begun")  # nothing to mark, no error
+
+
+def test_a_repayment_remembers_its_attempt_key_once(backend):
+    backend.orders.create_draft({**_order(), "attempt_keys": ["mp-1"]})
+    backend.orders.remember_attempt_key("ord_c1", "mp-2")
+    backend.orders.remember_attempt_key("ord_c1", "mp-2")
+    assert backend.orders.get("ord_c1")["attempt_keys"] == ["mp-1", "mp-2"]
+    with pytest.raises(gexc.NotFound):
+        backend.orders.remember_attempt_key("ord_none", "mp-3")
