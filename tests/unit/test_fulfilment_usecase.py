@@ -417,3 +417,17 @@ def test_the_lease_is_not_claimed_by_a_fresh_transition_elsewhere(world, shipped
     second = fulfilment(world).handle(task(pid, notification="n2"), FIRST)
     assert first.detail["fulfilled"] and not second.detail["fulfilled"]
     assert len(shipped) == 1 and world.clock.now - timedelta(seconds=1) < world.clock.now
+
+
+def test_a_stale_fetch_never_moves_the_order_back(world, shipped):
+    world.order()
+    pid = world.pay()
+    approved = world.gateway.get_payment(pid)
+    ful = fulfilment(world)
+    ful.handle(task(pid), FIRST)
+    world.gateway.set_status(pid, "refunded", "refunded", refunded_amount=approved.amount)
+    assert ful.handle(task(pid, notification="n2"), FIRST).detail["order_status"] == "refunded"
+    world.gateway.payments[pid] = approved  # a lagging read answers the older state
+    outcome = ful.handle(task(pid, notification="n3"), FIRST)
+    assert outcome.detail["order_status"] == "refunded" and outcome.detail["fulfilled"] is False
+    assert len(shipped) == 1
