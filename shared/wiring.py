@@ -110,6 +110,7 @@ def checkout() -> Checkout:
     would be left to fulfill (``defer_effects``)."""
     from datetime import UTC, datetime
 
+    from shared.adapters.store.catalog import Catalog
     from shared.adapters.store.idempotency import IdempotencyStore
     from shared.adapters.store.limits import LimitStore
     from shared.usecases.attempt_limits import AttemptGuard, card_reader
@@ -129,8 +130,8 @@ def checkout() -> Checkout:
 
         bot_check = BotCheck(s, recaptcha_assessor(s)).verify
     return Checkout(s, order_repository(defer_effects=True),
-                    IdempotencyStore(db, s.idempotency_ttl_seconds), db, mp_gateway, now, guard,
-                    bot_check)
+                    IdempotencyStore(db, s.idempotency_ttl_seconds), Catalog(db), mp_gateway, now,
+                    guard, bot_check)
 
 
 def intake() -> Intake:
@@ -163,13 +164,14 @@ def fulfilment(handoff: bool = False) -> Fulfilment:
 
 def operations() -> Operations:
     """Operator actions (mpctl): transitions applied here are delivered by fulfill."""
+    from shared.adapters.store.operator_records import OperatorRecords
     from shared.usecases.operations import Operations
 
     return Operations(order_repository(defer_effects=True), fulfilment(handoff=True),
-                      mp_gateway)
+                      mp_gateway, OperatorRecords(firestore_db()))
 
 
 def reconciler() -> Reconciler:
     from shared.usecases.reconcile import Reconciler
 
-    return Reconciler(settings(), firestore_db(), mp_gateway, task_queue)
+    return Reconciler.on_firestore(settings(), firestore_db(), mp_gateway, task_queue)

@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 
 from shared.adapters.mercadopago.errors import ProviderError
-from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.requests import (
     PayerInfo,
@@ -35,11 +34,8 @@ from shared.adapters.mercadopago.requests import (
     PreferenceCreated,
     PreferenceRequest,
 )
-from shared.adapters.store.attempts import remember_attempt
-from shared.adapters.store.catalog import load_products
 from shared.adapters.store.client import UNAVAILABLE
-from shared.adapters.store.idempotency import IdempotencyStore, key_hash
-from shared.adapters.store.orders import OrderRepository
+from shared.adapters.store.idempotency import key_hash
 from shared.domain.errors import (
     ConcurrentChange,
     DomainError,
@@ -84,6 +80,7 @@ from shared.usecases.checkout_plan import (
     price_items,
     price_stored,
 )
+from shared.usecases.ports import Catalog, IdempotencyRecords, OrderStore, PaymentGateway
 
 T = TypeVar("T")
 
@@ -154,10 +151,10 @@ class Checkout:
     def __init__(
         self,
         settings: Settings,
-        orders: OrderRepository,
-        idempotency: IdempotencyStore,
-        db: Any,
-        gateway: Callable[[], MercadoPagoGateway],
+        orders: OrderStore,
+        idempotency: IdempotencyRecords,
+        catalog: Catalog,
+        gateway: Callable[[], PaymentGateway],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         guard: AttemptGuard | None = None,
         bot_check: Callable[[str | None], None] | None = None,
@@ -167,7 +164,7 @@ class Checkout:
         self._settings = settings
         self._orders = orders
         self._idempotency = idempotency
-        self._db = db
+        self._catalog = catalog
         self._gateway = gateway
         self._clock = clock
 
@@ -175,7 +172,7 @@ class Checkout:
     def price_new(self, request: CreatePaymentRequest, order_id: str) -> PricedOrder:
         assert request.items is not None
         check_quantities(request.items)
-        products = load_products(self._db, [i.product_id for i in request.items])
+        products = self._catalog.load([i.product_id for i in request.items])
         return price_items(order_id, request.items, products)
 
     def price_existing(self, order_id: str, payment: Payment) -> PricedOrder:
@@ -240,7 +237,7 @@ class Checkout:
             if step is DraftStep.CREATE:
                 return self._orders.create_draft(self._draft(priced, mp_key))
             if step is DraftStep.REMEMBER_KEY:
-                remember_attempt(self._orders.ref(priced.order_id), mp_key)
+                self._orders.remember_attempt_key(priced.order_id, mp_key)
         except UNAVAILABLE as exc:
             if key_digest is not None:
                 self._idempotency.fail(key_digest)
@@ -335,7 +332,7 @@ class Checkout:
         categories: dict[str, str | None] = dict(priced.categories or {})
         if priced.categories is None:
             with contextlib.suppress(*UNAVAILABLE):
-                products = load_products(self._db, [line["product_id"] for line in priced.items])
+                products = self._catalog.load([line["product_id"] for line in priced.items])
                 categories = {pid: p.category_id for pid, p in products.items()}
         items = []
         for line in priced.items:
@@ -364,7 +361,7 @@ class Checkout:
             idempotency_key=payment_key(priced.order_id, request.payment),
             payer_email=request.payer.email if request.payer else None)
 
-    def _call(self, action: Callable[[MercadoPagoGateway], T]) -> T:
+    def _call(self, action: Callable[[PaymentGateway], T]) -> T:
         """Call Mercado Pago, mapping its failures to the API's error contract."""
         try:
             gateway = self._gateway()

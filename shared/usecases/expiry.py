@@ -13,7 +13,7 @@ deleted by Firestore TTL, only when nothing can still pay it.
 Reconcile decides while it checks pending orders (it has just searched Mercado Pago for the
 order's payments) and, before its oldest-first pass, checks the orders whose last recorded
 attempt is still live, so that junk orders can never starve a real one
-(``live_pending_orders``).
+(``ReconcileStore.live_pending_orders``).
 
 An expired order gets ``expires_at`` = expiry + ``EXPIRED_ORDER_KEEP`` (the TTL field). A
 payment approved later still reaches it: ``shared.domain.orders.decide`` makes it ``paid`` without
@@ -27,21 +27,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions as gexc
-from google.cloud import firestore
-
 from shared.adapters.mercadopago.models import PaymentSnapshot
-from shared.adapters.store import outbox
-from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.adapters.store.orders import ORDERS
-from shared.domain.money import to_decimal
+from shared.domain.expiry import EXPIRED_ORDER_KEEP, LIVE
 from shared.domain.orders import OrderStatus
-from shared.platform import log
 from shared.platform.config import Settings
 
-# Payment states that may still end in an approved payment (or are one).
-LIVE = ("pending", "in_process", "authorized", "approved")
-EXPIRED_ORDER_KEEP = timedelta(days=30)
+__all__ = ["EXPIRED_ORDER_KEEP", "LIVE", "expires_after", "should_expire"]
 
 
 def expires_after(order: dict[str, Any], settings: Settings) -> datetime | None:
@@ -68,43 +59,3 @@ def should_expire(order: dict[str, Any], at_mercado_pago: Iterable[PaymentSnapsh
     if order.get("checkout"):
         return not payments
     return not any(p.status in LIVE for p in payments)
-
-
-def expire(db: firestore.Client, order: dict[str, Any], read_at: Any, now: datetime,
-           ttl_from_creation: bool) -> bool:
-    """Cancel the expired order with its ``order.cancelled`` event, unless it changed since it
-    was read (``read_at``: the snapshot's update time). True when it was cancelled."""
-    order_id = str(order["order_id"])
-    ref = db.collection(ORDERS).document(order_id)
-    batch = db.batch()
-    batch.update(ref, {
-        "status": OrderStatus.CANCELLED.value, "updated_at": now, "expired_at": now,
-        "expires_at": now + EXPIRED_ORDER_KEEP,
-        "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,
-                                          "by": "expiry"}])},
-        option=db.write_option(last_update_time=read_at))
-    outbox.stage(db, batch, outbox.new_event(
-        "order.cancelled", order_id, str(order.get("last_payment_id") or ""),
-        to_decimal(order["amount"]), str(order["currency"])), now,
-        ttl_from_creation=ttl_from_creation)
-    try:
-        batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
-    except (gexc.FailedPrecondition, gexc.NotFound, gexc.AlreadyExists):
-        return False  # it changed meanwhile: the next run looks again
-    log.info("order_expired", "abandoned order cancelled", order_id=order_id,
-             checkout_pro=bool(order.get("checkout")))
-    return True
-
-
-def live_pending_orders(db: firestore.Client, threshold: datetime,
-                        limit: int) -> list[tuple[dict[str, Any], Any]]:
-    """Pending orders whose last recorded attempt is still live, newest first (older ones are
-    also reached by reconcile's oldest-first pass): the ones a lost notification leaves
-    behind. Junk orders (no attempt, or refused ones) are never among them, however many."""
-    query = (db.collection(ORDERS)
-             .where(filter=firestore.FieldFilter("status", "==", OrderStatus.PENDING.value))
-             .where(filter=firestore.FieldFilter("last_payment.status", "in", list(LIVE)))
-             .where(filter=firestore.FieldFilter("created_at", "<=", threshold))
-             .order_by("created_at", direction=firestore.Query.DESCENDING).limit(limit))
-    return [(d.to_dict() or {}, d.update_time)
-            for d in query.stream(retry=RETRY, timeout=CALL_TIMEOUT)]

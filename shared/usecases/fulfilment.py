@@ -21,21 +21,18 @@ from typing import Any
 from shared.adapters import hooks
 from shared.adapters.mercadopago import topics
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
-from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import UNAVAILABLE
-from shared.adapters.store.ledger import Ledger
-from shared.adapters.store.orders import Contention, OrderNotFound, OrderRepository
-from shared.adapters.store.outbox import Outbox
-from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.adapters.store.orders import Contention, OrderNotFound
+from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.domain import events
 from shared.domain.anomalies import ORPHAN_PAYMENT, is_order_id
 from shared.platform import log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
 from shared.usecases import fraud_alerts
-from shared.usecases.fraud_alerts import FraudAlerts
 from shared.usecases.handoff import ORDER_HANDOFF_TOPIC
+from shared.usecases.ports import FraudAlertStore, Ledger, OrderStore, Outbox, PaymentGateway, TaskQueue
 
 # The fulfil task's topics: Mercado Pago's (project names) and mpctl's hand-over.
 HANDLED_TOPICS = topics.PROJECT_TOPICS | {ORDER_HANDOFF_TOPIC}
@@ -111,13 +108,13 @@ class Fulfilment:
     def __init__(
         self,
         settings: Settings,
-        orders: OrderRepository,
+        orders: OrderStore,
         ledger: Ledger,
-        gateway: Callable[[], MercadoPagoGateway],
+        gateway: Callable[[], PaymentGateway],
         queue: Callable[[], TaskQueue],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         outbox: Outbox | None = None,
-        alerts: FraudAlerts | None = None,
+        alerts: FraudAlertStore | None = None,
         handoff: bool = False,
     ) -> None:
         self._settings = settings
@@ -264,9 +261,7 @@ class Fulfilment:
 
     def _orphan(self, payment: PaymentSnapshot, now: datetime) -> Outcome:
         """Our order-id form, but no such order: keep it for an operator, never drop it."""
-        from shared.adapters.store.anomalies import record_orphan
-
-        if record_orphan(self._orders.db, payment, now):
+        if self._orders.record_orphan(payment, now):
             log.alert(ORPHAN_PAYMENT, "payment names an order this project does not have",
                       payment_status=payment.status, payment_amount=str(payment.amount),
                       payment_currency=payment.currency)
@@ -296,7 +291,7 @@ class Fulfilment:
         if self._handoff:
             from shared.usecases.handoff import hand_over
 
-            hand_over(self._settings, self._queue(), self._outbox, self._orders.db, order_id)
+            hand_over(self._settings, self._queue(), self._outbox, self._orders, order_id)
             return
         if not self._settings.merchant_webhook_url:
             return

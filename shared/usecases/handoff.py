@@ -11,30 +11,29 @@ running the same command twice hands it over once.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from shared.adapters.store.orders import FULFILMENTS
-from shared.adapters.store.outbox import Outbox
-from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.platform import log
 from shared.platform.config import Settings
+from shared.usecases.ports import FulfilmentMarkers, Outbox, TaskQueue
 
 ORDER_HANDOFF_TOPIC = "order_handoff"  # not a Mercado Pago topic (the Orders API uses "order")
 
 
-def pending_work(outbox: Outbox, db: Any, order_id: str) -> list[str]:
+def pending_work(outbox: Outbox, markers: FulfilmentMarkers, order_id: str) -> list[str]:
     """Ids of the order's unsent events, plus ``fulfilment`` if its effects are not done."""
     work = sorted(str(e["event_id"]) for e in outbox.pending(order_id))
-    marker = db.collection(FULFILMENTS).document(order_id).get()
-    if marker.exists and (marker.to_dict() or {}).get("state") != "done":
+    marker = markers.fulfilment(order_id)
+    if marker is not None and marker.get("state") != "done":
         work.append("fulfilment")
     return work
 
 
-def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, db: Any,
+def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, markers: FulfilmentMarkers,
               order_id: str) -> str | None:
-    """Queue one fulfil task for the order if anything is pending; returns the task id."""
-    work = pending_work(outbox, db, order_id)
+    """Queue one fulfil task for the order if anything is pending; returns the task id.
+    ``markers``: where fulfilment markers are read (the order store)."""
+    work = pending_work(outbox, markers, order_id)
     if not work:
         return None
     if not settings.fulfill_url:

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.adapters.mercadopago import signature, topics
 from shared.adapters.mercadopago.signature import SignatureFailure
-from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.domain.errors import (
     EnqueueFailed,
     InvalidSignature,
@@ -32,6 +32,7 @@ from shared.domain.errors import (
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
+from shared.usecases.ports import TaskQueue
 
 HANDLED_TOPICS = topics.PROJECT_TOPICS
 MAX_RESOURCE_ID = 64

@@ -17,16 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from shared.adapters.mercadopago.errors import ProviderRejected, ProviderUnavailable, ResourceNotFound
-from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.refund_errors import refund_refusal
 from shared.adapters.mercadopago.requests import RefundResult
-from shared.adapters.store import anomalies as anomaly_store
-from shared.adapters.store import refund_log
-from shared.adapters.store.orders import OrderRepository
 from shared.domain.money import format_amount, quantize
 from shared.domain.orders import OrderStatus
 from shared.platform import log
 from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.usecases.ports import OperatorRecords, OrderStore, PaymentGateway
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
 CANCELLABLE_PAYMENT_STATES = ("pending", "in_process", "authorized")
@@ -52,10 +49,11 @@ def refund_key(payment_id: str, amount: Decimal | None, already: Decimal) -> str
 
 
 class Operations:
-    def __init__(self, orders: OrderRepository, fulfilment: Fulfilment,
-                 gateway: Callable[[], MercadoPagoGateway],
+    def __init__(self, orders: OrderStore, fulfilment: Fulfilment,
+                 gateway: Callable[[], PaymentGateway], records: OperatorRecords,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._orders = orders
+        self._records = records
         self._fulfilment = fulfilment
         self._gateway = gateway
         self._clock = clock
@@ -76,7 +74,7 @@ class Operations:
         if amount is not None:
             amount = quantize(amount)
         if not again:
-            earlier = refund_log.recent(self._orders.db, order_id, amount, self._clock())
+            earlier = self._records.recent_refund(order_id, amount, self._clock())
             if earlier is not None:
                 return OperationResult(order_id, "refund", {
                     "repeated": True, "refund_id": earlier.get("refund_id"),
@@ -101,7 +99,7 @@ class Operations:
                  refund_status=refund.status)
         done = {"refund_id": refund.id, "amount": format_amount(refund.amount),
                 "refund_status": refund.status, "payment_id": payment_id}
-        refund_log.remember(self._orders.db, order_id, amount, done, self._clock())
+        self._records.remember_refund(order_id, amount, done, self._clock())
         applied = self._sync(payment_id)
         if refund.status == "in_process":
             # Held in contingency (PIX): pending, not refused. The order follows when
@@ -111,8 +109,8 @@ class Operations:
         return OperationResult(order_id, "refund", {**done, **applied})
 
     def _is_pix(self, payment_id: str) -> bool:
-        stored = self._orders.db.collection("payments").document(payment_id).get()
-        return bool(stored.exists and (stored.to_dict() or {}).get("payment_method_id") == "pix")
+        stored = self._records.payment(payment_id)
+        return bool(stored and stored.get("payment_method_id") == "pix")
 
     def _refund_at_mercado_pago(self, payment_id: str, amount: Decimal | None, key: str,
                                 pix: bool) -> RefundResult:
@@ -127,8 +125,7 @@ class Operations:
 
     def refund_payment(self, payment_id: str) -> OperationResult:
         """Refund an approved orphan payment (see shared.domain.anomalies) in full."""
-        db = self._orders.db
-        orphan = anomaly_store.get_orphan(db, payment_id)
+        orphan = self._records.orphan(payment_id)
         if orphan is None:
             raise OperationError("not_an_orphan", f"payment {payment_id} is not a recorded "
                                  "orphan payment (see mpctl anomalies list); refund orders "
@@ -144,7 +141,7 @@ class Operations:
                                               payment.payment_method_id == "pix")
         done = {"refund_id": refund.id, "amount": format_amount(refund.amount),
                 "refund_status": refund.status}
-        anomaly_store.mark_orphan_refunded(db, payment_id, done, self._clock())
+        self._records.mark_orphan_refunded(payment_id, done, self._clock())
         log.info("orphan_refunded", "orphan payment refunded", payment_id=payment_id,
                  refund_id=refund.id, refund_status=refund.status)
         return OperationResult(str(orphan.get("external_reference") or ""), "refund_payment",

@@ -29,20 +29,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.cloud import firestore
-
-from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
-from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.adapters.store.orders import ORDERS, PAYMENTS
-from shared.adapters.store.outbox import Outbox
-from shared.adapters.tasks import HttpTask, TaskQueue
+from shared.adapters.tasks import HttpTask
 from shared.platform import log
 from shared.platform.config import Settings
-from shared.usecases.expiry import expire, live_pending_orders, should_expire
+from shared.usecases.expiry import should_expire
 from shared.usecases.handoff import hand_over
+from shared.usecases.ports import (
+    FulfilmentMarkers,
+    Outbox,
+    PaymentGateway,
+    ReconcileStore,
+    TaskQueue,
+)
 
-STATE = "reconcile_state"
 PAGE = 100
 SAVE_EVERY = 2.0  # seconds between cursor saves within a run
 OVERLAP = timedelta(minutes=1)
@@ -95,16 +95,32 @@ def mp_time(moment: datetime) -> str:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, db: firestore.Client,
-                 gateway: Callable[[], MercadoPagoGateway], queue: Callable[[], TaskQueue],
+    def __init__(self, settings: Settings, store: ReconcileStore,
+                 gateway: Callable[[], PaymentGateway], queue: Callable[[], TaskQueue],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *, outbox: Outbox,
+                 markers: FulfilmentMarkers) -> None:
         self._settings = settings
-        self._db = db
+        self._store = store
         self._gateway = gateway
         self._queue = queue
         self._clock = clock
         self._monotonic = monotonic
+        self._outbox = outbox  # an expired order's event, handed over to fulfill
+        self._markers = markers
+
+    @classmethod
+    def on_firestore(cls, settings: Settings, db: Any, gateway: Callable[[], PaymentGateway],
+                     queue: Callable[[], TaskQueue],
+                     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                     monotonic: Callable[[], float] = time.monotonic) -> Reconciler:
+        """The reconciler on the Firestore adapters of ``db``."""
+        from shared.adapters.store.orders import OrderRepository
+        from shared.adapters.store.outbox import Outbox as FirestoreOutbox
+        from shared.adapters.store.reconcile_store import ReconcileStore as FirestoreStore
+
+        return cls(settings, FirestoreStore(db), gateway, queue, clock, monotonic,
+                   outbox=FirestoreOutbox(db), markers=OrderRepository(db))
 
     def run(self, since: timedelta | None = None, *, new_window: bool = False) -> ReconcileReport:
         """One bounded run. ``since``: cover the window ``[now - since, now]`` (continuing an
@@ -131,18 +147,17 @@ class Reconciler:
 
     # -- sweep 1: payments updated in a window ----------------------------------------------
     def _scheduled_sweep(self, now: datetime, deadline: float, report: ReconcileReport) -> bool:
-        ref = self._db.collection(STATE).document("payments")
-        state = ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {}
+        state = self._store.cursor("payments")
         cursor = self._scheduled_cursor(now, state)
         report.window_start, report.window_end = mp_time(cursor.resume_from), mp_time(now)
 
         def save(c: Cursor, done: bool) -> None:
             # A covered window resumes from its end (minus OVERLAP, as Mercado Pago's search
             # may lag); an uncovered one exactly where it stopped.
-            ref.set({"resume_from": now if done else c.resume_from,
-                     "seen_at_resume": [] if done else sorted(c.seen_at_resume),
-                     "truncated": not done, "updated_at": now},
-                    retry=RETRY, timeout=CALL_TIMEOUT)
+            self._store.save_cursor("payments", {
+                "resume_from": now if done else c.resume_from,
+                "seen_at_resume": [] if done else sorted(c.seen_at_resume),
+                "truncated": not done, "updated_at": now})
 
         return self._sweep(cursor, now, deadline, report, save)
 
@@ -160,8 +175,7 @@ class Reconciler:
     def _window_sweep(self, now: datetime, since: timedelta, new_window: bool, deadline: float,
                       report: ReconcileReport) -> bool:
         report.mode = "window"
-        ref = self._db.collection(STATE).document("window")
-        state = ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {}
+        state = self._store.cursor("window")
         start = max(now - since, now - MAX_LOOKBACK)
         w_start, resume = state.get("start"), state.get("resume_from")
         end = now
@@ -178,9 +192,9 @@ class Reconciler:
         report.window_start, report.window_end = mp_time(w_start), mp_time(end)
 
         def save(c: Cursor, done: bool) -> None:
-            ref.set({"start": w_start, "end": end, "resume_from": c.resume_from,
-                     "seen_at_resume": sorted(c.seen_at_resume), "done": done,
-                     "updated_at": now}, retry=RETRY, timeout=CALL_TIMEOUT)
+            self._store.save_cursor("window", {
+                "start": w_start, "end": end, "resume_from": c.resume_from,
+                "seen_at_resume": sorted(c.seen_at_resume), "done": done, "updated_at": now})
 
         return self._sweep(cursor, end, deadline, report, save)
 
@@ -240,41 +254,33 @@ class Reconciler:
         """Oldest pending orders first, from the cursor, until out of time; wraps around once
         every pending order past the threshold has been looked at."""
         threshold = now - timedelta(minutes=self._settings.reconcile_pending_after_minutes)
-        cursor_ref = self._db.collection(STATE).document("pending_orders")
-        after = (cursor_ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {}).get("after")
+        after = self._store.cursor("pending_orders").get("after")
         # First the orders a lost notification leaves behind (shared/usecases/expiry.py): however many
         # abandoned orders exist, these are checked in this run.
         seen: set[str] = set()
-        for order, _read_at in live_pending_orders(self._db, threshold, LIVE_FIRST):
+        for order, _read_at in self._store.live_pending_orders(threshold, LIVE_FIRST):
             if self._monotonic() >= deadline:
                 break
             self._check_order(order, now, report)
             seen.add(str(order["order_id"]))
         exhausted = False
         while self._monotonic() < deadline:
-            query = (self._db.collection(ORDERS)
-                     .where(filter=firestore.FieldFilter("status", "==", "pending"))
-                     .where(filter=firestore.FieldFilter("created_at", "<=", threshold))
-                     .order_by("created_at").limit(PAGE))
-            if after is not None:
-                query = query.start_after({"created_at": after})
-            docs = list(query.stream(retry=RETRY, timeout=CALL_TIMEOUT))
+            docs = self._store.pending_orders(threshold, after, PAGE)
             out_of_time = False
-            for doc in docs:
+            for order, read_at in docs:
                 if self._monotonic() >= deadline:
                     out_of_time = True
                     break
-                order = doc.to_dict() or {}
                 if order.get("order_id") not in seen:
                     page = self._check_order(order, now, report)
-                    self._expire_if_abandoned(order, page, doc.update_time, now, report)
+                    self._expire_if_abandoned(order, page, read_at, now, report)
                 after = order.get("created_at")
             if out_of_time:
                 break
             if len(docs) < PAGE:
                 exhausted, after = True, None
                 break
-        cursor_ref.set({"after": after, "updated_at": now}, retry=RETRY, timeout=CALL_TIMEOUT)
+        self._store.save_cursor("pending_orders", {"after": after, "updated_at": now})
         return exhausted
 
     def _check_order(self, order: dict[str, Any], now: datetime,
@@ -294,9 +300,11 @@ class Reconciler:
                              read_at: Any, now: datetime, report: ReconcileReport) -> None:
         if not should_expire(order, page, now, self._settings):
             return
-        if expire(self._db, order, read_at, now, ttl_from_creation=True):
+        if self._store.expire(order, read_at, now, ttl_from_creation=True):
+            log.info("order_expired", "abandoned order cancelled", order_id=order["order_id"],
+                     checkout_pro=bool(order.get("checkout")))
             report.orders_expired += 1
-            hand_over(self._settings, self._queue(), Outbox(self._db), self._db,
+            hand_over(self._settings, self._queue(), self._outbox, self._markers,
                       str(order["order_id"]))
 
     # -- both ------------------------------------------------------------------------------
@@ -306,9 +314,7 @@ class Reconciler:
         mine = [snap for snap in snaps if snap.external_reference]
         if not mine:
             return
-        refs = [self._db.collection(PAYMENTS).document(snap.id) for snap in mine]
-        stored = {doc.id: doc.to_dict() for doc in self._db.get_all(
-            refs, retry=RETRY, timeout=CALL_TIMEOUT) if doc.exists}
+        stored = self._store.stored_payments([snap.id for snap in mine])
         for snap in mine:
             self._compare_and_enqueue(snap, stored.get(snap.id), report)
 

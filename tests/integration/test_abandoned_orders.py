@@ -48,7 +48,7 @@ def test_a_lost_notification_is_found_before_5000_junk_orders(
         "RECONCILE_TIME_BUDGET_SECONDS": "3", "RECONCILE_PENDING_AFTER_MINUTES": "15"})
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
-    reconciler = Reconciler(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
+    reconciler = Reconciler.on_firestore(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
 
     # An empty payments window: only the pending-order pass can find the payment. Runs are
     # bounded by time, not count: on a loaded machine a 3-second run may end before its pending

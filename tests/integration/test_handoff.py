@@ -72,16 +72,16 @@ def test_hand_over_queues_one_named_task_per_pending_state(db):
     settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "FULFILL_URL": "https://f.example",
                                   "TASKS_SERVICE_ACCOUNT": "t@p.iam.gserviceaccount.com"})
     queue = _Queue()
-    outbox = Outbox(db)
-    assert hand_over(settings, queue, outbox, db, "order-1") is None  # nothing pending
+    outbox, markers = Outbox(db), OrderRepository(db)
+    assert hand_over(settings, queue, outbox, markers, "order-1") is None  # nothing pending
     OrderRepository(db, defer_effects=True).apply_payment(APPROVED, datetime.now(UTC))
-    first = hand_over(settings, queue, outbox, db, "order-1")
-    assert first is not None and hand_over(settings, queue, outbox, db, "order-1") == first
+    first = hand_over(settings, queue, outbox, markers, "order-1")
+    assert first is not None and hand_over(settings, queue, outbox, markers, "order-1") == first
     [task] = queue.tasks.values()
     assert json.loads(task.body)["topic"] == "order_handoff" and task.url == "https://f.example"
     assert task.oidc_service_account == "t@p.iam.gserviceaccount.com"
     outbox.mark_sent(outbox.pending("order-1")[0]["event_id"], datetime.now(UTC))
-    assert hand_over(settings, queue, outbox, db, "order-1") not in (None, first)  # marker left
+    assert hand_over(settings, queue, outbox, markers, "order-1") not in (None, first)  # marker left
 
 
 hook_calls: list[str] = []

@@ -63,7 +63,7 @@ def test_runs_are_bounded_resume_where_they_stopped_and_never_enqueue_twice(
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     # the emulator's queue lives in its own project: aim the queue path at it
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
-    reconciler = Reconciler(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
+    reconciler = Reconciler.on_firestore(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
 
     corrected: list[str] = []
     runs = 0
@@ -98,7 +98,7 @@ def test_sweep_finds_an_old_payment_updated_now(services, firestore_project, fir
         "RECONCILE_WINDOW_MINUTES": "60", "RECONCILE_PENDING_AFTER_MINUTES": "100000"})
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
-    reconciler = Reconciler(settings, firestore_emulator.client(firestore_project),
+    reconciler = Reconciler.on_firestore(settings, firestore_emulator.client(firestore_project),
                             lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
     report = reconciler.run()
     assert report.corrected == [old]
@@ -114,7 +114,7 @@ def _reconciler(sim, tasks, firestore_project, firestore_emulator, monkeypatch,
     _warm(db)
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
-    return Reconciler(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
+    return Reconciler.on_firestore(settings, db, lambda: gateway(TOKEN, sim.url, 5.0), lambda: queue)
 
 
 def test_repeated_since_runs_move_through_a_window_larger_than_one_run(
@@ -175,7 +175,7 @@ def test_payments_sharing_one_instant_are_all_covered_once_across_runs(
     _warm(db)
     queue = TaskQueue(firestore_project, "us-central1", tasks.grpc_target)
     monkeypatch.setattr(queue, "queue_path", lambda q: tasks.queue_path(q))
-    reconciler = Reconciler(settings, db, lambda: fake, lambda: queue)  # type: ignore[arg-type]
+    reconciler = Reconciler.on_firestore(settings, db, lambda: fake, lambda: queue)  # type: ignore[arg-type]
     corrected: list[str] = []
     for _ in range(6):
         report = reconciler.run(since=timedelta(hours=1))

@@ -47,3 +47,13 @@ def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
             category_id=str(data["category_id"]) if data.get("category_id") else None,
         )
     return found
+
+
+class Catalog:
+    """The catalog on Firestore, behind the ``Catalog`` port of the use cases."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def load(self, ids: list[str]) -> dict[str, Product]:
+        return load_products(self._db, ids)

@@ -288,6 +288,18 @@ class OrderRepository:
             {"state": "done", "done_at": now, "effects": effects},
             retry=RETRY, timeout=CALL_TIMEOUT)
 
+    def remember_attempt_key(self, order_id: str, key: str) -> None:
+        """Add a Mercado Pago idempotency key to the order's attempts (a re-payment)."""
+        from shared.adapters.store.attempts import remember_attempt
+
+        remember_attempt(self.ref(order_id), key)
+
+    def record_orphan(self, snap: PaymentSnapshot, now: datetime) -> bool:
+        """Keep a payment naming an order-id this project does not have; True when new."""
+        from shared.adapters.store.anomalies import record_orphan
+
+        return record_orphan(self._db, snap, now)
+
 
 __all__ = ["Anomaly", "ApplyResult", "Contention", "OrderNotFound", "OrderRepository",
            "order_state", "shows_as_last_payment"]
