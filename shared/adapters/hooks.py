@@ -45,8 +45,9 @@ def load(spec: str) -> tuple[Hook, ...]:
     return tuple(hooks)
 
 
-def configured() -> tuple[Hook, ...]:
-    return load(settings().order_paid_hooks)
+def configured(spec: str | None = None) -> tuple[Hook, ...]:
+    """The hooks ``spec`` names (the process's ``ORDER_PAID_HOOKS`` when not given)."""
+    return load(settings().order_paid_hooks if spec is None else spec)
 
 
 def reset() -> None:

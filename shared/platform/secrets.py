@@ -17,10 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 API_READ_SECONDS = 3.0
 
+
+if TYPE_CHECKING:
+    from shared.platform.config import Settings
 
 class SecretError(RuntimeError):
     """Base class: a secret the function needs is not available."""
@@ -163,24 +166,28 @@ class SecretReader:
             return self._client
 
 
-_reader: SecretReader | None = None
+_readers: dict[tuple[float, str | None], SecretReader] = {}
 _reader_lock = threading.Lock()
 
 
-def reader() -> SecretReader:
-    """The instance's reader, configured from the settings on first use."""
-    global _reader
-    with _reader_lock:
-        if _reader is None:
-            from shared.platform.config import settings  # config imports this module
+def reader(settings: Settings | None = None) -> SecretReader:
+    """The instance's reader for ``settings`` (the process's settings when not given): one per
+    cache TTL and Secret Manager endpoint, created on first use and kept for the instance.
 
-            s = settings()
-            _reader = SecretReader(s.secret_cache_ttl_seconds, s.secret_manager_emulator_host)
-        return _reader
+    Use cases pass the settings they were built with, so they never read the environment."""
+    if settings is None:
+        from shared.platform.config import settings as current  # config imports this module
+
+        settings = current()
+    key = (settings.secret_cache_ttl_seconds, settings.secret_manager_emulator_host)
+    with _reader_lock:
+        found = _readers.get(key)
+        if found is None:
+            found = _readers[key] = SecretReader(*key)
+        return found
 
 
 def reset() -> None:
-    """Forget the reader and its cached values (``shared.wiring.reset``)."""
-    global _reader
+    """Forget the readers and their cached values (``shared.wiring.reset``)."""
     with _reader_lock:
-        _reader = None
+        _readers.clear()

@@ -395,7 +395,7 @@ class Checkout:
     def _test_mode(self) -> bool:
         from shared.platform.secrets import reader
 
-        token = reader().get(self._settings.mp_access_token) or ""
+        token = reader(self._settings).get(self._settings.mp_access_token) or ""
         return token.startswith("TEST-")
 
     def _commit(

@@ -321,7 +321,7 @@ class Fulfilment:
             currency=str(marker.get("currency") or order.get("currency")),
             items=tuple(order.get("items", [])))
         effects: list[str] = []
-        for hook in hooks.configured():
+        for hook in hooks.configured(self._settings.order_paid_hooks):
             hook(paid)
             effects.append(f"hook:{getattr(hook, '__name__', 'hook')}")
         self._orders.finish_fulfilment(order_id, self._clock(), effects)
@@ -329,7 +329,7 @@ class Fulfilment:
         return True
 
     def _send_event(self, event: dict[str, Any]) -> None:
-        secret = reader().require(self._settings.merchant_webhook_secret)
+        secret = reader(self._settings).require(self._settings.merchant_webhook_secret)
         created_at = event.get("created_at")
         created = int(created_at.timestamp()) if isinstance(created_at, datetime) else int(
             self._clock().timestamp())

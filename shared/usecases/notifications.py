@@ -142,7 +142,7 @@ class Intake:
         found = []
         for ref in (self._settings.mp_webhook_secret, self._settings.mp_webhook_secret_previous):
             try:
-                value = reader().get(ref)
+                value = reader(self._settings).get(ref)
             except SecretError:
                 log.error("secret_unavailable", f"{ref.name} could not be read")
                 value = None

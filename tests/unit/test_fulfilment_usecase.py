@@ -37,7 +37,7 @@ def shipped(monkeypatch: pytest.MonkeyPatch) -> list[PaidOrder]:
     def ship(order: PaidOrder) -> None:
         calls.append(order)
 
-    monkeypatch.setattr(hooks, "configured", lambda: (ship,))
+    monkeypatch.setattr(hooks, "configured", lambda spec=None: (ship,))
     return calls
 
 
@@ -149,7 +149,7 @@ def test_a_fulfilment_whose_hook_failed_is_finished_by_a_later_task(world, monke
         if len(calls) == 1:
             raise RuntimeError("shop down")
 
-    monkeypatch.setattr(hooks, "configured", lambda: (flaky,))
+    monkeypatch.setattr(hooks, "configured", lambda spec=None: (flaky,))
     with pytest.raises(RuntimeError):
         fulfilment(world).handle(task(pid), FIRST)
     assert world.orders.fulfilment(ORDER)["state"] == "pending"
