@@ -1,10 +1,34 @@
 # The two commands: `make dev` runs the whole system locally, `make test` runs every check.
 # Both install what they need into .venv (and the infra tool venvs) on first use.
 
-PYTHON ?= python3
+# Tests run on the deployed runtime's Python (Terraform's `runtime = "python312"`; pyproject's
+# requires-python, ruff's target-version and mypy's python_version name it too, and
+# tests/infra/test_python_version.py checks they agree). PYTHON=... overrides the search.
+PYTHON_VERSION := 3.12
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell sh tools/find_python.sh $(PYTHON_VERSION))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PYVERSION = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHON_FOUND := $(call PYVERSION,$(PYTHON))
+VENV_FOUND := $(call PYVERSION,$(PY))
+
+ifneq ($(PYTHON_FOUND),$(PYTHON_VERSION))
+$(warning ******** NOT THE DEPLOYED PYTHON: $(PYTHON) is Python $(or $(PYTHON_FOUND),?), the functions \
+	run on $(PYTHON_VERSION); the venv and the tests use it anyway. Install Python $(PYTHON_VERSION) \
+	(e.g. `pyenv install $(PYTHON_VERSION)`) or set PYTHON=/path/to/python$(PYTHON_VERSION). ********)
+# pyproject's requires-python names the deployed version: let pip install on this one anyway
+EDITABLE_FLAGS := --ignore-requires-python
+endif
+
+# A venv on another Python than $(PYTHON) (e.g. made before the switch to $(PYTHON_VERSION)) is made anew.
+ifneq ($(VENV_FOUND),$(PYTHON_FOUND))
+$(STAMP): venv-python-changed
+.PHONY: venv-python-changed
+venv-python-changed: ;
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help venv dev test test-python lint typecheck unit integration e2e bench load smoke \
@@ -19,10 +43,15 @@ help:
 	@echo "              faults: --mp-faults --drop-notifications --kill N)"
 
 $(STAMP): requirements.in requirements.txt requirements-dev.txt
+	@if [ -x $(PY) ] && [ "$(VENV_FOUND)" != "$(PYTHON_FOUND)" ]; then \
+		echo "$(VENV) is Python $(or $(VENV_FOUND),?), not $(PYTHON_FOUND) ($(PYTHON)): making it anew"; \
+		rm -rf $(VENV); \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(EDITABLE_FLAGS) -e . \
+		--config-settings editable_mode=compat
 	touch $@
 
 venv: $(STAMP)

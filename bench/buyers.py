@@ -38,7 +38,8 @@ from typing import Any
 
 import requests
 
-from local.stack import MP_PUBLIC_KEY, LocalStack, process_group_members
+from local.processes import process_group_members
+from local.stack import MP_PUBLIC_KEY, LocalStack
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from local.stack import HOST, REPO_ROOT, free_ports, process_group_members, tail_file
+from local.console import tail_file
+from local.processes import free_ports, process_group_members
+from local.stack import HOST, REPO_ROOT
 
 POLL_INTERVAL = 0.005  # seconds between connection attempts while the server starts
 START_TIMEOUT = 60.0  # seconds from spawn to the first good answer, at most

@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local.console import say, tail_file
+from local.processes import Terminated, free_ports, terminate_on_signals
 from local.seed import seed
 from local.stack import (
     HOST,
@@ -42,19 +44,14 @@ from local.stack import (
     REPO_ROOT,
     STATE_FILE,
     LocalStack,
-    ServiceSpec,
-    StackError,
     StackOptions,
     StackPorts,
     StackUrls,
-    Terminated,
     default_run_dir,
-    free_ports,
     function_env,
-    say,
     start_stack,
-    terminate_on_signals,
 )
+from local.supervisor import ServiceSpec, StackError
 
 TEST_CARD: dict[str, Any] = {
     "card_number": "5031433215406351",
@@ -346,8 +343,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_tails(stack: LocalStack) -> None:
-    from local.stack import tail_file
-
     for spec in stack.services:
         tail = tail_file(stack.log_path(spec.name), 15)
         print(f"--- {spec.name} ---\n{tail}", file=sys.stderr, flush=True)

@@ -41,15 +41,9 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from local.stack import (
-    HOST,
-    PROJECT_ID,
-    REPO_ROOT,
-    ServiceSpec,
-    Stack,
-    Terminated,
-    terminate_on_signals,
-)
+from local.constants import HOST, PROJECT_ID, REPO_ROOT
+from local.processes import Terminated, terminate_on_signals
+from local.supervisor import ServiceSpec, Stack
 
 MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 JAR_RELATIVE = "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"

@@ -27,15 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.adapters import idtoken
 from shared.platform.config import GOOGLE_ISSUERS
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from local.stack import ServiceSpec, StackPorts, StackUrls
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
@@ -187,40 +182,6 @@ def serve(routes: Sequence[Route], host: str, certs_url: str) -> list[FrontEnd]:
         threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True,
                          name=f"frontend-{server.route.name}").start()
     return servers
-
-
-def frontend_service(ports: StackPorts, urls: StackUrls, python: str, env: Mapping[str, str],
-                     host: str, timeout: float) -> ServiceSpec:
-    """The stack's front end for fulfill (Cloud Tasks' account) and reconcile (the scheduler's):
-    public ports ``ports.fulfill``/``ports.reconcile``, functions on the internal ones."""
-    from local.stack import (
-        REPO_ROOT,
-        SCHEDULER_SERVICE_ACCOUNT,
-        TASKS_SERVICE_ACCOUNT,
-        ServiceSpec,
-    )
-
-    routes = [
-        f"fulfill,{ports.fulfill},{urls.fulfill_internal},{urls.fulfill},{TASKS_SERVICE_ACCOUNT}",
-        f"reconcile,{ports.reconcile},{urls.reconcile_internal},{urls.reconcile},"
-        f"{SCHEDULER_SERVICE_ACCOUNT}",
-    ]
-    argv = [python, "-m", "local.run_frontend", "--host", host, "--certs-url", urls.certs]
-    for route in routes:
-        argv += ["--route", route]
-    return ServiceSpec(
-        name="run_frontend",
-        argv=argv,
-        env=env,
-        cwd=REPO_ROOT,
-        ready_url=urls.fulfill + "/",  # both ports are bound before either answers
-        ready_status=401,  # no token: refused by the front end itself
-        timeout=timeout,
-        url=urls.fulfill,
-        stop_wave=0,
-        start_group="functions",
-        ports=(ports.fulfill, ports.reconcile),
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from local.stack import HOST, PROJECT_ID
+from local.constants import HOST, PROJECT_ID
 
 PRODUCTS: dict[str, dict[str, Any]] = {
     "demo-product": {

@@ -6,7 +6,8 @@
 #                   cdktf-cdktf-provider-time) + python-hcl2 + PyYAML
 #   .venv-checkov   checkov (its forked hcl2 clashes with python-hcl2)
 
-INFRA_PYTHON ?= python3
+# The tool venvs use the Makefile's PYTHON (the deployed runtime's version) when included by it.
+INFRA_PYTHON ?= $(or $(PYTHON),python3)
 INFRA_PY ?= .venv/bin/python
 TERRAFORM ?= terraform
 

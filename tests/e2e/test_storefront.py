@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from local.stack import LocalStack, free_ports
+from local.processes import free_ports
+from local.stack import LocalStack
 from tests.support.browser import screenshot
 from tests.support.e2e_client import StackClient
 

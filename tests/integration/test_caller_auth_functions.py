@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from local.stack import REPO_ROOT, find_functions_framework, free_ports
+from local.processes import free_ports
+from local.stack import REPO_ROOT, find_functions_framework
 from tests.support.idtokens import Minter, certs_server, unsigned
 
 FULFILL_AUD = "https://fulfill-123456789.us-central1.run.app"

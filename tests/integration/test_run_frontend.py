@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from local.processes import free_ports
 from local.run_frontend import Route, serve
-from local.stack import free_ports
 from tests.support.idtokens import MARKER, Minter, certs_server, unsigned
 
 AUD = "http://127.0.0.1:8083"

@@ -20,20 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from local.processes import free_ports
 from local.seed import PRODUCTS, seed
 from local.stack import (
     REPO_ROOT,
-    RestartPolicy,
-    ServiceDied,
-    ServiceSpec,
-    ServiceStartError,
-    Stack,
     StackOptions,
     StackPorts,
-    free_ports,
     function_env,
     standard_services,
 )
+from local.supervisor import RestartPolicy, ServiceDied, ServiceSpec, ServiceStartError, Stack
 from tests.support.stack_fixtures import (  # noqa: F401 - fixtures used below
     FirestoreEmulator,
     firestore_emulator,
@@ -264,7 +260,9 @@ def test_a_service_with_a_restart_policy_is_restarted_with_backoff(tmp_path: Pat
 SUPERVISOR = textwrap.dedent(
     """
     import json, sys
-    from local.stack import ServiceSpec, Stack, Terminated, say, terminate_on_signals
+    from local.console import say
+    from local.processes import Terminated, terminate_on_signals
+    from local.supervisor import ServiceSpec, Stack
     ports = json.loads(sys.argv[1])
     standin = sys.argv[2]
     services = [
@@ -662,16 +660,16 @@ def test_make_dev_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
 CONSOLE_STRESS = textwrap.dedent(
     """
     import sys, threading
-    from local import stack
+    from local.console import console_write, say
     console = sys.stdout.buffer
     def chatter():
         for _ in range(2000):
-            stack._console_write(console, b"svc | request: GET / 200")
+            console_write(console, b"svc | request: GET / 200")
     threads = [threading.Thread(target=chatter) for _ in range(3)]
     for t in threads:
         t.start()
     for i in range(2000):
-        stack.say(f"SUPERVISOR {i}")
+        say(f"SUPERVISOR {i}")
     for t in threads:
         t.join()
     """

@@ -27,17 +27,17 @@ from typing import Any
 import pytest
 
 from local.firestore_emulator import firestore_service, wipe
+from local.processes import free_ports
 from local.seed import seed
 from local.stack import (
     HOST,
     PROJECT_ID,
     LocalStack,
-    Stack,
     StackOptions,
     StackPorts,
-    free_ports,
     start_stack,
 )
+from local.supervisor import Stack
 
 # Short delays for end-to-end tests: the Cloud Tasks emulator's clock runs 10x faster, the
 # simulator settles pending payments after 0.3 s and retries webhooks after 0.2/0.5/1 s.
