@@ -495,7 +495,8 @@ def _iso(value: Any) -> str | None:
 
 def order_flags(order: dict[str, Any]) -> dict[str, Any]:
     """What an operator must act on: a standing fraud alert, a chargeback's status."""
-    from shared.usecases import disputes, fraud_alerts
+    from shared.domain import disputes
+    from shared.usecases import fraud_alerts
 
     return {"fraud_alert": fraud_alerts.public_view(order),
             "chargeback": disputes.public_view(order)}

@@ -20,10 +20,10 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.status import payment_rank
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.domain import disputes
 from shared.domain.events import event_id
 from shared.domain.money import format_amount, to_decimal
 from shared.domain.orders import Anomaly, Decision, OrderState, OrderStatus, PaymentState, decide
-from shared.usecases import disputes
 
 ORDERS = "orders"
 PAYMENTS = "payments"

@@ -10,21 +10,31 @@ later change sends one ``order.chargeback_updated`` event. The order's status st
 ``charged_back`` whatever the detail (states never regress): what a ``reimbursed`` order
 means for delivery is the shop's decision.
 
-Pure functions over plain values (no I/O): the order store calls them inside its batch.
+Pure functions over plain values (no I/O): the order store calls them inside its batch, with
+the payment as Mercado Pago reported it (anything with ``id``, ``status``, ``status_detail``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from shared.adapters.mercadopago.models import PaymentSnapshot
+from typing import Any, Protocol
 
 CHARGED_BACK = "charged_back"
 UPDATED_EVENT = "order.chargeback_updated"
 
 
-def chargeback_changes(order: dict[str, Any], snap: PaymentSnapshot, newer: bool,
+class DisputedPayment(Protocol):
+    """What a dispute needs of a payment (Mercado Pago's snapshot satisfies it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_detail(self) -> str: ...
+
+
+def chargeback_changes(order: dict[str, Any], snap: DisputedPayment, newer: bool,
                        now: datetime) -> tuple[dict[str, Any], bool]:
     """The order fields to write for this payment state, and whether an already charged-back
     order's dispute changed (an ``order.chargeback_updated`` event is due)."""
