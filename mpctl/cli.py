@@ -209,7 +209,8 @@ def cmd_dead_letters_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
-    from shared.adapters.store.dead_letters import list_dead_letters, replay
+    from shared.adapters.store.dead_letters import list_dead_letters
+    from shared.usecases.dead_letters import replay
 
     ctx = Context()
     ids = args.ids or ([d["id"] for d in list_dead_letters(ctx.db(), limit=args.limit)]

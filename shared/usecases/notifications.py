@@ -11,7 +11,6 @@ merchant order, are two tasks. Wire topic names map to the project's in
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -20,13 +19,14 @@ from typing import Any
 
 from shared.adapters.mercadopago import signature, topics
 from shared.adapters.mercadopago.signature import SignatureFailure
-from shared.adapters.tasks import EnqueueError, HttpTask, TaskQueue, task_id
+from shared.adapters.tasks import EnqueueError, TaskQueue
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
 from shared.platform.web import ApiError
+from shared.usecases import fulfil_task
+from shared.usecases.fulfil_task import FulfilTask
 
-HANDLED_TOPICS = topics.PROJECT_TOPICS
 MAX_RESOURCE_ID = 64
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _PAYMENT_ID = re.compile(r"[0-9]{1,20}")
@@ -184,24 +184,10 @@ class Intake:
     def enqueue(self, note: Notification) -> bool:
         if not self._settings.fulfill_url:
             raise ApiError(503, "not_configured", "FULFILL_URL is not configured")
-        name = task_id("n", note.key())
-        fields: dict[str, Any] = {"topic": note.topic, "resource_id": note.resource_id,
-                                  "notification_id": name[2:], "action": note.action,
-                                  "request_id": note.request_id}
-        if not note.resource_signed:
-            fields["resource_signed"] = False
-        body = json.dumps(fields, separators=(",", ":")).encode()
+        task = FulfilTask.for_notification(note.topic, note.resource_id, note.action,
+                                           note.request_id, note.key(), note.resource_signed)
         try:
-            return self._queue().enqueue(HttpTask(
-                queue=self._settings.fulfill_queue,
-                task_id=name,
-                url=self._settings.fulfill_url,
-                body=body,
-                headers={"Content-Type": "application/json"},
-                oidc_service_account=self._settings.tasks_service_account,
-                oidc_audience=self._settings.fulfill_auth_audience or self._settings.fulfill_url,
-                dispatch_deadline_seconds=60,
-            ))
+            return fulfil_task.enqueue(self._settings, self._queue(), task)
         except EnqueueError as exc:
             log.error("enqueue_failed", "could not queue the notification", error=str(exc))
             raise ApiError(503, "enqueue_failed", "could not queue the notification; retry",

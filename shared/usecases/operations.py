@@ -26,7 +26,8 @@ from shared.adapters.store.orders import OrderRepository
 from shared.domain.money import format_amount, quantize
 from shared.domain.orders import OrderStatus
 from shared.platform import log
-from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.usecases.fulfil_task import FulfilTask
+from shared.usecases.fulfilment import Attempt, Fulfilment
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
 CANCELLABLE_PAYMENT_STATES = ("pending", "in_process", "authorized")

@@ -21,8 +21,6 @@ running reconcile twice, or beside a late notification, enqueues nothing twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,9 +34,10 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.orders import ORDERS, PAYMENTS
 from shared.adapters.store.outbox import Outbox
-from shared.adapters.tasks import HttpTask, TaskQueue
+from shared.adapters.tasks import TaskQueue
 from shared.platform import log
 from shared.platform.config import Settings
+from shared.usecases import fulfil_task
 from shared.usecases.expiry import expire, live_pending_orders, should_expire
 from shared.usecases.handoff import hand_over
 
@@ -83,11 +82,6 @@ class Cursor:
 
     resume_from: datetime
     seen_at_resume: set[str] = field(default_factory=set)
-
-
-def fulfil_task_id(snap: PaymentSnapshot) -> str:
-    key = f"{snap.id}|{snap.status}|{snap.status_detail}|{snap.date_last_updated}"
-    return "r-" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def mp_time(moment: datetime) -> str:
@@ -318,17 +312,9 @@ class Reconciler:
                        stored.get("date_last_updated")) == (
                 snap.status, snap.status_detail, snap.date_last_updated):
             return
-        s = self._settings
-        task_id = fulfil_task_id(snap)
-        body = json.dumps({"topic": "payment", "resource_id": snap.id,
-                           "notification_id": task_id[2:], "action": "reconcile",
-                           "request_id": ""}, separators=(",", ":")).encode()
-        created = self._queue().enqueue(HttpTask(
-            queue=s.fulfill_queue, task_id=task_id, url=s.fulfill_url, body=body,
-            headers={"Content-Type": "application/json"},
-            oidc_service_account=s.tasks_service_account,
-            oidc_audience=s.fulfill_auth_audience or s.fulfill_url,
-            dispatch_deadline_seconds=60))
+        task = fulfil_task.FulfilTask.for_reconcile(snap.id, snap.status, snap.status_detail,
+                                                    snap.date_last_updated)
+        created = fulfil_task.enqueue(self._settings, self._queue(), task)
         if created:
             report.enqueued += 1
             report.corrected.append(snap.id)

@@ -248,3 +248,20 @@ def test_fulfill_malformed_task_is_dead_lettered_not_retried_forever(function_cl
     db = firestore_emulator.client(firestore_project)
     assert [d.to_dict()["reason"] for d in db.collection("dead_letters").stream()] == \
         ["malformed_task"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 5000 + b"]" * 5000,  # deep enough to exhaust the parser's recursion
+    b'{"topic": "payment", "resource_id": "\\ud800"}',  # a lone surrogate: not UTF-8
+    b'{"topic": "payment", "resource_id": {"a": 1}}',  # not a resource id
+], ids=["deep", "surrogate", "object_id"])
+def test_fulfill_body_that_can_never_decode_is_one_malformed_dead_letter(
+        function_client, firestore_project, firestore_emulator, raw):
+    client = function_client("fulfill", GOOGLE_CLOUD_PROJECT=firestore_project,
+                             MP_ACCESS_TOKEN="TEST-x",
+                             MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}")
+    r = client.post("/", data=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.get_json()["reason"] == "malformed_task"
+    db = firestore_emulator.client(firestore_project)
+    assert [d.to_dict()["reason"] for d in db.collection("dead_letters").stream()] == \
+        ["malformed_task"]
