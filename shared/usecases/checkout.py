@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
+from shared.adapters.mercadopago.conventions import is_test_credential, mp_datetime
 from shared.adapters.mercadopago.errors import ProviderError
 from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
@@ -126,11 +127,6 @@ def is_retry_of(order_id: str, payment: Payment, attempt_keys: tuple[str, ...]) 
     """A card attempt already made for this order (same order and single-use token): Mercado
     Pago answers it with the same payment, so it may be retried whatever the order's status."""
     return isinstance(payment, CardPayment) and payment_key(order_id, payment) in attempt_keys
-
-
-def mp_datetime(moment: datetime) -> str:
-    """Mercado Pago's date format: ISO 8601 with milliseconds and an offset."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]:
@@ -447,8 +443,7 @@ class Checkout:
     def _test_mode(self) -> bool:
         from shared.platform.secrets import reader
 
-        token = reader().get(self._settings.mp_access_token) or ""
-        return token.startswith("TEST-")
+        return is_test_credential(reader().get(self._settings.mp_access_token))
 
     def _commit(
         self, request: CreatePaymentRequest, priced: PricedOrder, payment: PaymentSnapshot,

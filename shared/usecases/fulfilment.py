@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.adapters import hooks
-from shared.adapters.mercadopago import topics
+from shared.adapters.mercadopago import webhooks
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
@@ -105,9 +105,9 @@ class Fulfilment:
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
-        if task.topic == topics.PAYMENT:
+        if task.topic == webhooks.PAYMENT:
             outcome = self.sync_payment(task.resource_id, attempt, task)
-        elif task.topic == topics.FRAUD_ALERT:
+        elif task.topic == webhooks.FRAUD_ALERT:
             outcome = self._fraud_alert(task, attempt)
         elif task.topic == ORDER_HANDOFF:
             outcome = self._finish_order(task, attempt)

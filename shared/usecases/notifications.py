@@ -6,7 +6,7 @@ Cheap on purpose: no Firestore, no Mercado Pago SDK. What the signature covers i
 a replay of it with another body, finds its task already there (``duplicate``), while two
 genuine notifications (each with its own ``x-request-id``), such as successive updates of one
 merchant order, are two tasks. Wire topic names map to the project's in
-:mod:`shared.adapters.mercadopago.topics`.
+:mod:`shared.adapters.mercadopago.webhooks`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.mercadopago import signature, topics
-from shared.adapters.mercadopago.signature import SignatureFailure
+from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago.webhooks import SignatureFailure
 from shared.adapters.tasks import EnqueueError, TaskQueue
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
@@ -60,9 +60,9 @@ def check_query_id(query: Mapping[str, str]) -> str | None:
     """The query ``data.id``, checked before any verification: ASCII, 1-64 characters, and
     present when the query's topic names its resource there."""
     data_id = query.get("data.id")
-    topic = topics.from_wire(query.get("type", ""))
+    topic = webhooks.from_wire(query.get("type", ""))
     if data_id is None:
-        if topic in topics.RESOURCE_IN_QUERY:
+        if topic in webhooks.RESOURCE_IN_QUERY:
             raise _reject(SignatureFailure.MALFORMED_DATA_ID, "data.id missing from the query")
         return None
     if not _RESOURCE_ID.fullmatch(data_id):
@@ -95,7 +95,7 @@ def parse(query: Mapping[str, str], headers: Mapping[str, str], body: Mapping[st
           ts: str) -> Notification | None:
     """The notification a verified request announces; None for a topic this project ignores."""
     wire = query.get("type") or (body.get("type") if isinstance(body.get("type"), str) else "")
-    topic = topics.from_wire(str(wire))
+    topic = webhooks.from_wire(str(wire))
     if topic is None:
         return None
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
@@ -109,7 +109,7 @@ def parse(query: Mapping[str, str], headers: Mapping[str, str], body: Mapping[st
     signed_key = "|".join(["signed", (query_id or "").lower(), request_id, ts])
     if query_id is not None:
         resource, resource_signed = query_id, True
-    elif topic == topics.FRAUD_ALERT:
+    elif topic == webhooks.FRAUD_ALERT:
         # Mercado Pago's documented fraud alert has no data.id: the payment is named only in
         # the body. Fulfil then records the alert only for a payment of one of our orders.
         payment_id = str(data.get("payment_id") or "")
@@ -166,7 +166,7 @@ class Intake:
     def verify(self, query: Mapping[str, str], headers: Mapping[str, str],
                data_id: str | None = None) -> str:
         """Raise 401 unless the x-signature is valid for the query's data.id; the signed ts."""
-        result = signature.verify(
+        result = webhooks.verify(
             headers.get("x-signature"),
             headers.get("x-request-id"),
             data_id if data_id is not None else query.get("data.id"),

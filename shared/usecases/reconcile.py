@@ -29,6 +29,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.adapters.mercadopago.conventions import mp_datetime, parse_mp_datetime
 from shared.adapters.mercadopago.gateway import MercadoPagoGateway
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
@@ -84,10 +85,6 @@ class Cursor:
     seen_at_resume: set[str] = field(default_factory=set)
 
 
-def mp_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
 class Reconciler:
     def __init__(self, settings: Settings, db: firestore.Client,
                  gateway: Callable[[], MercadoPagoGateway], queue: Callable[[], TaskQueue],
@@ -128,7 +125,7 @@ class Reconciler:
         ref = self._db.collection(STATE).document("payments")
         state = ref.get(retry=RETRY, timeout=CALL_TIMEOUT).to_dict() or {}
         cursor = self._scheduled_cursor(now, state)
-        report.window_start, report.window_end = mp_time(cursor.resume_from), mp_time(now)
+        report.window_start, report.window_end = mp_datetime(cursor.resume_from), mp_datetime(now)
 
         def save(c: Cursor, done: bool) -> None:
             # A covered window resumes from its end (minus OVERLAP, as Mercado Pago's search
@@ -169,7 +166,7 @@ class Reconciler:
                 w_start, cursor = start, Cursor(start)
         else:
             w_start, cursor = start, Cursor(start)
-        report.window_start, report.window_end = mp_time(w_start), mp_time(end)
+        report.window_start, report.window_end = mp_datetime(w_start), mp_datetime(end)
 
         def save(c: Cursor, done: bool) -> None:
             ref.set({"start": w_start, "end": end, "resume_from": c.resume_from,
@@ -193,15 +190,13 @@ class Reconciler:
             if left <= 0 or self._monotonic() >= deadline:
                 break
             limit = min(PAGE, left)
-            page, total = self._gateway().search_payments({
-                "range": "date_last_updated", "begin_date": mp_time(cursor.resume_from),
-                "end_date": mp_time(end), "sort": "date_last_updated", "criteria": "asc",
-                "limit": limit, "offset": offset})
+            page, total = self._gateway().search_payments_updated(
+                cursor.resume_from, end, limit=limit, offset=offset)
             report.pages += 1
             fresh: list[PaymentSnapshot] = []
             advanced = False
             for snap in page:
-                moment = _parse(snap.date_last_updated)
+                moment = parse_mp_datetime(snap.date_last_updated)
                 if moment is None or moment < cursor.resume_from:
                     fresh.append(snap)  # cannot order it: look at it, keep the cursor
                 elif moment > cursor.resume_from:
@@ -225,7 +220,7 @@ class Reconciler:
             offset = 0 if advanced else offset + len(page)
         save(cursor, done)
         report.window_done = done
-        report.covered_until = mp_time(end if done else cursor.resume_from)
+        report.covered_until = mp_datetime(end if done else cursor.resume_from)
         return done
 
     # -- sweep 2: orders still pending past the threshold ---------------------------------
@@ -276,10 +271,7 @@ class Reconciler:
         report.orders_checked += 1
         created = order.get("created_at")
         begin = created - ORDER_SEARCH_SLACK if isinstance(created, datetime) else now - MAX_LOOKBACK
-        page, _ = self._gateway().search_payments({
-            "external_reference": order["order_id"], "range": "date_created",
-            "begin_date": mp_time(begin), "end_date": mp_time(now),
-            "sort": "date_last_updated", "criteria": "desc", "limit": 10})
+        page = self._gateway().search_order_payments(str(order["order_id"]), begin, now)
         self._compare_and_enqueue_many(page, report)
         return page
 
@@ -321,12 +313,3 @@ class Reconciler:
         else:
             report.already_queued += 1
 
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from functions_framework import create_app
 from local.cloudtasks_emulator import start_emulator
 from local.secretmanager_fake import start_fake
 from local.seed import seed
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 
 SECRET_NAME = "projects/demo-mp-local/secrets/mp-webhook-secret"
 
@@ -71,7 +71,7 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., o
 
 def _signed(data_id: str, secret: str) -> tuple[dict[str, str], str]:
     rid, ts = str(uuid.uuid4()), str(int(time.time()))
-    v1 = signature.sign(secret, data_id, rid, ts)
+    v1 = webhooks.sign(secret, data_id, rid, ts)
     body = json.dumps({"id": int(time.time() * 1e6), "type": "payment",
                        "action": "payment.updated", "data": {"id": data_id}})
     return {"x-signature": f"ts={ts},v1={v1}", "x-request-id": rid,

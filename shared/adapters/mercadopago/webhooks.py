@@ -1,5 +1,8 @@
-"""Mercado Pago ``x-signature`` verification: stateless, typed failure reasons, injected clock.
+"""Mercado Pago's Webhooks on the wire: the ``x-signature`` check and the topic names.
 
+Imported by ipn_webhook: standard library only (no Mercado Pago SDK).
+
+**Signature**: stateless, typed failure reasons, injected clock.
 Rules (see README, "Webhook signature"):
 - header ``ts=<timestamp>,v1=<hex>``: split on ``,``, then on the first ``=``;
 - manifest ``id:<data.id>;request-id:<x-request-id>;ts:<ts>;``, a part left out when its value
@@ -13,6 +16,18 @@ The official SDK's ``WebhookSignatureValidator`` implements the same manifest, b
 the ``mercadopago`` package (importing it loads the whole SDK, which ipn_webhook does not
 otherwise need), it tries only one casing and one secret, and its freshness check treats a
 13-digit ``ts`` as seconds. The unit tests check that both accept the same vectors.
+
+**Topics**: the names on the wire and the names inside the project, the one place that maps
+them. Webhooks name a topic in ``type`` (query and body) with the dashboard's wire names;
+inside the project (fulfil task bodies, dead letters, logs) a topic keeps its short name, so
+task bodies and dead letters written before the mapping existed stay valid and replayable.
+
+| wire ``type``              | project topic    | what ``data.id`` (query) names     |
+|----------------------------|------------------|------------------------------------|
+| ``payment``                | ``payment``      | the payment                        |
+| ``topic_merchant_order_wh``| ``merchant_order``| the merchant order                |
+| ``topic_chargebacks_wh``   | ``chargebacks``  | the chargeback (18 digits)         |
+| ``stop_delivery_op_wh``    | ``fraud_alert``  | not documented: the body has no ``data.id`` |
 """
 
 from __future__ import annotations
@@ -23,6 +38,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+# -- topics ---------------------------------------------------------------------------------
+PAYMENT = "payment"
+MERCHANT_ORDER = "merchant_order"
+CHARGEBACKS = "chargebacks"
+FRAUD_ALERT = "fraud_alert"
+
+# Topics fulfil acts on (project names). Task bodies carry these, never the wire names.
+PROJECT_TOPICS = frozenset({PAYMENT, MERCHANT_ORDER, CHARGEBACKS, FRAUD_ALERT})
+
+_FROM_WIRE = {
+    "payment": PAYMENT,
+    "topic_merchant_order_wh": MERCHANT_ORDER,
+    "topic_chargebacks_wh": CHARGEBACKS,
+    "stop_delivery_op_wh": FRAUD_ALERT,
+}
+_TO_WIRE = {project: wire for wire, project in _FROM_WIRE.items()}
+
+# Topics whose resource is named by the signed query ``data.id`` (required there).
+RESOURCE_IN_QUERY = frozenset({PAYMENT, MERCHANT_ORDER, CHARGEBACKS})
+
+
+def from_wire(wire_type: str) -> str | None:
+    """The project topic for a Webhooks ``type``; None for topics this project ignores."""
+    return _FROM_WIRE.get(wire_type)
+
+
+def to_wire(topic: str) -> str:
+    """The Webhooks ``type`` Mercado Pago uses for a project topic (for test tools)."""
+    return _TO_WIRE.get(topic, topic)
+
+
+# -- the x-signature ----------------------------------------------------------------------
 _MS_THRESHOLD = 100_000_000_000  # a ts above this is in milliseconds (year 5138 in seconds)
 
 
