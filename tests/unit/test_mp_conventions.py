@@ -1,4 +1,5 @@
-"""Mercado Pago's date format, test credentials and search filters, each in one place."""
+"""Mercado Pago's date format, test credentials, search filters and Webhooks parsing, each in
+one place (shared/adapters/mercadopago)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,24 @@ def test_search_filters():
         "external_reference": "ord_1", "range": "date_created",
         "begin_date": "2026-01-01T00:00:00.000+00:00", "end_date": "2026-01-01T01:00:00.000+00:00",
         "sort": "date_last_updated", "criteria": "desc", "limit": 10}
+
+
+def test_a_webhook_that_names_no_resource_is_refused_with_a_typed_error():
+    import pytest
+
+    from shared.adapters.mercadopago import webhooks
+
+    with pytest.raises(webhooks.Rejected) as caught:
+        webhooks.check_query_id({"type": "payment"})
+    assert caught.value.failure is webhooks.SignatureFailure.MALFORMED_DATA_ID
+    with pytest.raises(webhooks.Rejected) as caught:
+        webhooks.parse_notification({"type": "payment", "data.id": "1"}, {},
+                                    {"data": {"id": "2"}}, "1")
+    assert caught.value.failure is webhooks.SignatureFailure.DATA_ID_MISMATCH
+    with pytest.raises(webhooks.MalformedNotification):
+        webhooks.parse_notification({"type": "stop_delivery_op_wh"}, {}, {"data": {}}, "1")
+    note = webhooks.parse_notification({"type": "stop_delivery_op_wh"}, {"x-request-id": "r"},
+                                       {"action": "Created", "data": {"payment_id": "58"}}, "1")
+    assert note is not None and (note.topic, note.resource_id, note.resource_signed) == (
+        "fraud_alert", "58", False)
+    assert webhooks.parse_notification({"type": "subscription_preapproval"}, {}, {}, "1") is None

@@ -1,4 +1,5 @@
-"""Mercado Pago's Webhooks on the wire: the ``x-signature`` check and the topic names.
+"""Mercado Pago's Webhooks on the wire: the topic names, the ``x-signature`` check and what
+a notification's query, headers and body announce.
 
 Imported by ipn_webhook: standard library only (no Mercado Pago SDK).
 
@@ -34,9 +35,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 # -- topics ---------------------------------------------------------------------------------
 PAYMENT = "payment"
@@ -206,3 +209,96 @@ def verify(
     if matched is None:
         return SignatureResult(False, SignatureFailure.MISMATCH)
     return SignatureResult(True, secret_index=matched, ts=parsed.ts)
+
+
+# -- the notification -------------------------------------------------------------------------
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_PAYMENT_ID = re.compile(r"[0-9]{1,20}")
+
+
+class Rejected(Exception):
+    """The request cannot be what Mercado Pago signed (answered 401, like a bad signature)."""
+
+    def __init__(self, failure: SignatureFailure, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+
+
+class MalformedNotification(ValueError):
+    """A signed notification without the resource it must name (answered 400)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    topic: str  # the project's topic name (payment, merchant_order, chargebacks, fraud_alert)
+    resource_id: str
+    action: str
+    request_id: str
+    signed_key: str  # what the signature covers: data.id, x-request-id, ts
+    resource_signed: bool = True  # False: the resource id came from the (unsigned) body
+
+    def key(self) -> str:
+        return self.signed_key
+
+
+def is_legacy_ipn(query: Mapping[str, str]) -> bool:
+    """``?topic=...&id=...``: Mercado Pago's IPN, which carries no verifiable signature."""
+    return "topic" in query and "type" not in query and "data.id" not in query
+
+
+def check_query_id(query: Mapping[str, str]) -> str | None:
+    """The query ``data.id``, checked before any verification: ASCII, 1-64 characters, and
+    present when the query's topic names its resource there. :class:`Rejected` otherwise."""
+    data_id = query.get("data.id")
+    topic = from_wire(query.get("type", ""))
+    if data_id is None:
+        if topic in RESOURCE_IN_QUERY:
+            raise Rejected(SignatureFailure.MALFORMED_DATA_ID, "data.id missing from the query")
+        return None
+    if not _RESOURCE_ID.fullmatch(data_id):
+        raise Rejected(SignatureFailure.MALFORMED_DATA_ID, "query data.id is not a resource id")
+    return data_id
+
+
+def _action(body: Mapping[str, Any]) -> str:
+    action = body.get("action")
+    if not isinstance(action, str):
+        actions = body.get("actions")  # chargebacks: "actions": ["changed_case_status"]
+        action = next((a for a in actions if isinstance(a, str)), "") if isinstance(
+            actions, list) else ""
+    return action[:64]
+
+
+def parse_notification(query: Mapping[str, str], headers: Mapping[str, str],
+                       body: Mapping[str, Any], ts: str) -> Notification | None:
+    """The notification a verified request announces; None for a topic this project ignores.
+    :class:`Rejected` when the body names another resource than the signed query,
+    :class:`MalformedNotification` when no resource is named."""
+    wire = query.get("type") or (body.get("type") if isinstance(body.get("type"), str) else "")
+    topic = from_wire(str(wire))
+    if topic is None:
+        return None
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    query_id = query.get("data.id")
+    body_id = data.get("id")
+    if query_id is not None and body_id is not None and \
+            str(body_id).lower() != query_id.lower():
+        raise Rejected(SignatureFailure.DATA_ID_MISMATCH, "body data.id differs from the query")
+    request_id = headers.get("x-request-id", "")
+    signed_key = "|".join(["signed", (query_id or "").lower(), request_id, ts])
+    if query_id is not None:
+        resource, resource_signed = query_id, True
+    elif topic == FRAUD_ALERT:
+        # Mercado Pago's documented fraud alert has no data.id: the payment is named only in
+        # the body. Fulfil then records the alert only for a payment of one of our orders.
+        payment_id = str(data.get("payment_id") or "")
+        if not _PAYMENT_ID.fullmatch(payment_id):
+            raise MalformedNotification("data.payment_id is required")
+        resource, resource_signed = payment_id, False
+    else:  # unreachable: check_query_id requires data.id for these topics
+        raise MalformedNotification("data.id is required")
+    return Notification(topic=topic, resource_id=resource, action=_action(body),
+                        request_id=request_id[:128], signed_key=signed_key,
+                        resource_signed=resource_signed)
