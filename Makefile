@@ -64,6 +64,7 @@ smoke: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -103,6 +104,6 @@ load: $(STAMP)
 	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache build .local-run
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build .local-run
 
 -include mk/*.mk

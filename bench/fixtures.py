@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from local.stack import MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123",
@@ -88,7 +88,7 @@ def signed_notification(payment_id: str, number: int | None = None) -> SignedNot
                        "live_mode": False, "type": "payment", "action": "payment.updated",
                        "api_version": "v1", "user_id": 1, "date_created": "2026-01-01",
                        "data": {"id": payment_id}}).encode()
-    v1 = signature.sign(MP_WEBHOOK_SECRET, payment_id.lower(), request_id, ts)
+    v1 = webhooks.sign(MP_WEBHOOK_SECRET, payment_id.lower(), request_id, ts)
     query = urllib.parse.urlencode({"data.id": payment_id, "type": "payment"})
     return SignedNotification(
         path=f"/?{query}", body=body,

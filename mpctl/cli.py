@@ -215,7 +215,8 @@ def cmd_dead_letters_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
-    from shared.adapters.store.dead_letters import list_dead_letters, replay
+    from shared.adapters.store.dead_letters import list_dead_letters
+    from shared.usecases.dead_letters import replay
 
     ctx = Context()
     ids = args.ids or ([d["id"] for d in list_dead_letters(ctx.db(), limit=args.limit)]
@@ -235,8 +236,8 @@ def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
 
 
 def cmd_webhook_sign(args: argparse.Namespace) -> Any:
-    from shared.adapters.mercadopago import signature
-    from shared.adapters.mercadopago.topics import to_wire
+    from shared.adapters.mercadopago import webhooks
+    from shared.adapters.mercadopago.webhooks import to_wire
     from shared.platform.secrets import MissingSecret, SecretError, reader
 
     ctx = Context()
@@ -251,7 +252,7 @@ def cmd_webhook_sign(args: argparse.Namespace) -> Any:
     if not url:
         raise CommandError("give --url or set NOTIFICATION_URL")
     request_id, ts = str(uuid.uuid4()), str(int(time.time()))
-    v1 = signature.sign(secret, args.resource_id.lower(), request_id, ts)
+    v1 = webhooks.sign(secret, args.resource_id.lower(), request_id, ts)
     body = json.dumps({"id": int(time.time() * 1000), "live_mode": False, "type": wire,
                        "action": args.action or f"{args.topic}.updated", "api_version": "v1",
                        "date_created": datetime.now(UTC).isoformat(),

@@ -10,7 +10,8 @@ from shared.platform import log
 from shared.platform.config import settings
 from shared.platform.http_context import handle
 from shared.platform.web import json_response, method_not_allowed, read_body
-from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask, Handled, Outcome
+from shared.usecases.fulfil_task import FulfilTask, MalformedTask
+from shared.usecases.fulfilment import Attempt, Fulfilment, Handled, Outcome
 
 caller_auth.startup_check("fulfill")  # no caller check, no start: the revision never serves
 
@@ -41,11 +42,12 @@ def _route(request: flask.Request) -> flask.Response:
         raise method_not_allowed(["POST"])
     caller_auth.authenticate("fulfill", request.headers, "the fulfil queue")
     raw = read_body(request, 16384, too_large_status=400)
-    log.bind(task_name=request.headers.get("X-CloudTasks-TaskName", "")[:128])
+    name = request.headers.get("X-CloudTasks-TaskName", "")[:128]
+    log.bind(task_name=name)
     attempt = _attempt(request)
     try:
-        task = FulfilTask.parse(raw)
-    except (ValueError, UnicodeDecodeError):
+        task = FulfilTask.decode(raw, name)
+    except MalformedTask:
         return _answer(_fulfilment().reject_malformed(raw, attempt))
     with log.bound(topic=task.topic, resource_id=task.resource_id,
                    request_id=task.request_id, notification_id=task.notification_id):

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
+from shared.adapters.mercadopago.conventions import is_test_credential, mp_datetime
 from shared.adapters.mercadopago.errors import ProviderError
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.requests import (
@@ -102,9 +103,6 @@ def new_order_id() -> str:
     return "ord_" + secrets.token_urlsafe(18)
 
 
-def mp_datetime(moment: datetime) -> str:
-    """Mercado Pago's date format: ISO 8601 with milliseconds and an offset."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def answer_extras(payment: Payment, snapshot: PaymentSnapshot) -> dict[str, Any]:
@@ -395,8 +393,7 @@ class Checkout:
     def _test_mode(self) -> bool:
         from shared.platform.secrets import reader
 
-        token = reader(self._settings).get(self._settings.mp_access_token) or ""
-        return token.startswith("TEST-")
+        return is_test_credential(reader(self._settings).get(self._settings.mp_access_token))
 
     def _commit(
         self, request: CreatePaymentRequest, priced: PricedOrder, payment: PaymentSnapshot,
@@ -441,7 +438,8 @@ def _iso(value: Any) -> str | None:
 
 def order_flags(order: dict[str, Any]) -> dict[str, Any]:
     """What an operator must act on: a standing fraud alert, a chargeback's status."""
-    from shared.usecases import disputes, fraud_alerts
+    from shared.domain import disputes
+    from shared.usecases import fraud_alerts
 
     return {"fraud_alert": fraud_alerts.public_view(order),
             "chargeback": disputes.public_view(order)}

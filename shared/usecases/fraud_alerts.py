@@ -11,7 +11,6 @@ the withheld hooks.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,11 @@ from google.cloud import firestore
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.orders import FULFILMENTS, ORDERS, Contention, OrderNotFound
-from shared.adapters.tasks import HttpTask, TaskQueue, task_id
+from shared.adapters.tasks import TaskQueue
 from shared.domain.money import to_decimal
 from shared.platform.config import Settings
+from shared.usecases import fulfil_task
+from shared.usecases.fulfil_task import FulfilTask
 
 EVENT = "order.fraud_alert"
 _TRIES = 8
@@ -122,14 +123,6 @@ class FraudAlerts:
 def resume_fulfilment(settings: Settings, queue: TaskQueue, order_id: str, payment_id: str,
                       now: datetime) -> str:
     """Queue a fulfil task for the paying payment, so fulfill runs the withheld hooks."""
-    name = task_id("c", f"clear-fraud-alert:{order_id}:{now.isoformat()}")
-    queue.enqueue(HttpTask(
-        queue=settings.fulfill_queue, task_id=name, url=settings.fulfill_url,
-        body=json.dumps({"topic": "payment", "resource_id": payment_id,
-                         "notification_id": name[2:], "action": "fraud_alert_cleared"},
-                        separators=(",", ":")).encode(),
-        headers={"Content-Type": "application/json"},
-        oidc_service_account=settings.tasks_service_account,
-        oidc_audience=settings.fulfill_auth_audience or settings.fulfill_url,
-        dispatch_deadline_seconds=60))
-    return name
+    task = FulfilTask.for_cleared_fraud_alert(order_id, payment_id, now)
+    fulfil_task.enqueue(settings, queue, task)
+    return task.name

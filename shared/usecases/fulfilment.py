@@ -10,7 +10,6 @@ marker; a failure leaves the marker pending and the task is retried to finish th
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.adapters import hooks
-from shared.adapters.mercadopago import topics
+from shared.adapters.mercadopago import webhooks
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import UNAVAILABLE
@@ -31,41 +30,8 @@ from shared.platform import log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
 from shared.usecases import fraud_alerts
-from shared.usecases.handoff import ORDER_HANDOFF_TOPIC
+from shared.usecases.fulfil_task import HANDLED_TOPICS, ORDER_HANDOFF, FulfilTask
 from shared.usecases.ports import FraudAlertStore, Ledger, OrderStore, Outbox, PaymentGateway, TaskQueue
-
-# The fulfil task's topics: Mercado Pago's (project names) and mpctl's hand-over.
-HANDLED_TOPICS = topics.PROJECT_TOPICS | {ORDER_HANDOFF_TOPIC}
-
-
-@dataclass(frozen=True)
-class FulfilTask:
-    topic: str
-    resource_id: str
-    notification_id: str
-    action: str = ""
-    request_id: str = ""
-    resource_signed: bool = True  # False: named only by the notification's unsigned body
-
-    @classmethod
-    def parse(cls, raw: bytes) -> FulfilTask:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("task body is not an object")
-        topic, resource = str(data.get("topic") or ""), str(data.get("resource_id") or "")
-        if not topic or not resource or len(resource) > 64:
-            raise ValueError("task body lacks topic or resource_id")
-        return cls(topic, resource, str(data.get("notification_id") or ""),
-                   str(data.get("action") or ""), str(data.get("request_id") or ""),
-                   data.get("resource_signed", True) is not False)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"topic": self.topic, "resource_id": self.resource_id,
-                               "notification_id": self.notification_id, "action": self.action,
-                               "request_id": self.request_id}
-        if not self.resource_signed:
-            out["resource_signed"] = False
-        return out
 
 
 @dataclass(frozen=True)
@@ -151,11 +117,11 @@ class Fulfilment:
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
-        if task.topic == topics.PAYMENT:
+        if task.topic == webhooks.PAYMENT:
             outcome = self.sync_payment(task.resource_id, attempt, task)
-        elif task.topic == topics.FRAUD_ALERT:
+        elif task.topic == webhooks.FRAUD_ALERT:
             outcome = self._fraud_alert(task, attempt)
-        elif task.topic == ORDER_HANDOFF_TOPIC:
+        elif task.topic == ORDER_HANDOFF:
             outcome = self._finish_order(task, attempt)
         else:
             outcome = self._sync_container(task, attempt)

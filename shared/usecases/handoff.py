@@ -10,14 +10,12 @@ running the same command twice hands it over once.
 
 from __future__ import annotations
 
-import json
-
-from shared.adapters.tasks import EnqueueError, HttpTask, task_id
+from shared.adapters.tasks import EnqueueError
 from shared.platform import log
 from shared.platform.config import Settings
+from shared.usecases import fulfil_task
+from shared.usecases.fulfil_task import FulfilTask
 from shared.usecases.ports import FulfilmentMarkers, Outbox, TaskQueue
-
-ORDER_HANDOFF_TOPIC = "order_handoff"  # not a Mercado Pago topic (the Orders API uses "order")
 
 
 def pending_work(outbox: Outbox, markers: FulfilmentMarkers, order_id: str) -> list[str]:
@@ -40,17 +38,9 @@ def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, markers: Ful
         log.warning("handoff_unavailable", "FULFILL_URL is not set: the order's events and "
                     "fulfilment wait for fulfill's next task for this order", order_id=order_id)
         return None
-    name = task_id("h", f"{order_id}:{','.join(work)}")
-    body = {"topic": ORDER_HANDOFF_TOPIC, "resource_id": order_id, "notification_id": "",
-            "action": "handoff", "request_id": ""}
+    task = FulfilTask.for_handoff(order_id, work)
     try:
-        queue.enqueue(HttpTask(
-            queue=settings.fulfill_queue, task_id=name, url=settings.fulfill_url,
-            body=json.dumps(body, separators=(",", ":")).encode(),
-            headers={"Content-Type": "application/json"},
-            oidc_service_account=settings.tasks_service_account,
-            oidc_audience=settings.fulfill_auth_audience or settings.fulfill_url,
-            dispatch_deadline_seconds=60))
+        fulfil_task.enqueue(settings, queue, task)
     except EnqueueError as exc:
         # The transition is done; Mercado Pago's notification of it reaches fulfill anyway,
         # which sends the order's pending events then.
@@ -59,4 +49,4 @@ def hand_over(settings: Settings, queue: TaskQueue, outbox: Outbox, markers: Ful
         return None
     log.info("handed_over", "pending events and fulfilment handed to fulfill",
              order_id=order_id, pending=work)
-    return name
+    return task.name

@@ -5,22 +5,20 @@ Cheap on purpose: no Firestore, no Mercado Pago SDK. What the signature covers i
 ``action``), so the task is named from exactly those: a redelivery of one signed request, or
 a replay of it with another body, finds its task already there (``duplicate``), while two
 genuine notifications (each with its own ``x-request-id``), such as successive updates of one
-merchant order, are two tasks. Wire topic names map to the project's in
-:mod:`shared.adapters.mercadopago.topics`.
+merchant order, are two tasks. What a request means on Mercado Pago's wire (topics, the
+signature, where the resource is named) is :mod:`shared.adapters.mercadopago.webhooks`; this
+module turns its refusals into answers and queues the task.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.mercadopago import signature, topics
-from shared.adapters.mercadopago.signature import SignatureFailure
-from shared.adapters.tasks import EnqueueError, HttpTask, task_id
+from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago.webhooks import SignatureFailure
+from shared.adapters.tasks import EnqueueError
 from shared.domain.errors import (
     EnqueueFailed,
     InvalidSignature,
@@ -32,30 +30,9 @@ from shared.domain.errors import (
 from shared.platform import jsonsafe, log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
+from shared.usecases import fulfil_task
+from shared.usecases.fulfil_task import FulfilTask
 from shared.usecases.ports import TaskQueue
-
-HANDLED_TOPICS = topics.PROJECT_TOPICS
-MAX_RESOURCE_ID = 64
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-_PAYMENT_ID = re.compile(r"[0-9]{1,20}")
-
-
-@dataclass(frozen=True)
-class Notification:
-    topic: str  # the project's topic name (payment, merchant_order, chargebacks, fraud_alert)
-    resource_id: str
-    action: str
-    request_id: str
-    signed_key: str  # what the signature covers: data.id, x-request-id, ts
-    resource_signed: bool = True  # False: the resource id came from the (unsigned) body
-
-    def key(self) -> str:
-        return self.signed_key
-
-
-def is_legacy_ipn(query: Mapping[str, str]) -> bool:
-    """``?topic=...&id=...``: Mercado Pago's IPN, which carries no verifiable signature."""
-    return "topic" in query and "type" not in query and "data.id" not in query
 
 
 def _reject(failure: SignatureFailure, message: str) -> InvalidSignature:
@@ -65,17 +42,11 @@ def _reject(failure: SignatureFailure, message: str) -> InvalidSignature:
 
 
 def check_query_id(query: Mapping[str, str]) -> str | None:
-    """The query ``data.id``, checked before any verification: ASCII, 1-64 characters, and
-    present when the query's topic names its resource there."""
-    data_id = query.get("data.id")
-    topic = topics.from_wire(query.get("type", ""))
-    if data_id is None:
-        if topic in topics.RESOURCE_IN_QUERY:
-            raise _reject(SignatureFailure.MALFORMED_DATA_ID, "data.id missing from the query")
-        return None
-    if not _RESOURCE_ID.fullmatch(data_id):
-        raise _reject(SignatureFailure.MALFORMED_DATA_ID, "query data.id is not a resource id")
-    return data_id
+    """The query ``data.id`` (:func:`webhooks.check_query_id`); 401 when it cannot be signed."""
+    try:
+        return webhooks.check_query_id(query)
+    except webhooks.Rejected as exc:
+        raise _reject(exc.failure, exc.message) from None
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -90,45 +61,16 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _action(body: Mapping[str, Any]) -> str:
-    action = body.get("action")
-    if not isinstance(action, str):
-        actions = body.get("actions")  # chargebacks: "actions": ["changed_case_status"]
-        action = next((a for a in actions if isinstance(a, str)), "") if isinstance(
-            actions, list) else ""
-    return action[:64]
-
-
 def parse(query: Mapping[str, str], headers: Mapping[str, str], body: Mapping[str, Any],
-          ts: str) -> Notification | None:
-    """The notification a verified request announces; None for a topic this project ignores."""
-    wire = query.get("type") or (body.get("type") if isinstance(body.get("type"), str) else "")
-    topic = topics.from_wire(str(wire))
-    if topic is None:
-        return None
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    assert isinstance(data, dict)
-    query_id = query.get("data.id")
-    body_id = data.get("id")
-    if query_id is not None and body_id is not None and \
-            str(body_id).lower() != query_id.lower():
-        raise _reject(SignatureFailure.DATA_ID_MISMATCH, "body data.id differs from the query")
-    request_id = headers.get("x-request-id", "")
-    signed_key = "|".join(["signed", (query_id or "").lower(), request_id, ts])
-    if query_id is not None:
-        resource, resource_signed = query_id, True
-    elif topic == topics.FRAUD_ALERT:
-        # Mercado Pago's documented fraud alert has no data.id: the payment is named only in
-        # the body. Fulfil then records the alert only for a payment of one of our orders.
-        payment_id = str(data.get("payment_id") or "")
-        if not _PAYMENT_ID.fullmatch(payment_id):
-            raise MalformedNotification("data.payment_id is required")
-        resource, resource_signed = payment_id, False
-    else:  # unreachable: check_query_id requires data.id for these topics
-        raise MalformedNotification("data.id is required")
-    return Notification(topic=topic, resource_id=resource, action=_action(body),
-                        request_id=request_id[:128], signed_key=signed_key,
-                        resource_signed=resource_signed)
+          ts: str) -> webhooks.Notification | None:
+    """The notification a verified request announces (:func:`webhooks.parse_notification`);
+    None for a topic this project ignores; 401 or 400 for one that names no resource."""
+    try:
+        return webhooks.parse_notification(query, headers, body, ts)
+    except webhooks.Rejected as exc:
+        raise _reject(exc.failure, exc.message) from None
+    except webhooks.MalformedNotification as exc:
+        raise MalformedNotification(str(exc)) from None
 
 
 class Intake:
@@ -152,7 +94,7 @@ class Intake:
 
     def receive(self, query: Mapping[str, str], headers: Mapping[str, str], raw: bytes) -> str:
         """Verify, parse and queue one request: ``queued``, ``duplicate`` or ``ignored``."""
-        if is_legacy_ipn(query):
+        if webhooks.is_legacy_ipn(query):
             # Mercado Pago retries a non-2xx for days; what IPN announces, Webhooks (and
             # reconcile) announce too.
             log.info("ipn_ignored", "legacy IPN notification ignored",
@@ -174,7 +116,7 @@ class Intake:
     def verify(self, query: Mapping[str, str], headers: Mapping[str, str],
                data_id: str | None = None) -> str:
         """Raise 401 unless the x-signature is valid for the query's data.id; the signed ts."""
-        result = signature.verify(
+        result = webhooks.verify(
             headers.get("x-signature"),
             headers.get("x-request-id"),
             data_id if data_id is not None else query.get("data.id"),
@@ -189,27 +131,13 @@ class Intake:
             log.info("signature_previous_secret", "accepted with the previous webhook secret")
         return result.ts
 
-    def enqueue(self, note: Notification) -> bool:
+    def enqueue(self, note: webhooks.Notification) -> bool:
         if not self._settings.fulfill_url:
             raise NotConfigured("FULFILL_URL is not configured")
-        name = task_id("n", note.key())
-        fields: dict[str, Any] = {"topic": note.topic, "resource_id": note.resource_id,
-                                  "notification_id": name[2:], "action": note.action,
-                                  "request_id": note.request_id}
-        if not note.resource_signed:
-            fields["resource_signed"] = False
-        body = json.dumps(fields, separators=(",", ":")).encode()
+        task = FulfilTask.for_notification(note.topic, note.resource_id, note.action,
+                                           note.request_id, note.key(), note.resource_signed)
         try:
-            return self._queue().enqueue(HttpTask(
-                queue=self._settings.fulfill_queue,
-                task_id=name,
-                url=self._settings.fulfill_url,
-                body=body,
-                headers={"Content-Type": "application/json"},
-                oidc_service_account=self._settings.tasks_service_account,
-                oidc_audience=self._settings.fulfill_auth_audience or self._settings.fulfill_url,
-                dispatch_deadline_seconds=60,
-            ))
+            return fulfil_task.enqueue(self._settings, self._queue(), task)
         except EnqueueError as exc:
             log.error("enqueue_failed", "could not queue the notification", error=str(exc))
             raise EnqueueFailed("could not queue the notification; retry") from exc

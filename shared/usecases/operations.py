@@ -22,7 +22,8 @@ from shared.adapters.mercadopago.requests import RefundResult
 from shared.domain.money import format_amount, quantize
 from shared.domain.orders import OrderStatus
 from shared.platform import log
-from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+from shared.usecases.fulfil_task import FulfilTask
+from shared.usecases.fulfilment import Attempt, Fulfilment
 from shared.usecases.ports import OperatorRecords, OrderStore, PaymentGateway
 
 REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)

@@ -21,18 +21,17 @@ running reconcile twice, or beside a late notification, enqueues nothing twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.adapters.mercadopago.conventions import mp_datetime, parse_mp_datetime
 from shared.adapters.mercadopago.models import PaymentSnapshot
-from shared.adapters.tasks import HttpTask
 from shared.platform import log
 from shared.platform.config import Settings
+from shared.usecases import fulfil_task
 from shared.usecases.expiry import should_expire
 from shared.usecases.handoff import hand_over
 from shared.usecases.ports import (
@@ -83,15 +82,6 @@ class Cursor:
 
     resume_from: datetime
     seen_at_resume: set[str] = field(default_factory=set)
-
-
-def fulfil_task_id(snap: PaymentSnapshot) -> str:
-    key = f"{snap.id}|{snap.status}|{snap.status_detail}|{snap.date_last_updated}"
-    return "r-" + hashlib.sha256(key.encode()).hexdigest()
-
-
-def mp_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class Reconciler:
@@ -149,7 +139,7 @@ class Reconciler:
     def _scheduled_sweep(self, now: datetime, deadline: float, report: ReconcileReport) -> bool:
         state = self._store.cursor("payments")
         cursor = self._scheduled_cursor(now, state)
-        report.window_start, report.window_end = mp_time(cursor.resume_from), mp_time(now)
+        report.window_start, report.window_end = mp_datetime(cursor.resume_from), mp_datetime(now)
 
         def save(c: Cursor, done: bool) -> None:
             # A covered window resumes from its end (minus OVERLAP, as Mercado Pago's search
@@ -189,7 +179,7 @@ class Reconciler:
                 w_start, cursor = start, Cursor(start)
         else:
             w_start, cursor = start, Cursor(start)
-        report.window_start, report.window_end = mp_time(w_start), mp_time(end)
+        report.window_start, report.window_end = mp_datetime(w_start), mp_datetime(end)
 
         def save(c: Cursor, done: bool) -> None:
             self._store.save_cursor("window", {
@@ -213,15 +203,13 @@ class Reconciler:
             if left <= 0 or self._monotonic() >= deadline:
                 break
             limit = min(PAGE, left)
-            page, total = self._gateway().search_payments({
-                "range": "date_last_updated", "begin_date": mp_time(cursor.resume_from),
-                "end_date": mp_time(end), "sort": "date_last_updated", "criteria": "asc",
-                "limit": limit, "offset": offset})
+            page, total = self._gateway().search_payments_updated(
+                cursor.resume_from, end, limit=limit, offset=offset)
             report.pages += 1
             fresh: list[PaymentSnapshot] = []
             advanced = False
             for snap in page:
-                moment = _parse(snap.date_last_updated)
+                moment = parse_mp_datetime(snap.date_last_updated)
                 if moment is None or moment < cursor.resume_from:
                     fresh.append(snap)  # cannot order it: look at it, keep the cursor
                 elif moment > cursor.resume_from:
@@ -245,7 +233,7 @@ class Reconciler:
             offset = 0 if advanced else offset + len(page)
         save(cursor, done)
         report.window_done = done
-        report.covered_until = mp_time(end if done else cursor.resume_from)
+        report.covered_until = mp_datetime(end if done else cursor.resume_from)
         return done
 
     # -- sweep 2: orders still pending past the threshold ---------------------------------
@@ -288,10 +276,7 @@ class Reconciler:
         report.orders_checked += 1
         created = order.get("created_at")
         begin = created - ORDER_SEARCH_SLACK if isinstance(created, datetime) else now - MAX_LOOKBACK
-        page, _ = self._gateway().search_payments({
-            "external_reference": order["order_id"], "range": "date_created",
-            "begin_date": mp_time(begin), "end_date": mp_time(now),
-            "sort": "date_last_updated", "criteria": "desc", "limit": 10})
+        page = self._gateway().search_order_payments(str(order["order_id"]), begin, now)
         self._compare_and_enqueue_many(page, report)
         return page
 
@@ -324,29 +309,12 @@ class Reconciler:
                        stored.get("date_last_updated")) == (
                 snap.status, snap.status_detail, snap.date_last_updated):
             return
-        s = self._settings
-        task_id = fulfil_task_id(snap)
-        body = json.dumps({"topic": "payment", "resource_id": snap.id,
-                           "notification_id": task_id[2:], "action": "reconcile",
-                           "request_id": ""}, separators=(",", ":")).encode()
-        created = self._queue().enqueue(HttpTask(
-            queue=s.fulfill_queue, task_id=task_id, url=s.fulfill_url, body=body,
-            headers={"Content-Type": "application/json"},
-            oidc_service_account=s.tasks_service_account,
-            oidc_audience=s.fulfill_auth_audience or s.fulfill_url,
-            dispatch_deadline_seconds=60))
+        task = fulfil_task.FulfilTask.for_reconcile(snap.id, snap.status, snap.status_detail,
+                                                    snap.date_last_updated)
+        created = fulfil_task.enqueue(self._settings, self._queue(), task)
         if created:
             report.enqueued += 1
             report.corrected.append(snap.id)
         else:
             report.already_queued += 1
 
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -73,10 +73,10 @@ def test_signed_but_malformed_body_is_400(live):
     import uuid
 
     from local.stack import MP_WEBHOOK_SECRET
-    from shared.adapters.mercadopago import signature
+    from shared.adapters.mercadopago import webhooks
 
     rid, ts = str(uuid.uuid4()), str(int(time.time()))
-    v1 = signature.sign(MP_WEBHOOK_SECRET, "42", rid, ts)
+    v1 = webhooks.sign(MP_WEBHOOK_SECRET, "42", rid, ts)
     r = c.http.post(c.urls.ipn_webhook + "/", params={"data.id": "42", "type": "payment"},
                     data=b"{broken", headers={"x-signature": f"ts={ts},v1={v1}",
                                               "x-request-id": rid,

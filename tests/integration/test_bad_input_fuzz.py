@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from local.cloudtasks_emulator import start_emulator
 from local.seed import seed as seed_catalog
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 from tests.integration.test_functions_inprocess import _closed_port, function_client  # noqa: F401
 
 SECRET = "dev-webhook-secret"
@@ -191,7 +191,7 @@ def test_fuzz_ipn_webhook_never_500(ipn, data_id, type_, ipn_topic, header, body
     headers = {"Content-Type": "application/json", "x-request-id": str(uuid.uuid4())}
     if header == "valid":
         ts = str(int(time.time()))
-        v1 = signature.sign(SECRET, data_id.lower() if data_id else None,
+        v1 = webhooks.sign(SECRET, data_id.lower() if data_id else None,
                             headers["x-request-id"], ts)
         headers["x-signature"] = f"ts={ts},v1={v1}"
     elif header is not None:

@@ -16,7 +16,7 @@ from functions_framework import create_app
 from local.cloudtasks_emulator import start_emulator
 from local.secretmanager_fake import start_fake
 from local.seed import seed
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 
 SECRET_NAME = "projects/demo-mp-local/secrets/mp-webhook-secret"
 
@@ -61,7 +61,7 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., o
 
 def _signed(data_id: str, secret: str) -> tuple[dict[str, str], str]:
     rid, ts = str(uuid.uuid4()), str(int(time.time()))
-    v1 = signature.sign(secret, data_id, rid, ts)
+    v1 = webhooks.sign(secret, data_id, rid, ts)
     body = json.dumps({"id": int(time.time() * 1e6), "type": "payment",
                        "action": "payment.updated", "data": {"id": data_id}})
     return {"x-signature": f"ts={ts},v1={v1}", "x-request-id": rid,
@@ -234,6 +234,23 @@ def test_fulfill_malformed_task_is_dead_lettered_not_retried_forever(function_cl
     client = function_client("fulfill", GOOGLE_CLOUD_PROJECT=firestore_project,
                              MP_ACCESS_TOKEN="TEST-x")
     r = client.post("/", data=b"{not a task")
+    assert r.status_code == 200 and r.get_json()["reason"] == "malformed_task"
+    db = firestore_emulator.client(firestore_project)
+    assert [d.to_dict()["reason"] for d in db.collection("dead_letters").stream()] == \
+        ["malformed_task"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 5000 + b"]" * 5000,  # deep enough to exhaust the parser's recursion
+    b'{"topic": "payment", "resource_id": "\\ud800"}',  # a lone surrogate: not UTF-8
+    b'{"topic": "payment", "resource_id": {"a": 1}}',  # not a resource id
+], ids=["deep", "surrogate", "object_id"])
+def test_fulfill_body_that_can_never_decode_is_one_malformed_dead_letter(
+        function_client, firestore_project, firestore_emulator, raw):
+    client = function_client("fulfill", GOOGLE_CLOUD_PROJECT=firestore_project,
+                             MP_ACCESS_TOKEN="TEST-x",
+                             MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}")
+    r = client.post("/", data=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.get_json()["reason"] == "malformed_task"
     db = firestore_emulator.client(firestore_project)
     assert [d.to_dict()["reason"] for d in db.collection("dead_letters").stream()] == \

@@ -104,7 +104,8 @@ def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, re
     from shared import wiring
     from shared.adapters.store.ledger import Ledger
     from shared.platform.config import Settings
-    from shared.usecases.fulfilment import Attempt, Fulfilment, FulfilTask
+    from shared.usecases.fulfil_task import FulfilTask
+    from shared.usecases.fulfilment import Attempt, Fulfilment
 
     monkeypatch.setenv("ORDER_PAID_HOOKS", hooks)
     wiring.reset()  # the hooks are read once, with the settings
@@ -114,8 +115,8 @@ def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, re
     settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
     fulfill = Fulfilment(settings, OrderRepository(db, has_effects=bool(hooks)),
                          Ledger(db, 30), _Gateway, _Queue, outbox=Outbox(db))
-    task = FulfilTask.parse(json.dumps({"topic": "order_handoff", "resource_id": "order-1",
-                                        "action": "handoff"}).encode())
+    task = FulfilTask.decode(json.dumps({"topic": "order_handoff", "resource_id": "order-1",
+                                         "action": "handoff"}).encode())
     outcome = fulfill.handle(task, Attempt(1, 10))
     assert outcome.done, outcome.body()
     assert hook_calls == (["order-1"] if hooks else [])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.cloudtasks_emulator import start_emulator
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 from tests.integration.test_functions_inprocess import function_client  # noqa: F401 (fixture)
 
 SECRET = "dev-webhook-secret"
@@ -42,7 +42,7 @@ def headers_for(data_id: str | None, request_id: str | None = None,
                 ts: str | None = None) -> dict[str, str]:
     request_id = request_id or str(uuid.uuid4())
     ts = ts or str(int(time.time()))
-    v1 = signature.sign(SECRET, data_id.lower() if data_id else None, request_id, ts)
+    v1 = webhooks.sign(SECRET, data_id.lower() if data_id else None, request_id, ts)
     return {"x-signature": f"ts={ts},v1={v1}", "x-request-id": request_id,
             "Content-Type": "application/json"}
 

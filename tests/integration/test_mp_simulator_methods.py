@@ -588,7 +588,7 @@ def test_chargeback_case_changes_notify_the_new_status_detail(sim, sdk, receiver
 
 
 def test_fraud_alert_shape_signature_and_no_retry(sim, sdk, receiver):
-    from shared.adapters.mercadopago import signature
+    from shared.adapters.mercadopago import webhooks
 
     p = pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]
     receiver.wait_for(1)
@@ -604,7 +604,7 @@ def test_fraud_alert_shape_signature_and_no_retry(sim, sdk, receiver):
     assert set(body["data"]) == {"description", "merchant_order", "payment_id", "site_id"}
     # no data.id: the signature covers x-request-id and ts only
     ts = note["headers"]["x-signature"].split(",")[0].split("=")[1]
-    expected = signature.sign(SECRET, None, note["headers"]["x-request-id"], ts)
+    expected = webhooks.sign(SECRET, None, note["headers"]["x-request-id"], ts)
     assert note["headers"]["x-signature"] == f"ts={ts},v1={expected}"
     control(sim, "POST", f"/_sim/payments/{p['id']}/fraud_alert", {"query_data_id": True})
     signed = receiver.wait_for(3)[2]

@@ -150,11 +150,14 @@ class _SameInstantMercadoPago:
                       "date_last_updated": stamp} for i in range(count)]
         self.searches = 0
 
-    def search_payments(self, filters: dict[str, object]) -> tuple[list[object], int]:
+    def search_payments_updated(self, since: datetime, until: datetime, *, limit: int,
+                                offset: int = 0) -> tuple[list[object], int]:
         from local.mp_simulator.search import search
+        from shared.adapters.mercadopago.gateway import updated_filters
         from shared.adapters.mercadopago.models import PaymentSnapshot
 
         self.searches += 1
+        filters = updated_filters(since, until, limit, offset)
         answer = search(self.docs, {k: str(v) for k, v in filters.items()})
         return ([PaymentSnapshot.from_api(r) for r in answer["results"]],
                 int(answer["paging"]["total"]))

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from local.stack import MP_ACCESS_TOKEN, MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
-from shared.adapters.mercadopago import signature
+from shared.adapters.mercadopago import webhooks
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}
@@ -123,7 +123,7 @@ class StackClient:
                            "data": {"id": payment_id}})
         h = {"Content-Type": "application/json", "x-request-id": request_id}
         if sign:
-            v1 = signature.sign(secret, payment_id.lower(), request_id, str(ts))
+            v1 = webhooks.sign(secret, payment_id.lower(), request_id, str(ts))
             h["x-signature"] = f"ts={ts},v1={v1}"
         h.update(headers or {})
         return self.http.post(self.urls.ipn_webhook + "/",

@@ -233,33 +233,33 @@ def test_order_ids_are_unguessable_and_never_look_like_options():
 
 # -- wire topics and task bodies --------------------------------------------------------------
 def test_wire_topics_map_to_project_topics_in_one_place():
-    from shared.adapters.mercadopago import topics
+    from shared.adapters.mercadopago import webhooks
 
-    assert topics.from_wire("payment") == "payment"
-    assert topics.from_wire("topic_merchant_order_wh") == "merchant_order"
-    assert topics.from_wire("topic_chargebacks_wh") == "chargebacks"
-    assert topics.from_wire("stop_delivery_op_wh") == "fraud_alert"
+    assert webhooks.from_wire("payment") == "payment"
+    assert webhooks.from_wire("topic_merchant_order_wh") == "merchant_order"
+    assert webhooks.from_wire("topic_chargebacks_wh") == "chargebacks"
+    assert webhooks.from_wire("stop_delivery_op_wh") == "fraud_alert"
     for ipn_name in ("merchant_order", "chargebacks", "subscription_preapproval", ""):
-        assert topics.from_wire(ipn_name) is None
-    for topic in topics.PROJECT_TOPICS:
-        assert topics.from_wire(topics.to_wire(topic)) == topic
+        assert webhooks.from_wire(ipn_name) is None
+    for topic in webhooks.PROJECT_TOPICS:
+        assert webhooks.from_wire(webhooks.to_wire(topic)) == topic
 
 
 @pytest.mark.parametrize("topic", ["payment", "merchant_order", "chargebacks"])
 def test_dead_letters_written_before_the_mapping_still_parse(topic):
-    from shared.usecases.fulfilment import HANDLED_TOPICS, FulfilTask
+    from shared.usecases.fulfil_task import HANDLED_TOPICS, FulfilTask
 
     old = json.dumps({"topic": topic, "resource_id": "123", "notification_id": "ab",
                       "action": "replay", "request_id": ""}).encode()
-    task = FulfilTask.parse(old)
+    task = FulfilTask.decode(old)
     assert task.topic in HANDLED_TOPICS and task.resource_signed
     assert task.as_dict() == json.loads(old)
 
 
 def test_unsigned_fraud_alert_task_round_trips():
-    from shared.usecases.fulfilment import FulfilTask
+    from shared.usecases.fulfil_task import FulfilTask
 
     raw = json.dumps({"topic": "fraud_alert", "resource_id": "58980959081",
                       "notification_id": "cd", "resource_signed": False}).encode()
-    task = FulfilTask.parse(raw)
+    task = FulfilTask.decode(raw)
     assert not task.resource_signed and task.as_dict()["resource_signed"] is False

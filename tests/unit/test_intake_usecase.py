@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.mercadopago.signature import sign
+from shared.adapters.mercadopago.webhooks import sign
 from shared.adapters.tasks import EnqueueError
 from shared.domain.errors import DomainError
 from shared.platform.error_map import api_error

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.usecases.reconcile import MAX_LOOKBACK, OVERLAP, Reconciler, fulfil_task_id
+from shared.usecases.fulfil_task import FulfilTask
+from shared.usecases.reconcile import MAX_LOOKBACK, OVERLAP, Reconciler
 from tests.support.fakes.gateway import FakeGateway
 from tests.support.fakes.reconcile_store import FakeReconcileStore
 from tests.support.fakes.world import START, World, settings
@@ -57,7 +58,9 @@ def test_a_payment_firestore_missed_becomes_one_named_fulfil_task(world):
     report = reconciler(world).run()
     assert report.corrected == [missed] and report.enqueued == 1 and report.window_done
     [task] = world.queue.on("fulfill")
-    assert task.task_id == fulfil_task_id(world.gateway.get_payment(missed))
+    snap = world.gateway.get_payment(missed)
+    assert task.task_id == FulfilTask.for_reconcile(snap.id, snap.status, snap.status_detail,
+                                                    snap.date_last_updated).name
     assert corrected_ids(world) == [missed]
 
 

@@ -3,8 +3,8 @@
 import pytest
 from mercadopago.webhook import WebhookSignatureValidator
 
-from shared.adapters.mercadopago import signature
-from shared.adapters.mercadopago.signature import SignatureFailure, verify
+from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago.webhooks import SignatureFailure, verify
 
 SECRET = "dev-webhook-secret"
 VECTORS = [  # from the handbook, computed with the secret above
@@ -25,7 +25,7 @@ def test_documented_vectors_verify(data_id, request_id, ts, v1):
 
 @pytest.mark.parametrize(("data_id", "request_id", "ts", "v1"), VECTORS)
 def test_sign_reproduces_vectors(data_id, request_id, ts, v1):
-    assert signature.sign(SECRET, data_id, request_id, ts) == v1
+    assert webhooks.sign(SECRET, data_id, request_id, ts) == v1
 
 
 @pytest.mark.parametrize(("data_id", "request_id", "ts", "v1"), VECTORS)
@@ -40,13 +40,13 @@ def test_official_sdk_validator_agrees(data_id, request_id, ts, v1):
 
 
 def test_manifest_drops_absent_parts():
-    assert signature.manifest(None, None, "1") == "ts:1;"
-    assert signature.manifest("a", None, "1") == "id:a;ts:1;"
-    assert signature.manifest(None, "r", "1") == "request-id:r;ts:1;"
+    assert webhooks.manifest(None, None, "1") == "ts:1;"
+    assert webhooks.manifest("a", None, "1") == "id:a;ts:1;"
+    assert webhooks.manifest(None, "r", "1") == "request-id:r;ts:1;"
 
 
 def test_uppercase_id_signed_lowercased_is_accepted():
-    v1 = signature.sign(SECRET, "ord01abc", "req", "1704908010")
+    v1 = webhooks.sign(SECRET, "ord01abc", "req", "1704908010")
     assert verify(f"ts=1704908010,v1={v1}", "req", "ORD01ABC", [SECRET], tolerance_seconds=0,
                   now=0).ok
 
@@ -83,7 +83,7 @@ def test_no_secret_fails_closed():
 def test_freshness_window_seconds_and_milliseconds():
     ts_s, ts_ms = 1_700_000_000, 1_700_000_000_000
     for ts in (ts_s, ts_ms):
-        v1 = signature.sign(SECRET, "1", "r", str(ts))
+        v1 = webhooks.sign(SECRET, "1", "r", str(ts))
         header = f"ts={ts},v1={v1}"
         assert verify(header, "r", "1", [SECRET], tolerance_seconds=300, now=ts_s + 299).ok
         stale = verify(header, "r", "1", [SECRET], tolerance_seconds=300, now=ts_s + 301)
@@ -93,7 +93,7 @@ def test_freshness_window_seconds_and_milliseconds():
 
 
 def test_rotation_accepts_previous_secret_and_says_so():
-    v1 = signature.sign("old-secret", "1", "r", "5")
+    v1 = webhooks.sign("old-secret", "1", "r", "5")
     result = verify(f"ts=5,v1={v1}", "r", "1", ["new-secret", "old-secret"], tolerance_seconds=0,
                     now=0)
     assert result.ok and result.secret_index == 1
@@ -101,7 +101,7 @@ def test_rotation_accepts_previous_secret_and_says_so():
 
 
 def test_signature_bound_to_request_id_and_id():
-    v1 = signature.sign(SECRET, "1", "r", "5")
+    v1 = webhooks.sign(SECRET, "1", "r", "5")
     assert not verify(f"ts=5,v1={v1}", "other", "1", [SECRET], tolerance_seconds=0, now=0).ok
     assert not verify(f"ts=5,v1={v1}", "r", "2", [SECRET], tolerance_seconds=0, now=0).ok
     assert not verify(f"ts=6,v1={v1}", "r", "1", [SECRET], tolerance_seconds=0, now=0).ok
@@ -130,6 +130,6 @@ def test_malformed_headers_fail_typed_never_raise(header, failure):
 
 
 def test_success_reports_the_signed_ts():
-    v1 = signature.sign(SECRET, "1", "r", "1704908010")
+    v1 = webhooks.sign(SECRET, "1", "r", "1704908010")
     result = verify(f"ts=1704908010,v1={v1}", "r", "1", [SECRET], tolerance_seconds=0, now=0)
     assert result.ok and result.ts == "1704908010"

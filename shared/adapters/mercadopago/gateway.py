@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import warnings
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import mercadopago
 from mercadopago.config import RequestOptions
 
+from shared.adapters.mercadopago.conventions import mp_datetime
 from shared.adapters.mercadopago.errors import (
     ProviderAuthFailed,
     ProviderRejected,
@@ -35,6 +37,23 @@ from shared.domain.money import to_decimal, to_json_number
 # notification_url on a payment is how this backend routes Webhooks per payment; the SDK
 # warns about it on every call. The warning is not news to us.
 warnings.filterwarnings("ignore", message="notification_url is deprecated", category=DeprecationWarning)
+
+
+def updated_filters(since: datetime, until: datetime, limit: int,
+                    offset: int = 0) -> dict[str, Any]:
+    """``/v1/payments/search`` filters: updated in ``[since, until]``, oldest update first."""
+    return {"range": "date_last_updated", "begin_date": mp_datetime(since),
+            "end_date": mp_datetime(until), "sort": "date_last_updated", "criteria": "asc",
+            "limit": limit, "offset": offset}
+
+
+def order_filters(external_reference: str, created_since: datetime, until: datetime,
+                  limit: int) -> dict[str, Any]:
+    """``/v1/payments/search`` filters: one order's payments created in ``[created_since,
+    until]``, latest update first."""
+    return {"external_reference": external_reference, "range": "date_created",
+            "begin_date": mp_datetime(created_since), "end_date": mp_datetime(until),
+            "sort": "date_last_updated", "criteria": "desc", "limit": limit}
 
 
 def _check(response: Any, *, not_found_ok: bool = False) -> Any:
@@ -147,7 +166,19 @@ class MercadoPagoGateway:
         response = self._sdk.payment().get(payment_id, self._options())
         return PaymentSnapshot.from_api(_check(response, not_found_ok=True))
 
-    def search_payments(self, filters: dict[str, Any]) -> tuple[list[PaymentSnapshot], int]:
+    def search_payments_updated(self, since: datetime, until: datetime, *, limit: int,
+                                offset: int = 0) -> tuple[list[PaymentSnapshot], int]:
+        """Payments last updated in ``[since, until]``, oldest update first: one page and the
+        total count."""
+        return self._search(updated_filters(since, until, limit, offset))
+
+    def search_order_payments(self, external_reference: str, created_since: datetime,
+                              until: datetime, limit: int = 10) -> list[PaymentSnapshot]:
+        """An order's payments (by ``external_reference``) created in ``[created_since,
+        until]``, latest update first."""
+        return self._search(order_filters(external_reference, created_since, until, limit))[0]
+
+    def _search(self, filters: dict[str, Any]) -> tuple[list[PaymentSnapshot], int]:
         """``GET /v1/payments/search``: one page of results and the total count."""
         response = self._sdk.payment().search(filters, self._options())
         body = _check(response)

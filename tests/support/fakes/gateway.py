@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.adapters.mercadopago.errors import ProviderRejected, ResourceNotFound
+from shared.adapters.mercadopago.gateway import order_filters, updated_filters
 from shared.adapters.mercadopago.models import (
     CardTokenSnapshot,
     ChargebackSnapshot,
@@ -146,7 +147,17 @@ class FakeGateway(Faults):
             raise ResourceNotFound("Mercado Pago does not know this resource")
         return self.payments[payment_id]
 
+    def search_payments_updated(self, since: datetime, until: datetime, *, limit: int,
+                                offset: int = 0) -> tuple[list[PaymentSnapshot], int]:
+        return self.search_payments(updated_filters(since, until, limit, offset))
+
+    def search_order_payments(self, external_reference: str, created_since: datetime,
+                              until: datetime, limit: int = 10) -> list[PaymentSnapshot]:
+        return self.search_payments(order_filters(external_reference, created_since, until,
+                                                  limit))[0]
+
     def search_payments(self, filters: dict[str, Any]) -> tuple[list[PaymentSnapshot], int]:
+        """Mercado Pago's search over the fake's payments, from the adapter's own filters."""
         self._check("search_payments")
         found = list(self.payments.values())
         if "external_reference" in filters:

@@ -11,28 +11,16 @@ later change sends one ``order.chargeback_updated`` event. The order's status st
 means for delivery is the shop's decision.
 
 The decision is pure (``shared.domain.chargebacks``): the order store applies it inside its
-batch.
+batch. This module keeps what the order's public view shows of a dispute.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from shared.adapters.mercadopago.models import PaymentSnapshot
-from shared.adapters.mercadopago.status import outcome
-from shared.domain import chargebacks
 from shared.domain.chargebacks import CHARGED_BACK, UPDATED_EVENT, updated_event_key
 
-__all__ = ["CHARGED_BACK", "UPDATED_EVENT", "chargeback_changes", "public_view",
-           "updated_event_key"]
-
-
-def chargeback_changes(order: dict[str, Any], snap: PaymentSnapshot, newer: bool,
-                       now: datetime) -> tuple[dict[str, Any], bool]:
-    """See :func:`shared.domain.chargebacks.chargeback_changes`."""
-    return chargebacks.chargeback_changes(order, snap.id, outcome(snap.status, snap.status_detail),
-                                          snap.status_detail, newer, now)
+__all__ = ["CHARGED_BACK", "UPDATED_EVENT", "public_view", "updated_event_key"]
 
 
 def public_view(order: dict[str, Any]) -> dict[str, Any] | None:
