@@ -1,6 +1,6 @@
 """A chargeback's standing on its order: the fields to write and whether it changed (pure).
 
-See ``shared.usecases.disputes`` for what the provider's details mean and how they reach the
+See ``shared.domain.disputes`` for what the provider's details mean and how they reach the
 shop; this is the decision the order store applies inside its batch.
 """
 
