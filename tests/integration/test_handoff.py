@@ -112,7 +112,7 @@ def test_fulfill_completes_a_fulfilment_another_process_left(db, monkeypatch, re
     request.addfinalizer(wiring.reset)  # runs after monkeypatch has restored the environment
     hook_calls.clear()
     OrderRepository(db, defer_effects=True).apply_payment(APPROVED, datetime.now(UTC))
-    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p"})
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p", "ORDER_PAID_HOOKS": hooks})
     fulfill = Fulfilment(settings, OrderRepository(db, has_effects=bool(hooks)),
                          Ledger(db, 30), _Gateway, _Queue, outbox=Outbox(db))
     task = FulfilTask.decode(json.dumps({"topic": "order_handoff", "resource_id": "order-1",
