@@ -36,7 +36,7 @@ def test_twenty_copies_of_one_notification_fulfil_once(live, receiver):
     statuses = sorted(r.json()["status"] for r in results)
     assert statuses.count("queued") == 1 and statuses.count("duplicate") == 19
     c.wait_order(answer["order_id"], "paid")
-    time.sleep(1.0)
+    c.wait_quiet()
     assert len(receiver.snapshot()) == 1
     assert _hook_calls(c, answer["order_id"]) == 1
 
@@ -67,7 +67,7 @@ def test_out_of_order_and_stale_deliveries_never_regress(live, receiver):
     c.wait_order(answer["order_id"], "refunded")
     # a late "approved" for the same payment is re-fetched and found refunded: no regression
     c.notify(answer["payment_id"], notification_id=123456789, action="payment.updated")
-    time.sleep(1.0)
+    c.wait_quiet()
     order = c.order(answer["order_id"])
     assert order["status"] == "refunded"
     # never fulfilled: the first state fulfil saw was already refunded
