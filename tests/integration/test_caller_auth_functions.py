@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from functions_framework import create_app
 
 from local.stack import REPO_ROOT, find_functions_framework, free_ports
 from tests.support.idtokens import Minter, certs_server, unsigned
+from tests.support.waiting import wait_until
 
 FULFILL_AUD = "https://fulfill-123456789.us-central1.run.app"
 RECONCILE_AUD = "https://reconcile-123456789.us-central1.run.app"
@@ -232,11 +232,13 @@ def test_a_misconfigured_caller_check_stops_the_function_at_start(tmp_path, name
     log = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.log"
     proc, port = _start(name, env, log)
     try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None:
+        def stopped() -> bool:
+            if proc.poll() is not None:
+                return True
             assert not _serves(port), f"{name} serves without a caller check:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"{name} neither started nor stopped"
-            time.sleep(0.05)
+            return False
+
+        wait_until(stopped, 60, f"{name} to stop at start")
     finally:
         if proc.poll() is None:
             proc.kill()

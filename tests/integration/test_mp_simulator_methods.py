@@ -30,6 +30,7 @@ from tests.support.simulator import (
     delivered,
     pay,
 )
+from tests.support.waiting import wait_until
 
 CONT_DELAY = 0.3
 MP_TZ = timezone(timedelta(hours=-4))
@@ -318,8 +319,6 @@ def test_payment_without_idempotency_key_is_400_cause_4292(sim, sdk):
 
 
 def test_pix_refund_held_in_contingency(sim, sdk, receiver):
-    import time
-
     p = offline(sdk, "pix", receiver.url)["response"]
     control(sim, "POST", f"/_sim/payments/{p['id']}/status", {"status": "approved"})
     control(sim, "POST", "/_sim/refunds/contingency", {"count": 2, "seconds": 0.5})
@@ -331,12 +330,11 @@ def test_pix_refund_held_in_contingency(sim, sdk, receiver):
     # Without the header, a held refund is reported as a 400.
     plain = sdk.refund().create(p["id"], {"amount": 5}, options())
     assert plain["status"] == 400
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        after = sdk.payment().get(p["id"])["response"]
-        if after["transaction_amount_refunded"] == 15:
-            break
-        time.sleep(0.05)
+    def both_refunded() -> dict[str, Any] | None:
+        got = sdk.payment().get(p["id"])["response"]
+        return got if got["transaction_amount_refunded"] == 15 else None
+
+    after = wait_until(both_refunded, 10, "both held refunds to be approved")
     assert (after["status"], after["status_detail"]) == ("approved", "partially_refunded")
     assert sorted(r["status"] for r in after["refunds"]) == ["approved", "approved"]
 
