@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from functions_framework import create_app
 
 from local.stack import REPO_ROOT, find_functions_framework, free_ports
+from tests.support.functions import closed_port, reset_function_caches
 from tests.support.idtokens import Minter, certs_server, unsigned
 from tests.support.waiting import wait_until
 
@@ -31,26 +31,6 @@ CLEARED = ["CALLER_AUTH", *AUTH_ENV, "MP_ACCESS_TOKEN", "MERCHANT_WEBHOOK_URL", 
            "CLOUD_TASKS_EMULATOR_HOST", "ID_TOKEN_CERTS_URL", "LOG_LEVEL"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _reset_caches() -> None:
-    import shared.platform.secrets
-    from shared.adapters import idtoken
-    from shared.platform.config import settings
-
-    settings.cache_clear()
-    shared.platform.secrets._reader = None
-    idtoken.default_cache().clear()
-    for module, cached in (("functions.fulfill.main", "_fulfilment"),
-                           ("functions.reconcile.main", "_reconciler")):
-        if module in sys.modules:
-            getattr(sys.modules[module], cached).cache_clear()
-
-
 @pytest.fixture
 def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """A test client of fulfill or reconcile with exactly this environment. Nothing behind it
@@ -60,15 +40,15 @@ def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
         for key in CLEARED:
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-mp-local")
-        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
-        monkeypatch.setenv("MP_API_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+        monkeypatch.setenv("MP_API_BASE_URL", f"http://127.0.0.1:{closed_port()}")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        _reset_caches()
+        reset_function_caches()
         return create_app(target=name, source=f"entry_{name}.py").test_client()
 
     yield build
-    _reset_caches()
+    reset_function_caches()
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +161,7 @@ def test_verify_mode_refuses_stripped_tokens_and_accepts_signed_ones(client_for,
 
 def test_a_certs_outage_is_a_503_with_its_own_log_event(client_for, minter, capsys):
     client = client_for("fulfill", CALLER_AUTH="verify",
-                        ID_TOKEN_CERTS_URL=f"http://127.0.0.1:{_closed_port()}/certs", **AUTH_ENV)
+                        ID_TOKEN_CERTS_URL=f"http://127.0.0.1:{closed_port()}/certs", **AUTH_ENV)
     r = _fulfil(client, minter.token(FULFILL_AUD, TASKS_SA))
     assert r.status_code == 503  # Cloud Tasks retries
     assert r.get_json()["error"]["code"] == "caller_check_unavailable"

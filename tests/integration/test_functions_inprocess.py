@@ -4,69 +4,19 @@ secrets from every source, fail-closed paths, Firestore or Cloud Tasks down."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from functions_framework import create_app
 
 from local.cloudtasks_emulator import start_emulator
 from local.secretmanager_fake import start_fake
 from local.seed import seed
 from shared.adapters.mercadopago import signature
+from tests.support.functions import closed_port
 
 SECRET_NAME = "projects/demo-mp-local/secrets/mp-webhook-secret"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _reset_caches() -> None:
-    import sys
-
-    import shared.platform.secrets
-    from shared.platform.config import settings
-
-    settings.cache_clear()
-    shared.platform.secrets._reader = None
-    # Only modules already loaded: importing fulfill runs its start-up caller check.
-    for module, cached in (("functions.create_payment.main", "_checkout"),
-                           ("functions.ipn_webhook.main", "_intake"),
-                           ("functions.fulfill.main", "_fulfilment")):
-        if module in sys.modules:
-            getattr(sys.modules[module], cached).cache_clear()
-
-
-@pytest.fixture
-def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
-    """Build a test client for a function with exactly the given environment."""
-    def build(name: str, **env: str) -> object:
-        for key in ["MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET", "MP_WEBHOOK_SECRET_FILE",
-                    "MP_WEBHOOK_SECRET_SECRET", "MP_WEBHOOK_SECRET_PREVIOUS",
-                    "FULFILL_AUTH_AUDIENCE", "MERCHANT_WEBHOOK_URL", "CLOUD_TASKS_EMULATOR_HOST",
-                    "CALLER_AUTH"]:
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", env.pop("GOOGLE_CLOUD_PROJECT", "demo-mp-local"))
-        if name in ("fulfill", "reconcile") and "CALLER_AUTH" not in env:
-            # these tests are about what follows the caller check (tests/integration/
-            # test_caller_auth_functions.py covers it): off, allowed only with the emulators
-            env["CALLER_AUTH"] = "off"
-            env.setdefault("CLOUD_TASKS_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
-            if "FIRESTORE_EMULATOR_HOST" not in env and "FIRESTORE_EMULATOR_HOST" not in os.environ:
-                env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{_closed_port()}"
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        _reset_caches()
-        return create_app(target=name, source=f"entry_{name}.py").test_client()
-
-    yield build
-    _reset_caches()
 
 
 def _signed(data_id: str, secret: str) -> tuple[dict[str, str], str]:
@@ -88,7 +38,7 @@ def tasks_emulator() -> Iterator[object]:
 # -- ipn_webhook: secrets -------------------------------------------------------------------
 def test_no_webhook_secret_configured_rejects_everything(function_client):
     client = function_client("ipn_webhook", FULFILL_URL="http://127.0.0.1:9/",
-                             CLOUD_TASKS_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+                             CLOUD_TASKS_EMULATOR_HOST=f"127.0.0.1:{closed_port()}")
     headers, body = _signed("123", "dev-webhook-secret")
     r = client.post("/?data.id=123&type=payment", data=body, headers=headers)
     assert r.status_code == 401 and r.get_json()["error"]["reason"] == "no_secret"
@@ -143,7 +93,7 @@ def test_secret_from_secret_manager_api_with_previous_secret_during_rotation(fun
 def test_secret_manager_unreachable_fails_closed(function_client):
     client = function_client("ipn_webhook", FULFILL_URL="http://127.0.0.1:9/",
                              MP_WEBHOOK_SECRET_SECRET=f"{SECRET_NAME}/versions/latest",
-                             SECRET_MANAGER_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+                             SECRET_MANAGER_EMULATOR_HOST=f"127.0.0.1:{closed_port()}")
     headers, body = _signed("3001", "dev-webhook-secret")
     assert client.post("/?data.id=3001&type=payment", data=body, headers=headers).status_code == 401
 
@@ -151,7 +101,7 @@ def test_secret_manager_unreachable_fails_closed(function_client):
 def test_enqueue_failure_is_5xx_so_mercado_pago_retries(function_client):
     client = function_client("ipn_webhook", FULFILL_URL="http://127.0.0.1:9/",
                              MP_WEBHOOK_SECRET="dev-webhook-secret",
-                             CLOUD_TASKS_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+                             CLOUD_TASKS_EMULATOR_HOST=f"127.0.0.1:{closed_port()}")
     headers, body = _signed("4001", "dev-webhook-secret")
     r = client.post("/?data.id=4001&type=payment", data=body, headers=headers)
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "enqueue_failed"
@@ -179,7 +129,7 @@ def test_create_payment_without_access_token_refuses_and_writes_nothing(function
 def test_create_payment_with_firestore_down_is_503(function_client):
     client = function_client("create_payment", NOTIFICATION_URL="http://127.0.0.1:9/",
                              MP_ACCESS_TOKEN="TEST-x",
-                             FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+                             FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{closed_port()}")
     r = client.post("/", json=_order_body())
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "storage_unavailable"
     r = client.get("/orders/abcdefghijkl")
@@ -208,7 +158,7 @@ def test_fulfill_with_firestore_down_asks_cloud_tasks_to_retry(function_client):
             "installments": 1, "payer": {"email": "buyer@example.com"},
             "external_reference": "order-x"}).json()
         client = function_client("fulfill", MP_ACCESS_TOKEN="TEST-x", MP_API_BASE_URL=sim.url,
-                                 FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{_closed_port()}")
+                                 FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{closed_port()}")
         r = client.post("/", data=_task(str(payment["id"])), headers={
             "X-CloudTasks-TaskRetryCount": "0", "Content-Type": "application/json"})
         assert r.status_code == 503 and r.get_json()["result"] == "storage_unavailable"
@@ -226,7 +176,7 @@ def test_fulfill_last_attempt_failure_is_a_dead_letter(function_client, firestor
                                                        firestore_emulator):
     client = function_client("fulfill", GOOGLE_CLOUD_PROJECT=firestore_project,
                              MP_ACCESS_TOKEN="TEST-x", FULFILL_MAX_ATTEMPTS="5",
-                             MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}")
+                             MP_API_BASE_URL=f"http://127.0.0.1:{closed_port()}")
     early = client.post("/", data=_task("77"), headers={"X-CloudTasks-TaskRetryCount": "1"})
     assert early.status_code == 503
     db = firestore_emulator.client(firestore_project)

@@ -1,0 +1,68 @@
+"""The functions in-process (functions-framework's test client), for integration tests.
+
+``function_client`` (fixture, enabled for every folder by ``tests/conftest.py``) builds a
+test client of one function with exactly the given environment; ``reset_function_caches``
+forgets what the functions cached from an earlier environment; ``closed_port`` is a port
+nothing listens on (a service that is down).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reset_function_caches() -> None:
+    """Settings, the secret reader, ID token keys and each loaded function's wiring."""
+    import shared.platform.secrets
+    from shared.adapters import idtoken
+    from shared.platform.config import settings
+
+    settings.cache_clear()
+    shared.platform.secrets._reader = None
+    idtoken.default_cache().clear()
+    # Only modules already loaded: importing fulfill runs its start-up caller check.
+    for module, cached in (("functions.create_payment.main", "_checkout"),
+                           ("functions.ipn_webhook.main", "_intake"),
+                           ("functions.fulfill.main", "_fulfilment"),
+                           ("functions.reconcile.main", "_reconciler")):
+        if module in sys.modules:
+            getattr(sys.modules[module], cached).cache_clear()
+
+
+@pytest.fixture
+def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
+    """Build a test client for a function with exactly the given environment."""
+    from functions_framework import create_app
+
+    def build(name: str, **env: str) -> object:
+        for key in ["MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET", "MP_WEBHOOK_SECRET_FILE",
+                    "MP_WEBHOOK_SECRET_SECRET", "MP_WEBHOOK_SECRET_PREVIOUS",
+                    "FULFILL_AUTH_AUDIENCE", "MERCHANT_WEBHOOK_URL", "CLOUD_TASKS_EMULATOR_HOST",
+                    "CALLER_AUTH"]:
+            monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", env.pop("GOOGLE_CLOUD_PROJECT", "demo-mp-local"))
+        if name in ("fulfill", "reconcile") and "CALLER_AUTH" not in env:
+            # these tests are about what follows the caller check (tests/integration/
+            # test_caller_auth_functions.py covers it): off, allowed only with the emulators
+            env["CALLER_AUTH"] = "off"
+            env.setdefault("CLOUD_TASKS_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+            if "FIRESTORE_EMULATOR_HOST" not in env and "FIRESTORE_EMULATOR_HOST" not in os.environ:
+                env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{closed_port()}"
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        reset_function_caches()
+        return create_app(target=name, source=f"entry_{name}.py").test_client()
+
+    yield build
+    reset_function_caches()
