@@ -50,7 +50,7 @@ def test_approved_card_pays_the_order_and_emits_one_signed_event(live, receiver)
     assert c.docs("fulfilments")[0]["state"] == "done"
     c.wait_quiet()  # every delivery and task done: a retry or a duplicate would show now
     assert len(receiver.snapshot()) == 1
-    hooks = [h for h in c.docs("test_hook_calls") if h["order_id"] == answer["order_id"]]
+    hooks = c.hook_calls(answer["order_id"])
     assert len(hooks) == 1 and hooks[0]["amount"] == "200.00"
 
 

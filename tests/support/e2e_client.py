@@ -99,6 +99,10 @@ class StackClient:
     def docs(self, collection: str) -> list[dict[str, Any]]:
         return [d.to_dict() | {"_id": d.id} for d in self.db().collection(collection).stream()]
 
+    def hook_calls(self, order_id: str) -> list[dict[str, Any]]:
+        """The runs of the test fulfilment hook (tests.support.hooks) for this order."""
+        return [h for h in self.docs("test_hook_calls") if h["order_id"] == order_id]
+
     def wait_for(self, predicate: Any, timeout: float = 20, what: str = "condition") -> Any:
         return wait_until(predicate, timeout, what)
 

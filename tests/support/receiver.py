@@ -57,6 +57,10 @@ class Receiver:
         with self.cond:
             return list(self._requests)
 
+    def payloads(self) -> list[Any]:
+        """The JSON bodies received so far, in arrival order."""
+        return [r.json() for r in self.snapshot()]
+
     def reset(self) -> None:
         """Forget what was received; answer 200 again."""
         with self.cond:
