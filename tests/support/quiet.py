@@ -11,6 +11,9 @@ regression) first waits until the stack has nothing left to do, then asserts:
 
 observed in that order twice with the same delivery count, so that a delivery that created a
 task, or a task that caused a delivery, in between is seen.
+
+Status changes the simulator has scheduled for later (a CONT card's approval, a PIX expiry)
+are not work in progress here: a test waits for their outcome itself (``wait_order``).
 """
 
 from __future__ import annotations
