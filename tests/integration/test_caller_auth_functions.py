@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from local.stack import REPO_ROOT, find_functions_framework, free_ports
-from tests.support.functions import closed_port, reset_function_caches
+from tests.support.functions import app_client, closed_port, reset_function_caches
 from tests.support.idtokens import Minter, certs_server, unsigned
 from tests.support.waiting import wait_until
 
@@ -45,7 +44,7 @@ def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         reset_function_caches()
-        return create_app(target=name, source=f"entry_{name}.py").test_client()
+        return app_client(monkeypatch, name)
 
     yield build
     reset_function_caches()

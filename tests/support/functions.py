@@ -40,10 +40,25 @@ def reset_function_caches() -> None:
             getattr(sys.modules[module], cached).cache_clear()
 
 
+def app_client(monkeypatch: pytest.MonkeyPatch, name: str) -> object:
+    """functions-framework's test client of function ``name`` (``entry_<name>.py``).
+
+    ``create_app`` writes its target into ``os.environ``; ``monkeypatch`` records those
+    variables first, so the end of the test removes them again."""
+    from functions_framework import create_app
+
+    for var in ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_NAME"):
+        if var in os.environ:
+            monkeypatch.setenv(var, os.environ[var])
+        else:  # recorded as absent, and absent while the app is built
+            monkeypatch.setenv(var, "")
+            monkeypatch.delenv(var)
+    return create_app(target=name, source=f"entry_{name}.py").test_client()
+
+
 @pytest.fixture
 def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., object]]:
     """Build a test client for a function with exactly the given environment."""
-    from functions_framework import create_app
 
     def build(name: str, **env: str) -> object:
         for key in ["MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET", "MP_WEBHOOK_SECRET_FILE",
@@ -62,7 +77,7 @@ def function_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., o
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         reset_function_caches()
-        return create_app(target=name, source=f"entry_{name}.py").test_client()
+        return app_client(monkeypatch, name)
 
     yield build
     reset_function_caches()
