@@ -104,7 +104,8 @@ def flush_notifications() -> tuple[Response, int]:
 
 @bp.get("/notifications/log")
 def notification_log() -> tuple[Response, int]:
-    return answer({"deliveries": sim().notifier.delivery_log()})
+    notifier = sim().notifier
+    return answer({"deliveries": notifier.delivery_log(), "pending": notifier.pending()})
 
 
 @bp.get("/payments")

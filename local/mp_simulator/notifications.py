@@ -4,10 +4,13 @@ Nothing here runs inside an API request: ``Notifier.notify`` only queues. Delive
 thread pool; retries are re-queued through the scheduler with ``config.retry_delays``.
 Modes: ``deliver`` (default), ``drop`` (never sent) and ``hold`` (kept until ``flush``).
 ``duplicates = n`` sends every notification n times concurrently (each copy retries alone).
+``pending()`` counts the deliveries not finished yet (queued, in flight, waiting for a retry or
+in a flush): zero means the delivery log holds everything that will be sent.
 """
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import logging
@@ -194,6 +197,7 @@ class Notifier:
         self._held: list[Notification] = []
         self._produced: list[dict[str, Any]] = []
         self._log: list[dict[str, Any]] = []
+        self._pending: collections.Counter[int] = collections.Counter()  # per generation
 
     # --- settings and inspection -------------------------------------------------------
     def configure(self, mode: str | None = None, duplicates: int | None = None) -> dict[str, Any]:
@@ -224,6 +228,11 @@ class Notifier:
         with self._lock:
             return [dict(e) for e in self._log]
 
+    def pending(self) -> int:
+        """Deliveries of the current generation not finished yet (retries included)."""
+        with self._lock:
+            return self._pending[self._generation]
+
     def reset(self) -> None:
         with self._lock:
             self._generation += 1
@@ -232,6 +241,7 @@ class Notifier:
             self._held.clear()
             self._produced.clear()
             self._log.clear()
+            self._pending.clear()  # earlier generations' work no longer counts
 
     def close(self) -> None:
         with self._lock:
@@ -281,6 +291,8 @@ class Notifier:
             batch.reverse()
         elif order == "shuffle":
             random.shuffle(batch)
+        for note in batch:
+            self._hold(note)
         if batch:
             threading.Thread(
                 target=self._deliver_in_order, args=(batch,), name="mp-sim-flush", daemon=True
@@ -292,8 +304,28 @@ class Notifier:
         with self._lock:
             return note.generation == self._generation
 
+    def _hold(self, note: Notification) -> None:
+        with self._lock:
+            if note.generation == self._generation:
+                self._pending[note.generation] += 1
+
+    def _release(self, note: Notification) -> None:
+        with self._lock:
+            if self._pending[note.generation] > 0:
+                self._pending[note.generation] -= 1
+
     def _submit(self, note: Notification, attempt: int, copy: int) -> threading.Event | None:
-        return self._pool.submit(lambda: self._attempt(note, attempt, copy))
+        self._hold(note)
+        done = self._pool.submit(lambda: self._attempt_once(note, attempt, copy))
+        if done is None:
+            self._release(note)
+        return done
+
+    def _attempt_once(self, note: Notification, attempt: int, copy: int) -> None:
+        try:
+            self._attempt(note, attempt, copy)
+        finally:
+            self._release(note)
 
     def _start(self, note: Notification) -> list[threading.Event]:
         started = [self._submit(note, 0, copy) for copy in range(note.duplicates)]
@@ -301,8 +333,11 @@ class Notifier:
 
     def _deliver_in_order(self, batch: list[Notification]) -> None:
         for note in batch:
-            for done in self._start(note):
-                done.wait()
+            try:
+                for done in self._start(note):
+                    done.wait()
+            finally:
+                self._release(note)
 
     def _attempt(self, note: Notification, attempt: int, copy: int) -> None:
         if not self._current(note):
@@ -350,10 +385,14 @@ class Notifier:
         )
         delays = self._config.retry_delays
         if not result.ok and attempt < len(delays) and note.topic != FRAUD_ALERT:
+            self._hold(note)
             self._scheduler.call_later(
                 delays[attempt], lambda: self._retry(note, attempt + 1, copy)
             )
 
     def _retry(self, note: Notification, attempt: int, copy: int) -> None:
-        if self._current(note):
-            self._submit(note, attempt, copy)
+        try:
+            if self._current(note):
+                self._submit(note, attempt, copy)
+        finally:
+            self._release(note)

@@ -11,7 +11,7 @@ from local.firestore_emulator import wipe
 from local.seed import seed
 from local.stack import LocalStack, StackPorts, start_stack
 from tests.support.openapi import check_response
-from tests.support.receiver import Receiver, start_receiver
+from tests.support.receiver import Receiver
 from tests.support.stack_fixtures import E2E_OPTIONS
 
 
@@ -21,9 +21,9 @@ def seed_all(stack: LocalStack) -> None:
 
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
+    r = Receiver("/events")
     yield r
-    r.server.shutdown()
+    r.close()
 
 
 @pytest.fixture(scope="session")
@@ -81,5 +81,5 @@ def live(e2e_stack: LocalStack, receiver: Receiver) -> LocalStack:
     seed_all(e2e_stack)
     requests.post(e2e_stack.endpoints.simulator + "/_sim/reset", timeout=5).raise_for_status()
     requests.post(e2e_stack.endpoints.tasks_http + "/_emulator/reset", timeout=5).raise_for_status()
-    receiver.clear()
+    receiver.reset()
     return e2e_stack

@@ -4,21 +4,12 @@ shop hooks withheld until an operator clears a false alert."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from tests.support.e2e_client import StackClient, mpctl
 
 pytestmark = pytest.mark.e2e
-
-
-def _events(receiver) -> list[dict]:
-    return [json.loads(e.body) for e in receiver.snapshot()]
-
-
-def _hook_calls(c: StackClient, order_id: str) -> list[dict]:
-    return [h for h in c.docs("test_hook_calls") if h["order_id"] == order_id]
 
 
 def _alert_logged(live, order_id: str) -> bool:
@@ -44,19 +35,19 @@ def test_fraud_alert_before_fulfilment_withholds_hooks_until_cleared(live, recei
     c.wait_for(lambda: _alert_logged(live, order_id), what="ALERT log line")
     c.sim("POST", "/_sim/notifications/flush", json={})
     c.wait_order(order_id, "paid")
-    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.fraud_alert",
+    c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.fraud_alert",
                                                                   "order.paid"],
                what="fraud alert and paid events")
-    time.sleep(1.0)  # a hook run would show up by now
-    assert _hook_calls(c, order_id) == []  # withheld while the alert stands
+    c.wait_quiet()  # every task done: a hook run would have happened
+    assert c.hook_calls(order_id) == []  # withheld while the alert stands
     code, out, err = mpctl(live, "order", "clear-fraud-alert", order_id)
     assert code == 0, err
     assert out["cleared"] and out["fulfilment_pending"] and out["resume_task"]
-    c.wait_for(lambda: _hook_calls(c, order_id), what="the withheld hook")
+    c.wait_for(lambda: c.hook_calls(order_id), what="the withheld hook")
     assert c.order(order_id)["fraud_alert"] is None
-    time.sleep(1.0)
-    assert len(_hook_calls(c, order_id)) == 1
-    assert [e["type"] for e in _events(receiver)].count("order.fraud_alert") == 1
+    c.wait_quiet()
+    assert len(c.hook_calls(order_id)) == 1
+    assert [e["type"] for e in receiver.payloads()].count("order.fraud_alert") == 1
     code, _, err = mpctl(live, "order", "clear-fraud-alert", order_id)
     assert code == 1 and "no_fraud_alert" in err
 
@@ -74,5 +65,5 @@ def test_fraud_alert_for_a_payment_that_is_not_ours_records_nothing(live, receiv
     c.wait_for(lambda: any('"fraud_alert"' in (t.get("body") or "")
                            for t in c.tasks_view().get("history", [])),
                what="the fraud alert task ran")
-    assert [e["type"] for e in _events(receiver) if e["type"] == "order.fraud_alert"] == []
+    assert [e["type"] for e in receiver.payloads() if e["type"] == "order.fraud_alert"] == []
     assert c.docs("orders") == []

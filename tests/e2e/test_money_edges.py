@@ -4,7 +4,6 @@ whoever applies it, refunds are idempotent and PIX refunds may be in process."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 
@@ -14,10 +13,6 @@ from local.stack import MP_ACCESS_TOKEN
 from tests.support.e2e_client import StackClient, mpctl
 
 pytestmark = pytest.mark.e2e
-
-
-def _events(receiver) -> list[dict]:
-    return [json.loads(e.body) for e in receiver.snapshot()]
 
 
 def _paid_order(c: StackClient) -> dict:
@@ -43,7 +38,7 @@ def test_a_lost_answer_after_the_charge_keeps_the_order_and_the_retry_answers_20
     order_id = error["order_id"]
     # The notification for the approved payment finds the kept order: paid, one order.paid.
     c.wait_order(order_id, "paid")
-    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid"],
+    c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.paid"],
                what="one order.paid")
     # The buyer's retry (same order and token) is the same attempt: same payment, 201.
     retry = c.pay(c.body(token, order_id=order_id))
@@ -53,7 +48,7 @@ def test_a_lost_answer_after_the_charge_keeps_the_order_and_the_retry_answers_20
     assert retry.json()["payment_id"] == str(payment["id"])
     assert [o["_id"] for o in c.docs("orders")] == [order_id]
     assert c.docs("dead_letters") == []
-    assert [e["type"] for e in _events(receiver)] == ["order.paid"]
+    assert [e["type"] for e in receiver.payloads()] == ["order.paid"]
 
 
 def test_a_keyed_retry_after_the_order_was_paid_answers_201(live):
@@ -127,7 +122,7 @@ def test_a_refund_from_a_shell_without_the_shop_url_still_reaches_the_shop(live,
                            without=("MERCHANT_WEBHOOK_URL", "MERCHANT_WEBHOOK_SECRET"))
     assert code == 0, err
     assert out["order_status"] == "refunded"
-    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid",
+    c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.paid",
                                                                     "order.refunded"],
                what="order.refunded delivered by fulfill")
     delivered = len(c.sim("GET", "/_sim/notifications/log")["deliveries"])
@@ -135,7 +130,7 @@ def test_a_refund_from_a_shell_without_the_shop_url_still_reaches_the_shop(live,
     c.sim("POST", "/_sim/notifications/flush", json={})
     c.wait_for(lambda: len(c.sim("GET", "/_sim/notifications/log")["deliveries"]) > delivered,
                what="the held notification delivered")
-    assert [e["type"] for e in _events(receiver)] == ["order.paid", "order.refunded"]
+    assert [e["type"] for e in receiver.payloads()] == ["order.paid", "order.refunded"]
 
 
 def test_a_cancel_from_a_shell_without_the_shop_url_still_reaches_the_shop(live, receiver):
@@ -146,7 +141,7 @@ def test_a_cancel_from_a_shell_without_the_shop_url_still_reaches_the_shop(live,
     order_id = r.json()["order_id"]
     code, _, err = mpctl(live, "cancel", order_id, without=("MERCHANT_WEBHOOK_URL",))
     assert code == 0, err
-    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.cancelled"],
+    c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.cancelled"],
                what="order.cancelled delivered by fulfill")
 
 
@@ -182,7 +177,7 @@ def test_a_pix_refund_in_process_is_pending_then_the_order_follows(live, receive
     assert code == 0, err
     assert out["refund_status"] == "in_process" and out["order_status"] == "paid"
     c.wait_order(answer["order_id"], "refunded")
-    c.wait_for(lambda: [e["type"] for e in _events(receiver)] == ["order.paid",
+    c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.paid",
                                                                     "order.refunded"],
                what="order.refunded once confirmed")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -17,7 +16,7 @@ def test_dropped_notification_is_recovered_by_reconcile_once(live, receiver):
     c.sim("POST", "/_sim/notifications", json={"mode": "drop"})
     r = c.pay()
     order_id = r.json()["order_id"]
-    time.sleep(1.0)
+    c.wait_quiet()
     assert c.order(order_id)["status"] == "pending"  # nothing arrived
     code, report, err = mpctl(live, "reconcile", "--since", "10m")
     assert code == 0, err
@@ -25,7 +24,7 @@ def test_dropped_notification_is_recovered_by_reconcile_once(live, receiver):
     c.wait_order(order_id, "paid")
     code, again, err = mpctl(live, "reconcile", "--since", "10m")
     assert code == 0 and again["enqueued"] == 0  # in sync now: nothing to send
-    time.sleep(0.5)
+    c.wait_quiet()
     assert [json.loads(e.body)["type"] for e in receiver.snapshot()] == ["order.paid"]
 
 
@@ -58,7 +57,8 @@ def test_reconcile_function_called_like_cloud_scheduler(live):
 def test_pending_order_past_threshold_is_checked_by_reconcile(live):
     c = StackClient(live)
     c.sim("POST", "/_sim/notifications", json={"mode": "drop"})
-    order_id = c.pay().json()["order_id"]
+    answer = c.pay().json()
+    order_id = answer["order_id"]
     # make the order old enough for the pending-order sweep
     from datetime import UTC, datetime, timedelta
 
@@ -66,7 +66,7 @@ def test_pending_order_past_threshold_is_checked_by_reconcile(live):
         {"created_at": datetime.now(UTC) - timedelta(hours=2)})
     # Keep the payment out of the 1-second payments window, so that only the pending-order
     # sweep can find it (else the first sweep may have it paid before the second looks).
-    time.sleep(2)
+    c.sim("POST", f"/_sim/payments/{answer['payment_id']}/backdate", json={"days": 1})
     code, report, err = mpctl(live, "reconcile", "--since", "1s")
     assert code == 0, err
     assert report["orders_checked"] >= 1 and report["enqueued"] == 1, report

@@ -13,10 +13,6 @@ from tests.support.e2e_client import StackClient
 pytestmark = pytest.mark.e2e
 
 
-def _hook_calls(c: StackClient, order_id: str) -> int:
-    return len([h for h in c.docs("test_hook_calls") if h["order_id"] == order_id])
-
-
 def _create_quietly(c: StackClient, holder: str = "APRO") -> dict:
     """A payment whose own notifications are held back by the simulator."""
     c.sim("POST", "/_sim/notifications", json={"mode": "hold"})
@@ -36,9 +32,9 @@ def test_twenty_copies_of_one_notification_fulfil_once(live, receiver):
     statuses = sorted(r.json()["status"] for r in results)
     assert statuses.count("queued") == 1 and statuses.count("duplicate") == 19
     c.wait_order(answer["order_id"], "paid")
-    time.sleep(1.0)
+    c.wait_quiet()
     assert len(receiver.snapshot()) == 1
-    assert _hook_calls(c, answer["order_id"]) == 1
+    assert len(c.hook_calls(answer["order_id"])) == 1
 
 
 def test_twenty_different_notifications_for_one_payment_fulfil_once(live, receiver):
@@ -52,7 +48,7 @@ def test_twenty_different_notifications_for_one_payment_fulfil_once(live, receiv
     c.wait_for(lambda: len(c.docs("processed_notifications")) >= 20, what="all 20 processed")
     events = [json.loads(e.body) for e in receiver.snapshot()]
     assert [e["type"] for e in events] == ["order.paid"]
-    assert _hook_calls(c, answer["order_id"]) == 1
+    assert len(c.hook_calls(answer["order_id"])) == 1
     assert len(c.docs("fulfilments")) == 1
 
 
@@ -67,11 +63,11 @@ def test_out_of_order_and_stale_deliveries_never_regress(live, receiver):
     c.wait_order(answer["order_id"], "refunded")
     # a late "approved" for the same payment is re-fetched and found refunded: no regression
     c.notify(answer["payment_id"], notification_id=123456789, action="payment.updated")
-    time.sleep(1.0)
+    c.wait_quiet()
     order = c.order(answer["order_id"])
     assert order["status"] == "refunded"
     # never fulfilled: the first state fulfil saw was already refunded
-    assert _hook_calls(c, answer["order_id"]) == 0
+    assert len(c.hook_calls(answer["order_id"])) == 0
 
 
 def test_approved_then_refunded_in_order_fulfils_once_and_ends_refunded(live, receiver):
@@ -83,7 +79,7 @@ def test_approved_then_refunded_in_order_fulfils_once_and_ends_refunded(live, re
     c.wait_order(order_id, "refunded")
     stored = c.db().collection("orders").document(order_id).get().to_dict()
     assert [h["status"] for h in stored["history"]] == ["pending", "paid", "refunded"]
-    assert _hook_calls(c, order_id) == 1
+    assert len(c.hook_calls(order_id)) == 1
 
 
 def test_mercado_pago_5xx_during_fulfil_is_retried_until_applied(live):
@@ -120,7 +116,7 @@ def test_amount_mismatch_is_recorded_not_fulfilled(live, receiver):
     anomaly = c.wait_for(lambda: c.docs("anomalies"), what="anomaly")[0]
     assert anomaly["kind"] == "amount_mismatch" and anomaly["payment_amount"] == "200.00"
     assert c.order(answer["order_id"])["status"] == "pending"
-    assert receiver.snapshot() == [] and _hook_calls(c, answer["order_id"]) == 0
+    assert receiver.snapshot() == [] and len(c.hook_calls(answer["order_id"])) == 0
     assert "amount_mismatch" in live.log_path("fulfill").read_text()
 
 

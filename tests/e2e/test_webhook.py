@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.support.e2e_client import StackClient
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,15 +90,16 @@ def test_log_lines_are_structured_and_carry_no_payer_data(live):
     c.notify("31337", notification_id=1, request_id="req-log-check")
     import json as _json
 
-    mine: list[dict] = []
-    deadline = time.monotonic() + 10  # the supervisor copies output to the log file
-    while time.monotonic() < deadline:
+    def lines_of_the_request() -> list[dict]:
         whole = live.log_path("ipn_webhook").read_text().split("\n")[:-1]  # not a torn tail
         lines = [_json.loads(line) for line in whole if line.startswith("{")]
-        mine = [rec for rec in lines if rec.get("request_id") == "req-log-check"]
-        if any(rec.get("event") == "notification_queued" for rec in mine):
-            break
-        time.sleep(0.05)
+        return [rec for rec in lines if rec.get("request_id") == "req-log-check"]
+
+    # the supervisor copies output to the log file: wait for the queued line to land there
+    wait_until(lambda: any(rec.get("event") == "notification_queued"
+                           for rec in lines_of_the_request()),
+               10, "the notification_queued log line")
+    mine = lines_of_the_request()
     assert mine and all({"severity", "message", "event"} <= set(rec) for rec in mine)
     assert any(rec["event"] == "notification_queued" and rec["resource_id"] == "31337"
                and rec["topic"] == "payment" for rec in mine)

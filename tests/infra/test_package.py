@@ -19,13 +19,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.waiting import wait_until
 
 from .conftest import REPO
 
@@ -277,18 +278,18 @@ def test_served_like_the_buildpack(
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 30
             statuses: list[int] = []
-            while True:
+
+            def listening() -> bool:
                 if proc.poll() is not None:
                     pytest.fail(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"{name} never listened:\n{log.read_text()[-3000:]}")
-                    time.sleep(0.2)
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+
+            try:
+                wait_until(listening, 30, f"{name} to listen", interval=0.2, retry_on=(OSError,))
+            except AssertionError:
+                pytest.fail(f"{name} never listened:\n{log.read_text()[-3000:]}")
             for method, path, body in REQUESTS.get(name, [("GET", "/", None)]):
                 status = _request(port, method, path, body)
                 statuses.append(status)

@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from local.seed import seed
 from shared.adapters.store.idempotency import key_hash, payload_hash
-from tests.integration.test_functions_inprocess import _closed_port, function_client
-
-__all__ = ["function_client"]
+from tests.support.functions import closed_port
 
 BODY = {"items": [{"product_id": "demo-product", "quantity": 1}],
         "payer": {"email": "buyer@example.com"},
@@ -20,7 +18,7 @@ BODY = {"items": [{"product_id": "demo-product", "quantity": 1}],
 def _client(function_client, project: str, **env: str):
     return function_client(
         "create_payment", GOOGLE_CLOUD_PROJECT=project, NOTIFICATION_URL="http://127.0.0.1:9/",
-        MP_ACCESS_TOKEN="TEST-x", MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}",
+        MP_ACCESS_TOKEN="TEST-x", MP_API_BASE_URL=f"http://127.0.0.1:{closed_port()}",
         RATE_LIMIT_KEY="test-only-key", RATE_LIMIT_CARD="0", RATE_LIMIT_PAYER="0",
         RATE_LIMIT_ORDERS_IP="0", RATE_LIMIT_IP="1/600", CLIENT_IP_TRUSTED_HOPS="1", **env)
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from local.cloudtasks_emulator import start_emulator
 from local.seed import seed as seed_catalog
 from shared.adapters.mercadopago import webhooks
-from tests.integration.test_functions_inprocess import _closed_port, function_client  # noqa: F401
+from tests.support.functions import closed_port
 
 SECRET = "dev-webhook-secret"
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
@@ -24,11 +24,11 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
 
 
 @pytest.fixture
-def create(function_client, firestore_project, firestore_emulator):  # noqa: F811
+def create(function_client, firestore_project, firestore_emulator):
     seed_catalog(firestore_project, firestore_emulator.host)
     return function_client("create_payment", GOOGLE_CLOUD_PROJECT=firestore_project,
                            NOTIFICATION_URL="http://127.0.0.1:9/", MP_ACCESS_TOKEN="TEST-x",
-                           MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}",
+                           MP_API_BASE_URL=f"http://127.0.0.1:{closed_port()}",
                            MP_TIMEOUT_SECONDS="0.5")
 
 
@@ -95,6 +95,7 @@ def test_an_unhandled_error_is_logged_with_a_scrubbed_stack_trace(create, monkey
     def checkout() -> Broken:
         return Broken()
 
+    checkout.cache_clear = lambda: None  # type: ignore[attr-defined]  # like the lru_cache
     monkeypatch.setattr(cp, "_checkout", checkout)
     capsys.readouterr()
     r = create.get("/orders/abcdefghijkl")
@@ -149,7 +150,7 @@ def test_fuzz_create_payment_bodies_never_500(create, body):
 
 
 @pytest.fixture
-def ipn(function_client):  # noqa: F811
+def ipn(function_client):
     handle = start_emulator(queues=["fulfill:max_attempts=1"], time_scale=0.01)
     client = function_client("ipn_webhook", FULFILL_URL="http://127.0.0.1:9/",
                              MP_WEBHOOK_SECRET=SECRET,

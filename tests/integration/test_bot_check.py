@@ -12,9 +12,7 @@ import pytest
 from local.recaptcha_fake import FakeHandle, start_fake
 from local.seed import seed
 from shared.adapters.store.idempotency import key_hash, payload_hash
-from tests.integration.test_functions_inprocess import _closed_port, function_client
-
-__all__ = ["function_client"]
+from tests.support.functions import closed_port
 
 BODY = {"items": [{"product_id": "demo-product", "quantity": 1}],
         "payer": {"email": "buyer@example.com"},
@@ -37,7 +35,7 @@ def client(function_client, firestore_project, firestore_emulator, fake):
         return function_client(
             "create_payment", GOOGLE_CLOUD_PROJECT=firestore_project,
             NOTIFICATION_URL="http://127.0.0.1:9/", MP_ACCESS_TOKEN="TEST-x",
-            MP_API_BASE_URL=f"http://127.0.0.1:{_closed_port()}", RATE_LIMIT_KEY="test-only-key",
+            MP_API_BASE_URL=f"http://127.0.0.1:{closed_port()}", RATE_LIMIT_KEY="test-only-key",
             RECAPTCHA_SITE_KEY="local-fake-site-key", RECAPTCHA_API_HOST=fake.target,
             RECAPTCHA_MIN_SCORE="0.5", **env)
     return build

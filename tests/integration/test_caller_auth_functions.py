@@ -7,18 +7,18 @@ import json
 import os
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from local.processes import free_ports
 from local.stack import REPO_ROOT, find_functions_framework
+from tests.support.functions import app_client, closed_port, reset_function_caches
 from tests.support.idtokens import Minter, certs_server, unsigned
+from tests.support.waiting import wait_until
 
 FULFILL_AUD = "https://fulfill-123456789.us-central1.run.app"
 RECONCILE_AUD = "https://reconcile-123456789.us-central1.run.app"
@@ -31,18 +31,6 @@ CLEARED = ["CALLER_AUTH", *AUTH_ENV, "MP_ACCESS_TOKEN", "MERCHANT_WEBHOOK_URL", 
            "CLOUD_TASKS_EMULATOR_HOST", "ID_TOKEN_CERTS_URL", "LOG_LEVEL"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _reset_caches() -> None:
-    from shared import wiring
-
-    wiring.reset()
-
-
 @pytest.fixture
 def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """A test client of fulfill or reconcile with exactly this environment. Nothing behind it
@@ -52,15 +40,15 @@ def client_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
         for key in CLEARED:
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-mp-local")
-        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
-        monkeypatch.setenv("MP_API_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+        monkeypatch.setenv("MP_API_BASE_URL", f"http://127.0.0.1:{closed_port()}")
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        _reset_caches()
-        return create_app(target=name, source=f"entry_{name}.py").test_client()
+        reset_function_caches()
+        return app_client(monkeypatch, name)
 
     yield build
-    _reset_caches()
+    reset_function_caches()
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +161,7 @@ def test_verify_mode_refuses_stripped_tokens_and_accepts_signed_ones(client_for,
 
 def test_a_certs_outage_is_a_503_with_its_own_log_event(client_for, minter, capsys):
     client = client_for("fulfill", CALLER_AUTH="verify",
-                        ID_TOKEN_CERTS_URL=f"http://127.0.0.1:{_closed_port()}/certs", **AUTH_ENV)
+                        ID_TOKEN_CERTS_URL=f"http://127.0.0.1:{closed_port()}/certs", **AUTH_ENV)
     r = _fulfil(client, minter.token(FULFILL_AUD, TASKS_SA))
     assert r.status_code == 503  # Cloud Tasks retries
     assert r.get_json()["error"]["code"] == "caller_check_unavailable"
@@ -224,11 +212,13 @@ def test_a_misconfigured_caller_check_stops_the_function_at_start(tmp_path, name
     log = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.log"
     proc, port = _start(name, env, log)
     try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None:
+        def stopped() -> bool:
+            if proc.poll() is not None:
+                return True
             assert not _serves(port), f"{name} serves without a caller check:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"{name} neither started nor stopped"
-            time.sleep(0.05)
+            return False
+
+        wait_until(stopped, 60, f"{name} to stop at start")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +32,7 @@ from google.oauth2 import id_token
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from local.cloudtasks_emulator import EmulatorHandle, start_emulator
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -102,15 +103,6 @@ class _TargetHandler(BaseHTTPRequestHandler):
         pass
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture(scope="module")
 def target() -> Iterator[Target]:
     server = Target()
@@ -169,6 +161,14 @@ def http_task(
     return task
 
 
+def idle(emulator: EmulatorHandle, queue: str) -> bool:
+    """No task of ``queue`` is pending or in flight in the emulator."""
+    with urllib.request.urlopen(emulator.http_url + "/_emulator/tasks") as response:
+        data = json.load(response)
+    return not [t for t in data["tasks"] if t["queue_name"] == queue] \
+        and not data["queues"][queue]["in_flight"]
+
+
 def history(emulator: EmulatorHandle, task_name: str) -> list[dict]:
     with urllib.request.urlopen(emulator.http_url + "/_emulator/tasks") as response:
         data = json.load(response)
@@ -189,7 +189,7 @@ def test_task_is_delivered_with_headers_and_body(client, emulator, target, queue
         ),
     )
     assert created.name == name
-    wait_for(lambda: target.requests_to("/ok/first"))
+    wait_until(lambda: target.requests_to("/ok/first"))
     (got,) = target.requests_to("/ok/first")
     assert got.body == body
     h = got.headers
@@ -203,7 +203,7 @@ def test_task_is_delivered_with_headers_and_body(client, emulator, target, queue
     eta = created.schedule_time.timestamp()
     assert abs(float(h["X-CloudTasks-TaskETA"]) - eta) < 0.001
     assert "Authorization" not in h
-    wait_for(lambda: history(emulator, name))
+    wait_until(lambda: history(emulator, name))
     assert history(emulator, name)[0]["outcome"] == "succeeded"
     with pytest.raises(exceptions.NotFound):
         client.get_task(name=name)
@@ -214,7 +214,7 @@ def test_unnamed_task_gets_an_id(client, target, queue):
     assert created.name.startswith(queue + "/tasks/")
     task_id = created.name.rsplit("/", 1)[1]
     assert task_id.isdigit()
-    wait_for(lambda: target.requests_to("/ok/unnamed"))
+    wait_until(lambda: target.requests_to("/ok/unnamed"))
     assert target.requests_to("/ok/unnamed")[0].headers["X-CloudTasks-TaskName"] == task_id
 
 
@@ -230,7 +230,7 @@ def test_named_task_twice_is_already_exists_pending_deleted_and_after_it_ran(cli
 
     ran = f"{queue}/tasks/n-ran"
     client.create_task(parent=queue, task=http_task(target.base + "/ok/ran", name=ran))
-    wait_for(lambda: history(emulator, ran))
+    wait_until(lambda: history(emulator, ran))
     with pytest.raises(exceptions.AlreadyExists):
         client.create_task(parent=queue, task=http_task(target.base + "/ok/ran", name=ran))
     assert len(target.requests_to("/ok/ran")) == 1
@@ -247,8 +247,9 @@ def test_reservation_window_expires():
         client.delete_task(name=name)
         with pytest.raises(exceptions.AlreadyExists):
             client.create_task(parent=emu.queue_path("q"), task=task)
-        time.sleep(0.25)
-        client.create_task(parent=emu.queue_path("q"), task=task)
+        # refused while reserved, accepted once the 0.2 s window has passed
+        wait_until(lambda: client.create_task(parent=emu.queue_path("q"), task=task), 5,
+                   "the name's reservation to expire", retry_on=(exceptions.AlreadyExists,))
     finally:
         emu.stop()
 
@@ -276,8 +277,9 @@ def test_retries_back_off_until_max_attempts_then_drop(client, emulator, target,
     # queue: max_attempts 5, min_backoff 1 s, max_doublings 3 -> gaps 1, 2, 4, 8 s (x0.05)
     name = f"{queue}/tasks/always-fails"
     client.create_task(parent=queue, task=http_task(target.base + "/fail/x", name=name))
-    wait_for(lambda: history(emulator, name), timeout=5)
-    time.sleep(0.3)  # no further attempt after the drop
+    wait_until(lambda: history(emulator, name), timeout=5)
+    # dropped: gone from the queue with nothing in flight, so no attempt can follow
+    wait_until(lambda: idle(emulator, queue), what=f"{queue} to be idle")
     got = target.requests_to("/fail/x")
     assert len(got) == 5
     assert [r.headers["X-CloudTasks-TaskRetryCount"] for r in got] == ["0", "1", "2", "3", "4"]
@@ -308,7 +310,7 @@ def test_backoff_grows_linearly_after_doublings_and_caps():
 def test_retry_after_is_honoured(client, emulator, target, queue):
     name = f"{queue}/tasks/busy"
     client.create_task(parent=queue, task=http_task(target.base + "/busy-once", name=name))
-    wait_for(lambda: history(emulator, name), timeout=5)
+    wait_until(lambda: history(emulator, name), timeout=5)
     got = target.requests_to("/busy-once")
     assert len(got) == 2
     gap = got[1].at - got[0].at
@@ -322,7 +324,7 @@ def test_dispatch_deadline_timeout_is_a_failure_and_retries(client, emulator, ta
     task = http_task(target.base + "/slow-once/1.0", name=name)
     task.dispatch_deadline = duration_pb2.Duration(nanos=300_000_000)
     client.create_task(parent=queue, task=task)
-    wait_for(lambda: history(emulator, name), timeout=5)
+    wait_until(lambda: history(emulator, name), timeout=5)
     got = target.requests_to("/slow-once/1.0")
     assert len(got) == 2
     assert got[1].at - got[0].at < 0.9  # retried after the 0.3 s deadline, not the 1 s sleep
@@ -349,10 +351,10 @@ def test_hanging_handler_does_not_block_other_tasks(client, target, queue):
     hang = http_task(target.base + "/sleep/2", name=f"{queue}/tasks/hangs")
     hang.dispatch_deadline = duration_pb2.Duration(seconds=3)
     client.create_task(parent=queue, task=hang)
-    wait_for(lambda: target.requests_to("/sleep/2"))
+    wait_until(lambda: target.requests_to("/sleep/2"))
     started = time.monotonic()
     client.create_task(parent=queue, task=http_task(target.base + "/ok/while-hanging"))
-    wait_for(lambda: target.requests_to("/ok/while-hanging"), timeout=1.5)
+    wait_until(lambda: target.requests_to("/ok/while-hanging"), timeout=1.5)
     assert time.monotonic() - started < 0.5
     client.delete_task(name=f"{queue}/tasks/hangs")
 
@@ -368,7 +370,7 @@ def test_max_concurrent_dispatches_bounds_a_queue(client, target):
     ).name
     for _ in range(2):
         client.create_task(parent=queue, task=http_task(target.base + "/sleep/0.3"))
-    wait_for(lambda: len(target.requests_to("/sleep/0.3")) == 2, timeout=3)
+    wait_until(lambda: len(target.requests_to("/sleep/0.3")) == 2, timeout=3)
     first, second = target.requests_to("/sleep/0.3")
     assert second.at - first.at >= 0.28
 
@@ -389,7 +391,7 @@ def test_oidc_token_verifies_against_the_certs_url(client, emulator, target, que
             oidc_token=tasks_v2.OidcToken(service_account_email=SA),
         ),
     )
-    wait_for(lambda: target.requests_to("/ok/oidc") and target.requests_to("/ok/oidc-default-aud"))
+    wait_until(lambda: target.requests_to("/ok/oidc") and target.requests_to("/ok/oidc-default-aud"))
     request = google.auth.transport.requests.Request()
     auth = target.requests_to("/ok/oidc")[0].headers["Authorization"]
     assert auth.startswith("Bearer ")
@@ -437,8 +439,8 @@ def test_get_list_delete_and_run_task(client, target, queue):
 
     ran = client.run_task(name=names[2])
     assert ran.dispatch_count == 1
-    wait_for(lambda: target.requests_to("/ok/t2"))
-    wait_for(lambda: [t.name for t in client.list_tasks(parent=queue)] == [names[0]])
+    wait_until(lambda: target.requests_to("/ok/t2"))
+    wait_until(lambda: [t.name for t in client.list_tasks(parent=queue)] == [names[0]])
     with pytest.raises(exceptions.NotFound):
         client.run_task(name=names[2])
 
@@ -446,11 +448,16 @@ def test_get_list_delete_and_run_task(client, target, queue):
 def test_pause_resume_and_purge(client, target, queue):
     client.pause_queue(name=queue)
     assert client.get_queue(name=queue).state == tasks_v2.Queue.State.PAUSED
-    client.create_task(parent=queue, task=http_task(target.base + "/ok/paused"))
-    time.sleep(0.2)
+    paused = client.create_task(parent=queue, task=http_task(target.base + "/ok/paused"))
+    # a task created later in a running queue is dispatched: the scheduler has looked at the
+    # paused one (its attempt would be counted before any dispatch) and left it alone
+    fulfill = client.queue_path(PROJECT, LOCATION, "fulfill")
+    client.create_task(parent=fulfill, task=http_task(target.base + "/ok/running"))
+    wait_until(lambda: target.requests_to("/ok/running"), what="the running queue's task")
+    assert client.get_task(name=paused.name).dispatch_count == 0
     assert not target.requests_to("/ok/paused")
     client.resume_queue(name=queue)
-    wait_for(lambda: target.requests_to("/ok/paused"))
+    wait_until(lambda: target.requests_to("/ok/paused"))
 
     later = timestamp_pb2.Timestamp(seconds=int(time.time()) + 3600)
     client.create_task(parent=queue, task=http_task(target.base + "/ok", schedule_time=later))
@@ -493,7 +500,7 @@ def test_http_side_health_and_reset(client, emulator, target, queue):
         assert response.read() == b"ok"
     name = f"{queue}/tasks/reset-me"
     client.create_task(parent=queue, task=http_task(target.base + "/ok/reset", name=name))
-    wait_for(lambda: history(emulator, name))
+    wait_until(lambda: history(emulator, name))
     reset = urllib.request.Request(emulator.http_url + "/_emulator/reset", method="POST")
     with urllib.request.urlopen(reset) as response:
         assert json.load(response) == {"reset": True}
@@ -539,7 +546,7 @@ def test_cli_starts_serves_and_stops_on_sigterm():
             except OSError:
                 return False
 
-        wait_for(ready, timeout=10)
+        wait_until(ready, timeout=10)
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
         cli_client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
         queue = cli_client.get_queue(name=cli_client.queue_path(PROJECT, LOCATION, "fulfill"))

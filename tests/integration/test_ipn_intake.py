@@ -14,7 +14,6 @@ import pytest
 
 from local.cloudtasks_emulator import start_emulator
 from shared.adapters.mercadopago import webhooks
-from tests.integration.test_functions_inprocess import function_client  # noqa: F401 (fixture)
 
 SECRET = "dev-webhook-secret"
 
@@ -27,7 +26,7 @@ def tasks() -> Iterator[Any]:
 
 
 @pytest.fixture
-def ipn(function_client, tasks):  # noqa: F811
+def ipn(function_client, tasks):
     return function_client("ipn_webhook", FULFILL_URL="http://127.0.0.1:9/",
                            MP_WEBHOOK_SECRET=SECRET, SIGNATURE_TOLERANCE_SECONDS="600",
                            CLOUD_TASKS_EMULATOR_HOST=tasks.grpc_target)

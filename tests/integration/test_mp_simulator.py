@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
 import time
 import uuid
-from collections import deque
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import mercadopago
 import pytest
 import requests
 from mercadopago.config import RequestOptions
-from mercadopago.http import HttpClient
 from mercadopago.webhook import WebhookSignatureValidator
 
 from local.mp_simulator import start_simulator
+from tests.support.receiver import Receiver
+from tests.support.simulator import (
+    ACCESS_TOKEN,
+    NOTIFICATION_PATH,
+    PUBLIC_KEY,
+    SECRET,
+    SimulatorHttpClient,
+    card_token,
+    control,
+    delivered,
+    pay,
+)
 
-MP_BASE = "https://api.mercadopago.com"
-ACCESS_TOKEN = "TEST-test-access-token"
-PUBLIC_KEY = "TEST-test-public-key"
-SECRET = "test-webhook-secret"
 CONT_DELAY = 0.3
 RETRY_DELAYS = (0.2, 0.3)
 
@@ -35,78 +36,6 @@ pytestmark = [
     # mercadopago 3.6.0 warns on every notification_url; the simulator still honours it
     pytest.mark.filterwarnings("ignore:notification_url is deprecated:DeprecationWarning"),
 ]
-
-
-class SimulatorHttpClient(HttpClient):
-    """The SDK's own client, aimed at the simulator."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-    def request(self, method, url, maxretries=None, retry_on=None, backoff_factor=None, **kwargs):
-        if url.startswith(MP_BASE):
-            url = self.base_url + url[len(MP_BASE) :]
-        return super().request(
-            method, url, maxretries=maxretries, retry_on=retry_on,
-            backoff_factor=backoff_factor, **kwargs,
-        )
-
-
-class Receiver:
-    """A threaded HTTP server recording notifications; answers from a script, then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: deque[int] = deque()
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.cond:
-                    status = receiver.script.popleft() if receiver.script else 200
-                    parts = urlsplit(self.path)
-                    receiver.requests.append({
-                        "path": parts.path,
-                        "query": parse_qs(parts.query),
-                        "raw_query": parts.query,
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": json.loads(raw),
-                        "status": status,
-                    })
-                    receiver.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/webhooks/mp?source_news=webhooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def reset(self) -> None:
-        with self.cond:
-            self.requests.clear()
-            self.script.clear()
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"expected {count} notifications, got {self.requests}")
-                self.cond.wait(left)
-            return list(self.requests)
-
-    def settle(self, seconds: float = 0.4) -> list[dict[str, Any]]:
-        time.sleep(seconds)
-        with self.cond:
-            return list(self.requests)
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +50,9 @@ def sim():
 
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = Receiver(NOTIFICATION_PATH)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 @pytest.fixture(autouse=True)
@@ -137,45 +65,6 @@ def clean(sim, receiver):
 @pytest.fixture()
 def sdk(sim):
     return mercadopago.SDK(ACCESS_TOKEN, http_client=SimulatorHttpClient(sim.url))
-
-
-def control(sim, method: str, path: str, body: Any = None) -> Any:
-    response = requests.request(method, sim.url + path, json=body, timeout=5)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-def card_token(sdk, name: str = "APRO") -> str:
-    result = sdk.card_token().create({
-        "card_number": "5031433215406351",
-        "expiration_month": 11,
-        "expiration_year": datetime.now().year + 3,
-        "security_code": "123",
-        "cardholder": {"name": name, "identification": {"type": "CPF", "number": "12345678909"}},
-    })
-    assert result["status"] == 201, result
-    return str(result["response"]["id"])
-
-
-def pay(sdk, token: str, key: str | None = None, notification_url: str | None = None, **extra):
-    body = {
-        "transaction_amount": 100.0,
-        "token": token,
-        "description": "Test order",
-        "installments": 1,
-        "payment_method_id": "master",
-        "issuer_id": 24,
-        "payer": {"email": "buyer@example.com",
-                  "identification": {"type": "CPF", "number": "12345678909"}},
-        "external_reference": "order-1",
-        "statement_descriptor": "SHOP",
-        "metadata": {"order_id": "order-1"},
-        **extra,
-    }
-    if notification_url:
-        body["notification_url"] = notification_url
-    options = RequestOptions(custom_headers={"x-idempotency-key": key or uuid.uuid4().hex})
-    return sdk.payment().create(body, options)
 
 
 def test_card_token_shape(sdk):
@@ -255,8 +144,8 @@ def test_cont_pending_then_approved_with_notification(sdk, receiver):
     assert (p["status"], p["status_detail"]) == ("in_process", "pending_contingency")
     assert p["date_approved"] is None
     seen = receiver.wait_for(2, timeout=CONT_DELAY + 3)
-    assert [n["body"]["action"] for n in seen] == ["payment.created", "payment.updated"]
-    assert {n["body"]["data"]["id"] for n in seen} == {str(p["id"])}
+    assert [n.json()["action"] for n in seen] == ["payment.created", "payment.updated"]
+    assert {n.json()["data"]["id"] for n in seen} == {str(p["id"])}
     later = sdk.payment().get(p["id"])["response"]
     assert (later["status"], later["status_detail"]) == ("approved", "accredited")
     assert later["date_approved"]
@@ -269,7 +158,7 @@ def test_same_idempotency_key_same_payment(sim, sdk, receiver):
     assert first["status"] == 201 and again["status"] == 201
     assert first["response"]["id"] == again["response"]["id"]
     receiver.wait_for(1)
-    assert len(receiver.settle()) == 1
+    assert len(delivered(sim, receiver)) == 1
     assert control(sim, "GET", "/_sim/health")["payments"] == 1
 
 
@@ -305,23 +194,23 @@ def test_bad_access_token(sim):
 def test_notification_shape_and_signature(sdk, receiver):
     p = pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]
     (n,) = receiver.wait_for(1)
-    assert n["path"] == "/webhooks/mp"
-    assert n["raw_query"] == f"source_news=webhooks&data.id={p['id']}&type=payment"
-    body = n["body"]
+    assert n.path == "/webhooks/mp"
+    assert n.raw_query == f"source_news=webhooks&data.id={p['id']}&type=payment"
+    body = n.json()
     assert set(body) == {"id", "live_mode", "type", "date_created", "user_id", "api_version",
                          "action", "data"}
     assert isinstance(body["id"], int) and isinstance(body["user_id"], int)
     assert body["live_mode"] is False and body["type"] == "payment"
     assert body["api_version"] == "v1" and body["action"] == "payment.created"
     assert body["data"] == {"id": str(p["id"])}
-    headers = n["headers"]
+    headers = n.headers
     assert headers["content-type"] == "application/json"
     assert "x-retry" not in headers
     request_id = headers["x-request-id"]
     assert uuid.UUID(request_id).version == 4
     parts = dict(part.split("=", 1) for part in headers["x-signature"].split(","))
     assert abs(int(parts["ts"]) - time.time()) < 60
-    data_id = n["query"]["data.id"][0]
+    data_id = n.query["data.id"][0]
     manifest = f"id:{data_id.lower()};request-id:{request_id};ts:{parts['ts']};"
     expected = hmac.new(SECRET.encode(), manifest.encode(), hashlib.sha256).hexdigest()
     assert hmac.compare_digest(parts["v1"], expected)
@@ -332,20 +221,20 @@ def test_receiver_500_then_200_is_retried(sim, sdk, receiver):
     receiver.script.extend([500])
     pay(sdk, card_token(sdk), notification_url=receiver.url)
     first, second = receiver.wait_for(2, timeout=3)
-    assert first["status"] == 500 and second["status"] == 200
-    assert second["headers"]["x-retry"] == "1"
-    assert second["headers"]["x-request-id"] != first["headers"]["x-request-id"]
-    assert second["body"] == first["body"]
-    assert len(receiver.settle(sum(RETRY_DELAYS))) == 2
+    assert first.status == 500 and second.status == 200
+    assert second.headers["x-retry"] == "1"
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    assert second.json() == first.json()
+    assert len(delivered(sim, receiver)) == 2
     log = control(sim, "GET", "/_sim/notifications/log")["deliveries"]
     assert [(e["attempt"], e["status_code"]) for e in log] == [(0, 500), (1, 200)]
-    assert {e["notification_id"] for e in log} == {first["body"]["id"]}
+    assert {e["notification_id"] for e in log} == {first.json()["id"]}
 
 
 def test_drop_mode_sends_nothing(sim, sdk, receiver):
     control(sim, "POST", "/_sim/notifications", {"mode": "drop"})
     pay(sdk, card_token(sdk), notification_url=receiver.url)
-    assert receiver.settle() == []
+    assert delivered(sim, receiver) == []
     assert control(sim, "GET", "/_sim/notifications/log")["deliveries"] == []
     produced = control(sim, "GET", "/_sim/notifications")["notifications"]
     assert [n["disposition"] for n in produced] == ["dropped"]
@@ -355,21 +244,21 @@ def test_hold_then_flush_reverse(sim, sdk, receiver):
     control(sim, "POST", "/_sim/notifications", {"mode": "hold"})
     ids = [str(pay(sdk, card_token(sdk), notification_url=receiver.url)["response"]["id"])
            for _ in range(3)]
-    assert receiver.settle(0.2) == []
+    assert delivered(sim, receiver) == []
     assert len(control(sim, "GET", "/_sim/notifications")["held"]) == 3
     flushed = control(sim, "POST", "/_sim/notifications/flush", {"order": "reverse"})
     assert len(flushed["flushed"]) == 3
     seen = receiver.wait_for(3)
-    assert [n["body"]["data"]["id"] for n in seen] == list(reversed(ids))
+    assert [n.json()["data"]["id"] for n in seen] == list(reversed(ids))
 
 
 def test_duplicates(sim, sdk, receiver):
     control(sim, "POST", "/_sim/notifications", {"duplicates": 3})
     pay(sdk, card_token(sdk), notification_url=receiver.url)
     seen = receiver.wait_for(3)
-    assert len({n["body"]["id"] for n in seen}) == 1
-    assert len({n["headers"]["x-request-id"] for n in seen}) == 3
-    assert len(receiver.settle(0.2)) == 3
+    assert len({n.json()["id"] for n in seen}) == 1
+    assert len({n.headers["x-request-id"] for n in seen}) == 3
+    assert len(delivered(sim, receiver)) == 3
 
 
 def test_fault_503_once_then_success(sim, sdk):
@@ -399,12 +288,12 @@ def test_status_control_moves_and_notifies(sim, sdk, receiver):
     assert moved["status"] == "approved" and moved["date_approved"]
     assert moved["date_last_updated"] >= p["date_last_updated"]
     seen = receiver.wait_for(2)
-    assert seen[1]["body"]["action"] == "payment.updated"
+    assert seen[1].json()["action"] == "payment.updated"
     assert sdk.payment().get(p["id"])["response"]["status"] == "approved"
     control(sim, "POST", "/_sim/webhooks/resend", {"payment_id": p["id"]})
     third = receiver.wait_for(3)[2]
-    assert third["body"]["action"] == "payment.updated"
-    assert third["body"]["id"] != seen[1]["body"]["id"]
+    assert third.json()["action"] == "payment.updated"
+    assert third.json()["id"] != seen[1].json()["id"]
 
 
 def test_search_by_external_reference(sdk):

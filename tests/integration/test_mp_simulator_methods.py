@@ -18,16 +18,19 @@ import requests
 from mercadopago.config import RequestOptions
 
 from local.mp_simulator import start_simulator
-from tests.integration.test_mp_simulator import (
+from tests.support.receiver import Received, Receiver
+from tests.support.simulator import (
     ACCESS_TOKEN,
+    NOTIFICATION_PATH,
     PUBLIC_KEY,
     SECRET,
-    Receiver,
     SimulatorHttpClient,
     card_token,
     control,
+    delivered,
     pay,
 )
+from tests.support.waiting import wait_until
 
 CONT_DELAY = 0.3
 MP_TZ = timezone(timedelta(hours=-4))
@@ -60,10 +63,9 @@ def sim():
 
 @pytest.fixture(scope="module")
 def receiver():
-    r = Receiver()
+    r = Receiver(NOTIFICATION_PATH)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 @pytest.fixture(autouse=True)
@@ -96,8 +98,8 @@ def offline(sdk, method: str, notification_url: str | None = None, payer=None, *
     return sdk.payment().create(body, options())
 
 
-def kinds(notes: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return sorted((n["body"]["type"], n["body"].get("action") or n["body"]["actions"][0])
+def kinds(notes: list[Received]) -> list[tuple[str, str]]:
+    return sorted((n.json()["type"], n.json().get("action") or n.json()["actions"][0])
                   for n in notes)
 
 
@@ -213,9 +215,9 @@ def test_offline_expiry_cancels_unpaid_only(sim, sdk, receiver):
     expired = sdk.payment().get(pix["id"])["response"]
     assert (expired["status"], expired["status_detail"]) == ("cancelled", "expired")
     assert sdk.payment().get(paid["id"])["response"]["status"] == "approved"
-    updates = [n for n in notes if n["body"]["action"] == "payment.updated"]
-    assert {n["body"]["data"]["id"] for n in updates} == {str(pix["id"]), str(paid["id"])}
-    assert len(receiver.settle(0.3)) == 4
+    updates = [n for n in notes if n.json()["action"] == "payment.updated"]
+    assert {n.json()["data"]["id"] for n in updates} == {str(pix["id"]), str(paid["id"])}
+    assert len(delivered(sim, receiver)) == 4
     past = offline(sdk, "pix", date_of_expiration="2020-01-01T00:00:00.000-04:00")
     assert past["status"] == 400
 
@@ -288,7 +290,7 @@ def test_partial_then_full_refund(sim, sdk, receiver):
     assert more["status"] == 400 and causes(more["response"]) == {2063}
     notes = receiver.wait_for(3)
     assert kinds(notes) == [("payment", "payment.created")] + [("payment", "payment.updated")] * 2
-    assert len(receiver.settle(0.2)) == 3
+    assert len(delivered(sim, receiver)) == 3
 
 
 def test_refund_not_allowed(sim, sdk):
@@ -317,8 +319,6 @@ def test_payment_without_idempotency_key_is_400_cause_4292(sim, sdk):
 
 
 def test_pix_refund_held_in_contingency(sim, sdk, receiver):
-    import time
-
     p = offline(sdk, "pix", receiver.url)["response"]
     control(sim, "POST", f"/_sim/payments/{p['id']}/status", {"status": "approved"})
     control(sim, "POST", "/_sim/refunds/contingency", {"count": 2, "seconds": 0.5})
@@ -330,12 +330,11 @@ def test_pix_refund_held_in_contingency(sim, sdk, receiver):
     # Without the header, a held refund is reported as a 400.
     plain = sdk.refund().create(p["id"], {"amount": 5}, options())
     assert plain["status"] == 400
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        after = sdk.payment().get(p["id"])["response"]
-        if after["transaction_amount_refunded"] == 15:
-            break
-        time.sleep(0.05)
+    def both_refunded() -> dict[str, Any] | None:
+        got = sdk.payment().get(p["id"])["response"]
+        return got if got["transaction_amount_refunded"] == 15 else None
+
+    after = wait_until(both_refunded, 10, "both held refunds to be approved")
     assert (after["status"], after["status_detail"]) == ("approved", "partially_refunded")
     assert sorted(r["status"] for r in after["refunds"]) == ["approved", "approved"]
 
@@ -372,12 +371,12 @@ def test_chargeback_control(sim, sdk, receiver):
     notes = receiver.wait_for(3)
     assert kinds(notes) == [("payment", "payment.created"), ("payment", "payment.updated"),
                             ("topic_chargebacks_wh", "changed_case_status")]
-    (note,) = [n for n in notes if n["body"]["type"] == "topic_chargebacks_wh"]
-    assert note["query"]["type"] == ["topic_chargebacks_wh"]
+    (note,) = [n for n in notes if n.json()["type"] == "topic_chargebacks_wh"]
+    assert note.query["type"] == ["topic_chargebacks_wh"]
     # the Webhooks guide's shape: actions list, numeric data.id and data.payment_id
-    assert note["body"]["actions"] == ["changed_case_status"] and "action" not in note["body"]
-    assert note["query"]["data.id"] == [cb["id"]] and note["body"]["data"]["id"] == int(cb["id"])
-    assert note["body"]["data"]["payment_id"] == p["id"]
+    assert note.json()["actions"] == ["changed_case_status"] and "action" not in note.json()
+    assert note.query["data.id"] == [cb["id"]] and note.json()["data"]["id"] == int(cb["id"])
+    assert note.json()["data"]["payment_id"] == p["id"]
     again = requests.post(f"{sim.url}/_sim/payments/{p['id']}/chargeback", json={}, timeout=5)
     assert again.status_code == 400
     assert sdk.chargeback().get("1")["status"] == 404
@@ -460,12 +459,12 @@ def test_hosted_page_approved_redirects_and_notifies(sim, sdk, receiver):
     assert payment["order"] == {"id": q["merchant_order_id"], "type": "mercadopago"}
     notes = receiver.wait_for(2)
     assert kinds(notes) == [("payment", "payment.created"), ("topic_merchant_order_wh", "create")]
-    (mo_note,) = [n for n in notes if n["body"]["type"] == "topic_merchant_order_wh"]
-    assert mo_note["query"]["type"] == ["topic_merchant_order_wh"]
-    assert mo_note["query"]["data.id"] == [q["merchant_order_id"]]
+    (mo_note,) = [n for n in notes if n.json()["type"] == "topic_merchant_order_wh"]
+    assert mo_note.query["type"] == ["topic_merchant_order_wh"]
+    assert mo_note.query["data.id"] == [q["merchant_order_id"]]
     # body id IS the merchant order; data carries its status, no id
-    assert mo_note["body"]["id"] == q["merchant_order_id"] and "id" not in mo_note["body"]["data"]
-    assert mo_note["body"]["status"] == mo_note["body"]["data"]["status"] == "closed"
+    assert mo_note.json()["id"] == q["merchant_order_id"] and "id" not in mo_note.json()["data"]
+    assert mo_note.json()["status"] == mo_note.json()["data"]["status"] == "closed"
     order = sdk.merchant_order().get(q["merchant_order_id"])
     assert order["status"] == 200
     mo = order["response"]
@@ -483,7 +482,7 @@ def test_hosted_page_approved_redirects_and_notifies(sim, sdk, receiver):
     sdk.refund().create(payment["id"], {"amount": 40}, options())
     notes = receiver.wait_for(4)
     assert kinds(notes[2:]) == [("payment", "payment.updated"), ("topic_merchant_order_wh", "update")]
-    versions = [n["body"]["version"] for n in notes if n["body"]["type"] == "topic_merchant_order_wh"]
+    versions = [n.json()["version"] for n in notes if n.json()["type"] == "topic_merchant_order_wh"]
     assert versions == [0, 1]
     mo = sdk.merchant_order().get(q["merchant_order_id"])["response"]
     assert mo["refunded_amount"] == 40 and mo["order_status"] == "partially_reverted"
@@ -510,9 +509,9 @@ def test_hosted_page_other_outcomes(sim, sdk, receiver):
     assert (mo["status"], mo["order_status"], mo["paid_amount"]) == ("closed", "paid", 100.0)
     assert mo["payments"][0]["date_approved"]
     mo_updates = [n for n in receiver.wait_for(6)
-                  if n["body"]["type"] == "topic_merchant_order_wh"
-                  and n["body"]["action"] == "update"]
-    assert [n["body"]["id"] for n in mo_updates] == [str(pix["merchant_order_id"])]
+                  if n.json()["type"] == "topic_merchant_order_wh"
+                  and n.json()["action"] == "update"]
+    assert [n.json()["id"] for n in mo_updates] == [str(pix["merchant_order_id"])]
     # no auto_return: an approved payment shows a result page with the way back
     manual = preference(sdk, receiver, auto_return=None)
     page = requests.post(manual["init_point"], data={"outcome": "APRO"}, timeout=5,
@@ -537,7 +536,7 @@ def test_expired_preference_refuses(sim, sdk, receiver):
     assert r.status_code == 410 and r.json()["status"] == 410
     health = control(sim, "GET", "/_sim/health")
     assert health["payments"] == 0 and health["merchant_orders"] == 0
-    assert receiver.settle(0.2) == []
+    assert delivered(sim, receiver) == []
 
 
 # --- 10. search -----------------------------------------------------------------------------
@@ -595,20 +594,20 @@ def test_fraud_alert_shape_signature_and_no_retry(sim, sdk, receiver):
     receiver.script.extend([500])  # Mercado Pago never retries a fraud alert
     control(sim, "POST", f"/_sim/payments/{p['id']}/fraud_alert", {})
     notes = receiver.wait_for(2)
-    assert receiver.settle(0.6)[2:] == []  # past the 0.2 s retry delay: nothing more
+    assert delivered(sim, receiver)[2:] == []  # drained: no retry was scheduled
     note = notes[1]
-    assert note["query"] == {"source_news": ["webhooks"], "type": ["stop_delivery_op_wh"]}
-    body = note["body"]
+    assert note.query == {"source_news": ["webhooks"], "type": ["stop_delivery_op_wh"]}
+    body = note.json()
     assert body["type"] == "stop_delivery_op_wh" and body["action"] == "Created"
     assert body["data"]["payment_id"] == p["id"] and "id" not in body["data"]
     assert set(body["data"]) == {"description", "merchant_order", "payment_id", "site_id"}
     # no data.id: the signature covers x-request-id and ts only
-    ts = note["headers"]["x-signature"].split(",")[0].split("=")[1]
-    expected = webhooks.sign(SECRET, None, note["headers"]["x-request-id"], ts)
-    assert note["headers"]["x-signature"] == f"ts={ts},v1={expected}"
+    ts = note.headers["x-signature"].split(",")[0].split("=")[1]
+    expected = webhooks.sign(SECRET, None, note.headers["x-request-id"], ts)
+    assert note.headers["x-signature"] == f"ts={ts},v1={expected}"
     control(sim, "POST", f"/_sim/payments/{p['id']}/fraud_alert", {"query_data_id": True})
     signed = receiver.wait_for(3)[2]
-    assert signed["query"]["data.id"] == [str(p["id"])]
+    assert signed.query["data.id"] == [str(p["id"])]
 
 
 def test_no_ipn_topic_names_in_any_webhooks_envelope(sim, sdk, receiver):
@@ -618,10 +617,10 @@ def test_no_ipn_topic_names_in_any_webhooks_envelope(sim, sdk, receiver):
     control(sim, "POST", f"/_sim/payments/{paid['payment_id']}/fraud_alert", {})
     notes = receiver.wait_for(6)
     for note in notes:
-        assert note["body"]["type"] in WIRE_TYPES, note["body"]
-        assert note["query"]["type"] == [note["body"]["type"]]
-        assert "topic" not in note["query"] and "topic" not in note["body"]
-    assert {n["body"]["type"] for n in notes} == WIRE_TYPES
+        assert note.json()["type"] in WIRE_TYPES, note.json()
+        assert note.query["type"] == [note.json()["type"]]
+        assert "topic" not in note.query and "topic" not in note.json()
+    assert {n.json()["type"] for n in notes} == WIRE_TYPES
 
 
 def test_search_range_defaults_to_date_created(sim, sdk):

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 )
 
 from local.secretmanager_fake import FakeHandle, crc32c, start_fake
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -139,15 +139,9 @@ def test_cli_serves_secrets_and_stops_on_sigterm():
         grpc.channel_ready_future(channel).result(timeout=10)
         transport = SecretManagerServiceGrpcTransport(channel=channel)
         cli_client = secretmanager.SecretManagerServiceClient(transport=transport)
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                latest = cli_client.access_secret_version(name=f"{SECRET}/versions/latest")
-                break
-            except exceptions.ServiceUnavailable:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        latest = wait_until(
+            lambda: cli_client.access_secret_version(name=f"{SECRET}/versions/latest"), 5,
+            "the fake to serve the secret", retry_on=(exceptions.ServiceUnavailable,))
         assert latest.payload.data == b"second=with=equals"
         assert latest.name == f"{SECRET}/versions/2"
         proc.send_signal(signal.SIGTERM)

@@ -35,6 +35,7 @@ from tests.support.stack_fixtures import (  # noqa: F401 - fixtures used below
     firestore_emulator,
     firestore_project,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +180,7 @@ def test_stop_kills_the_whole_group_even_when_it_ignores_sigterm(tmp_path: Path)
     )
     stack.start()
     pgid = stack.pgids["stubborn"]
-    _wait_for(lambda: len(live_group_members(pgid)) >= 2)
+    wait_until(lambda: len(live_group_members(pgid)) >= 2)
     started = time.monotonic()
     stack.stop()
     assert time.monotonic() - started < 5
@@ -241,7 +242,7 @@ def test_a_service_with_a_restart_policy_is_restarted_with_backoff(tmp_path: Pat
         first_pgid = stack.pgids["flaky"]
         supervisor = threading.Thread(target=supervise, daemon=True)
         supervisor.start()
-        _wait_for(lambda: stack.restarts()["flaky"] >= 3, timeout=30)
+        wait_until(lambda: stack.restarts()["flaky"] >= 3, timeout=30)
         assert not errors, errors
         assert_group_gone(first_pgid)  # the dead leader's child was killed before the restart
         log = (tmp_path / "flaky.log").read_text()
@@ -249,7 +250,7 @@ def test_a_service_with_a_restart_policy_is_restarted_with_backoff(tmp_path: Pat
                   for line in log.splitlines() if "restarting it in" in line]
         assert delays[:3] == ["0.1", "0.2", "0.4"], log
         assert "flaky exited with exit code 7" in log
-        _wait_for(lambda: json.loads(state.read_text())["pids"]["flaky"] != first["pids"]["flaky"])
+        wait_until(lambda: json.loads(state.read_text())["pids"]["flaky"] != first["pids"]["flaky"])
         assert json.loads(state.read_text())["pids"]["steady"] == first["pids"]["steady"]
         os.kill(stack.pid("steady"), signal.SIGKILL)  # no policy: the stack stops
         supervisor.join(timeout=10)
@@ -311,7 +312,7 @@ def _start_supervisor(
             pgids: dict[str, int] = json.loads(line[6:])
             if spawn_child:
                 for pgid in pgids.values():
-                    _wait_for(lambda pgid=pgid: len(live_group_members(pgid)) >= 2)
+                    wait_until(lambda pgid=pgid: len(live_group_members(pgid)) >= 2)
             return proc, pgids
     proc.kill()
     raise AssertionError("supervisor did not start:\n" + "".join(output))
@@ -335,7 +336,7 @@ def test_services_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     proc.kill()
     proc.wait(timeout=10)
     for pgid in pgids.values():
-        _wait_for(lambda pgid=pgid: not live_group_members(pgid))
+        wait_until(lambda pgid=pgid: not live_group_members(pgid))
         assert_group_gone(pgid)
 
 
@@ -469,14 +470,6 @@ def test_seed_is_idempotent_and_wipe_empties_the_project(
     assert list(client.collection("products").stream()) == []
 
 
-def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 # -- make dev / make smoke (local.dev), on free ports -------------------------------------
 
 
@@ -566,7 +559,7 @@ def processes_using_ports(ports: dict[str, int]) -> list[str]:
 
 
 def _assert_stack_gone(ports: dict[str, int]) -> None:
-    _wait_for(lambda: not processes_using_ports(ports), timeout=5)
+    wait_until(lambda: not processes_using_ports(ports), timeout=5)
     for port in ports.values():
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -614,7 +607,7 @@ def test_make_dev_restarts_a_killed_function_and_stops_when_an_emulator_dies(
         out += _read_until(proc, "local stack: fulfill restarted")
         assert "fulfill exited with signal SIGKILL; restarting it in" in out
         # serving again, on the same port, under the pid the state file now names
-        _wait_for(lambda: json.loads((tmp_path / "stack.json").read_text())["pids"]["fulfill"]
+        wait_until(lambda: json.loads((tmp_path / "stack.json").read_text())["pids"]["fulfill"]
                   != master, timeout=10)
         new_master = json.loads((tmp_path / "stack.json").read_text())["pids"]["fulfill"]
         assert os.getpgid(new_master) == new_master

@@ -11,6 +11,9 @@ import requests
 
 from local.stack import MP_ACCESS_TOKEN, MP_PUBLIC_KEY, MP_WEBHOOK_SECRET, LocalStack
 from shared.adapters.mercadopago import webhooks
+from tests.support.firestore import emulator_client
+from tests.support.quiet import wait_quiet
+from tests.support.waiting import wait_until
 
 CARD = {"card_number": "5031433215406351", "expiration_month": 11, "expiration_year": 2030,
         "security_code": "123"}
@@ -22,6 +25,7 @@ class StackClient:
         self.stack = stack
         self.urls = stack.endpoints
         self.http = requests.Session()
+        self._db: Any = None
 
     # -- Mercado Pago side ---------------------------------------------------------------
     def card_token(self, holder: str = "APRO") -> str:
@@ -73,35 +77,39 @@ class StackClient:
         return dict(r.json())
 
     def wait_order(self, order_id: str, status: str, timeout: float = 20) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        last: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            last = self.order(order_id)
-            if last["status"] == status:
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"order {order_id} stayed {last.get('status')}, wanted {status}")
+        seen: list[str] = []
+
+        def reached() -> dict[str, Any] | None:
+            order = self.order(order_id)
+            seen.append(str(order.get("status")))
+            return order if order["status"] == status else None
+
+        try:
+            return wait_until(reached, timeout, f"order {order_id} to be {status}")
+        except AssertionError:
+            raise AssertionError(f"order {order_id} stayed {seen[-1] if seen else None}, "
+                                 f"wanted {status}") from None
 
     # -- Firestore -----------------------------------------------------------------------
     def db(self) -> Any:
-        import os
-
-        from google.cloud import firestore
-
-        os.environ["FIRESTORE_EMULATOR_HOST"] = self.urls.firestore_host
-        return firestore.Client(project=self.stack.project)
+        if self._db is None:
+            self._db = emulator_client(self.urls.firestore_host, self.stack.project)
+        return self._db
 
     def docs(self, collection: str) -> list[dict[str, Any]]:
         return [d.to_dict() | {"_id": d.id} for d in self.db().collection(collection).stream()]
 
+    def hook_calls(self, order_id: str) -> list[dict[str, Any]]:
+        """The runs of the test fulfilment hook (tests.support.hooks) for this order."""
+        return [h for h in self.docs("test_hook_calls") if h["order_id"] == order_id]
+
     def wait_for(self, predicate: Any, timeout: float = 20, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(predicate, timeout, what)
+
+    def wait_quiet(self, timeout: float = 20) -> None:
+        """Wait until the simulator and the task queues have nothing left to do (before
+        asserting that something did not happen)."""
+        wait_quiet(self.stack, timeout)
 
     # -- Cloud Tasks emulator ------------------------------------------------------------
     def tasks_view(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import os
-import time
 from decimal import Decimal
 
 import pytest
@@ -216,11 +215,21 @@ def test_trace_from_traceparent_and_cloud_header():
     assert trace_fields({}, "p") == {}
 
 
-def test_settings_from_real_environment_does_not_need_secrets(monkeypatch):
+def test_settings_from_real_environment_does_not_need_secrets(monkeypatch, tmp_path):
+    """Reading the settings only records where each secret lives: nothing is read yet (the
+    file does not exist, no Secret Manager answers)."""
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    for name in ("MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET"):
+        for suffix in ("", "_FILE", "_SECRET"):
+            monkeypatch.delenv(name + suffix, raising=False)
+    version = "projects/p/secrets/mp-access-token/versions/latest"
+    monkeypatch.setenv("MP_ACCESS_TOKEN_SECRET", version)
+    missing = tmp_path / "no-such-secret-file"
+    monkeypatch.setenv("MP_WEBHOOK_SECRET_FILE", str(missing))
     s = Settings.from_env(os.environ)
-    assert s.mp_access_token.source in ("none", "literal", "file", "secret_manager")
-    assert time.time() > 0
+    assert (s.mp_access_token.source, s.mp_access_token.version) == ("secret_manager", version)
+    assert (s.mp_webhook_secret.source, s.mp_webhook_secret.file) == ("file", str(missing))
+    assert not missing.exists()
 
 
 def test_order_ids_are_unguessable_and_never_look_like_options():
