@@ -5,10 +5,16 @@ URL and a 60 s default timeout. This client keeps one pooled session per instanc
 the base URL (production API or the local simulator), bounds every call with our timeout,
 retries only idempotent GETs on 502/503/504, and turns transport failures into
 :class:`~shared.adapters.mercadopago.errors.ProviderUnavailable`.
+
+The process environment (``HTTPS_PROXY``/``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) is read once,
+when the client is built for its base URL: ``requests`` would otherwise walk ``os.environ``
+on every call (about a third of a call's CPU), and would let a ``~/.netrc`` entry replace the
+SDK's ``Authorization`` header.
 """
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +60,12 @@ class PooledHttpClient(HttpClient):  # type: ignore[misc]
         self._base_url = base_url.rstrip("/")
         self._timeout = (min(3.0, timeout_seconds), timeout_seconds)
         self._session = requests.Session()
+        # The environment's proxies and CA bundle for this base URL, resolved once (see above).
+        self._session.proxies.update(requests.utils.get_environ_proxies(self._base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self._session.verify = bundle
+        self._session.trust_env = False
         retry = Retry(
             total=2,
             allowed_methods=frozenset({"GET"}),
