@@ -14,7 +14,6 @@ SDK's ``Authorization`` header.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Any
 
@@ -61,10 +60,10 @@ class PooledHttpClient(HttpClient):  # type: ignore[misc]
         self._timeout = (min(3.0, timeout_seconds), timeout_seconds)
         self._session = requests.Session()
         # The environment's proxies and CA bundle for this base URL, resolved once (see above).
-        self._session.proxies.update(requests.utils.get_environ_proxies(self._base_url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            self._session.verify = bundle
+        # requests' own reading of them (proxies, NO_PROXY, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE).
+        found = self._session.merge_environment_settings(self._base_url, {}, None, None, None)
+        self._session.proxies.update(found["proxies"])
+        self._session.verify = found["verify"]
         self._session.trust_env = False
         retry = Retry(
             total=2,
