@@ -42,7 +42,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 def server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
     handler = type("Recorder", (_Recorder,), {"seen": []})
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield f"127.0.0.1:{srv.server_port}", handler.seen
