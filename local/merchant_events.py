@@ -17,6 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local.processes import serve_until_interrupted
 from shared.domain import events
 
 
@@ -65,13 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     server = serve(a.host, a.port, a.secret)
     print(f"merchant events receiver on http://{a.host}:{a.port}/events", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

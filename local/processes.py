@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import socket
+import socketserver
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -147,6 +148,29 @@ def terminate_on_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def stop_requested() -> threading.Event:
+    """An event SIGTERM or SIGINT sets: a server's main thread waits on it, then stops cleanly."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    return stop
+
+
+def serve_until_interrupted(server: socketserver.BaseServer) -> int:
+    """Serve until Ctrl-C, then close the socket; the exit code (0)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 # --------------------------------------------------------------------------------------

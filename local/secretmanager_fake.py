@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
 import grpc
@@ -34,6 +32,8 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
     SecretManagerServiceGrpcTransport,
 )
 from google.protobuf import timestamp_pb2
+
+from local.processes import stop_requested
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -360,13 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         print(f"secretmanager-fake: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop = stop_requested()
     names = sorted({name for name, _ in pairs})
     print(
         f"secretmanager-fake ready on {handle.target} secrets={','.join(names) or '-'}",

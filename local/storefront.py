@@ -18,6 +18,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from local.processes import serve_until_interrupted
+
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 
@@ -70,13 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     server = serve(a.host, a.port, page_config(a.api_url, a.sdk_url, a.security_url,
                                                a.public_key, a.locale))
     print(f"storefront on http://{a.host}:{a.port}/", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

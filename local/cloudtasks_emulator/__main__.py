@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
+
+from local.processes import stop_requested
 
 from .queues import InvalidQueueConfig, QueueSpec
 from .server import start_emulator
@@ -74,13 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidQueueConfig, ValueError, OSError, RuntimeError) as exc:
         print(f"cloudtasks-emulator: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop = stop_requested()
     logging.getLogger("cloudtasks_emulator").info(
         "ready grpc=%s http=%s queues=%s time_scale=%g",
         handle.grpc_target,
