@@ -69,9 +69,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# The use cases on in-memory fakes, no service; the plugins only the API fuzz tests use stay off.
+# The use cases on in-memory fakes, no service: the plugins only the fuzz tests use stay off.
 unit: $(STAMP)
-	$(PY) -m pytest -p no:schemathesis -p no:anyio tests/unit -q
+	$(PY) -m pytest -p no:schemathesis -p no:anyio -p no:hypothesispytest tests/unit -q
 
 # The browser tests drive Debian's Chromium (never `playwright install`: its CDN is
 # unreachable). Installed here when missing and running as root; otherwise make fails naming
