@@ -69,6 +69,55 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def new_record(body_digest: str, order_id: str, now: datetime, ttl_seconds: int) -> dict[str, Any]:
+    """A request's record as it starts: in progress, expiring after the key's TTL."""
+    return {
+        "status": RecordStatus.IN_PROGRESS.value,
+        "payload_hash": body_digest,
+        "order_id": order_id,
+        "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+
+
+def taken_over(now: datetime) -> dict[str, Any]:
+    """The fields a retry writes when it takes over a failed or abandoned attempt."""
+    return {"status": RecordStatus.IN_PROGRESS.value,
+            "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS)}
+
+
+def is_expired(data: dict[str, Any], now: datetime) -> bool:
+    return data.get("expires_at") is not None and data["expires_at"] <= now
+
+
+def answer_for(data: dict[str, Any], body_digest: str,
+               now: datetime) -> KeyReused | Replay | InProgress | None:
+    """What an existing, unexpired record answers a new request with this body; None when the
+    request takes the record over (FAILED, or IN_PROGRESS whose owner died: same order id)."""
+    if data.get("payload_hash") != body_digest:
+        return KeyReused()
+    status = data.get("status")
+    if status == RecordStatus.COMPLETED.value:
+        return completed_answer(data)
+    running = data.get("in_progress_until") and data["in_progress_until"] > now
+    if status == RecordStatus.IN_PROGRESS.value and running:
+        return InProgress()
+    return None
+
+
+def replay_of(data: dict[str, Any], body_digest: str) -> Replay | None:
+    """The recorded answer when the record is a completed request with this body."""
+    if data.get("status") == RecordStatus.COMPLETED.value and \
+            data.get("payload_hash") == body_digest:
+        return completed_answer(data)
+    return None
+
+
+def completed_answer(data: dict[str, Any]) -> Replay:
+    return Replay(int(data["response_status"]), json.loads(data["response_body"]))
+
+
 class IdempotencyStore:
     def __init__(self, db: firestore.Client, ttl_seconds: int) -> None:
         self._db = db
@@ -81,14 +130,7 @@ class IdempotencyStore:
         self, key_digest: str, body_digest: str, new_order_id: str, now: datetime
     ) -> BeginResult:
         ref = self.ref(key_digest)
-        record = {
-            "status": RecordStatus.IN_PROGRESS.value,
-            "payload_hash": body_digest,
-            "order_id": new_order_id,
-            "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS),
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=self._ttl),
-        }
+        record = new_record(body_digest, new_order_id, now, self._ttl)
         for _ in range(3):
             try:
                 ref.create(record, retry=RETRY, timeout=CALL_TIMEOUT)
@@ -99,29 +141,19 @@ class IdempotencyStore:
             if not snap.exists:
                 continue
             data = snap.to_dict() or {}
-            expired = data.get("expires_at") is not None and data["expires_at"] <= now
-            if expired:
+            if is_expired(data, now):
                 try:
                     ref.update(record, option=self._db.write_option(
                         last_update_time=snap.update_time))
                     return Started(new_order_id, resumed=False)
                 except (gexc.FailedPrecondition, gexc.NotFound):
                     continue
-            if data.get("payload_hash") != body_digest:
-                return KeyReused()
-            status = data.get("status")
-            if status == RecordStatus.COMPLETED.value:
-                return Replay(int(data["response_status"]), json.loads(data["response_body"]))
-            running = data.get("in_progress_until") and data["in_progress_until"] > now
-            if status == RecordStatus.IN_PROGRESS.value and running:
-                return InProgress()
-            # FAILED, or IN_PROGRESS whose owner died: take it over, same order id.
+            answer = answer_for(data, body_digest, now)
+            if answer is not None:
+                return answer
             try:
-                ref.update(
-                    {"status": RecordStatus.IN_PROGRESS.value,
-                     "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS)},
-                    option=self._db.write_option(last_update_time=snap.update_time),
-                )
+                ref.update(taken_over(now),
+                           option=self._db.write_option(last_update_time=snap.update_time))
                 return Started(str(data["order_id"]), resumed=True)
             except (gexc.FailedPrecondition, gexc.NotFound):
                 continue
@@ -132,11 +164,7 @@ class IdempotencyStore:
         writing: a replay is answered before any limit or bot check runs (they count attempts,
         and a replay is not one)."""
         snap = self.ref(key_digest).get(retry=RETRY, timeout=CALL_TIMEOUT)
-        data = (snap.to_dict() or {}) if snap.exists else {}
-        if (data.get("status") == RecordStatus.COMPLETED.value
-                and data.get("payload_hash") == body_digest):
-            return Replay(int(data["response_status"]), json.loads(data["response_body"]))
-        return None
+        return replay_of((snap.to_dict() or {}) if snap.exists else {}, body_digest)
 
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:
         """The fields that mark a record COMPLETED (written in the caller's batch)."""

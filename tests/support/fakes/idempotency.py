@@ -8,18 +8,20 @@ what they were given, as the adapter's batch does.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from shared.adapters.store.idempotency import (
     COLLECTION,
-    IN_PROGRESS_SECONDS,
     BeginResult,
-    InProgress,
-    KeyReused,
     RecordStatus,
     Replay,
     Started,
+    answer_for,
+    is_expired,
+    new_record,
+    replay_of,
+    taken_over,
 )
 from tests.support.fakes.memory import Faults, Memory
 
@@ -40,35 +42,21 @@ class FakeIdempotency(Faults):
     def begin(self, key_digest: str, body_digest: str, new_order_id: str,
               now: datetime) -> BeginResult:
         self._check("begin")
-        record = {"status": RecordStatus.IN_PROGRESS.value, "payload_hash": body_digest,
-                  "order_id": new_order_id,
-                  "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS),
-                  "created_at": now, "expires_at": now + timedelta(seconds=self._ttl)}
+        record = new_record(body_digest, new_order_id, now, self._ttl)
         with self.memory.lock:
             data = self._records.get(key_digest)
-            if data is None or (data.get("expires_at") is not None
-                                and data["expires_at"] <= now):
+            if data is None or is_expired(data, now):
                 self._records[key_digest] = record
                 return Started(new_order_id, resumed=False)
-            if data.get("payload_hash") != body_digest:
-                return KeyReused()
-            status = data.get("status")
-            if status == RecordStatus.COMPLETED.value:
-                return Replay(int(data["response_status"]), json.loads(data["response_body"]))
-            running = data.get("in_progress_until") and data["in_progress_until"] > now
-            if status == RecordStatus.IN_PROGRESS.value and running:
-                return InProgress()
-            data.update({"status": RecordStatus.IN_PROGRESS.value,
-                         "in_progress_until": now + timedelta(seconds=IN_PROGRESS_SECONDS)})
+            answer = answer_for(data, body_digest, now)
+            if answer is not None:
+                return answer
+            data.update(taken_over(now))
             return Started(str(data["order_id"]), resumed=True)
 
     def replay(self, key_digest: str, body_digest: str) -> Replay | None:
         self._check("replay")
-        data = self.memory.read(COLLECTION, key_digest) or {}
-        if (data.get("status") == RecordStatus.COMPLETED.value
-                and data.get("payload_hash") == body_digest):
-            return Replay(int(data["response_status"]), json.loads(data["response_body"]))
-        return None
+        return replay_of(self.memory.read(COLLECTION, key_digest) or {}, body_digest)
 
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:
         return {"status": RecordStatus.COMPLETED.value, "response_status": status,
