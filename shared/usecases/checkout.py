@@ -64,18 +64,15 @@ from shared.platform.secrets import SecretError
 from shared.usecases.attempt_limits import AttemptGuard
 from shared.usecases.charge_outcome import charge_error
 from shared.usecases.checkout_plan import (
-    MAX_QUANTITY,
     CheckoutResult,
     DraftStep,
     PricedOrder,
-    attempt_key,
     attempt_to_admit,
     check_quantities,
     claimed,
     compensation,
     draft_step,
     is_foreign,
-    is_retry_of,
     method_id,
     payment_key,
     price_items,
@@ -85,8 +82,7 @@ from shared.usecases.ports import Catalog, IdempotencyRecords, OrderStore, Payme
 
 T = TypeVar("T")
 
-__all__ = ["MAX_QUANTITY", "BuyerContext", "Checkout", "CheckoutResult", "PricedOrder",
-           "attempt_key", "is_retry_of", "method_id", "payment_key"]
+__all__ = ["BuyerContext", "Checkout"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from shared.adapters.store.idempotency import key_hash
 from shared.domain import errors
 from shared.platform.schemas import parse_request
 from shared.platform.secrets import MissingSecret
-from shared.usecases.checkout import BuyerContext, Checkout, CheckoutResult, payment_key
+from shared.usecases.checkout import BuyerContext, Checkout
+from shared.usecases.checkout_plan import CheckoutResult, payment_key
 from tests.support.fakes.catalog import FakeCatalog
 from tests.support.fakes.idempotency import FakeIdempotency
 from tests.support.fakes.world import World, settings

@@ -17,7 +17,8 @@ from shared.platform.error_map import api_error
 from shared.platform.log import scrub, trace_fields
 from shared.platform.schemas import SchemaError, parse_request, raw_card_fields
 from shared.platform.secrets import MissingSecret, SecretReader, SecretUnavailable, secret_ref
-from shared.usecases.checkout import attempt_key, notification_url
+from shared.usecases.checkout import notification_url
+from shared.usecases.checkout_plan import attempt_key
 from shared.usecases.notifications import check_query_id, parse, parse_body
 
 GOOD = {"items": [{"product_id": "demo-product", "quantity": 2}],

@@ -198,7 +198,7 @@ def test_refund_cause_codes_are_named(cause, code):
 # -- a retry of an attempt whose order is already paid --------------------------------------
 def test_a_known_card_attempt_is_a_retry_whatever_the_order_status():
     from shared.platform.schemas import CardPayment, PixPayment
-    from shared.usecases.checkout import is_retry_of, payment_key
+    from shared.usecases.checkout_plan import is_retry_of, payment_key
 
     card = CardPayment(token="tok1", payment_method_id="master", installments=1)
     other = CardPayment(token="tok2", payment_method_id="master", installments=1)
