@@ -240,7 +240,7 @@ class Checkout:
                                              tuple(counters)))
 
     def _price(self, request: CreatePaymentRequest, seen: Seen) -> PricedOrder:
-        if request.order_id:
+        if request.order_id is not None:
             priced = price_stored(request.order_id, seen.order, request.payment)
         else:
             assert request.items is not None
