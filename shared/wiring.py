@@ -111,6 +111,7 @@ def checkout() -> Checkout:
     from datetime import UTC, datetime
 
     from shared.adapters.store.catalog import Catalog
+    from shared.adapters.store.checkout_io import CheckoutDocuments
     from shared.adapters.store.idempotency import IdempotencyStore
     from shared.adapters.store.limits import LimitStore
     from shared.usecases.attempt_limits import AttemptGuard, card_reader
@@ -131,7 +132,8 @@ def checkout() -> Checkout:
         bot_check = BotCheck(s, recaptcha_assessor(s)).verify
     return Checkout(s, order_repository(defer_effects=True),
                     IdempotencyStore(db, s.idempotency_ttl_seconds), Catalog(db), mp_gateway, now,
-                    guard, bot_check)
+                    guard, bot_check,
+                    documents=CheckoutDocuments(db, s.idempotency_ttl_seconds))
 
 
 def intake() -> Intake:

@@ -7,12 +7,16 @@ Order of the checks, cheapest first, so a refused attempt costs no call to Merca
 3. only then, when the per-card limit is on, the token's card (``GET /v1/card_tokens/{id}``)
    and its counter;
 4. one commit: every counter's increment and, on an existing order, a free attempt slot.
+
+``check`` runs 1-3 and writes nothing; ``commit`` is step 4. create_payment reads the windowed
+counters ahead (``prefetch``) with its other documents, and writes a new order's counters in
+the commit that creates the order (``shared.adapters.store.checkout_io``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +41,17 @@ from shared.domain.limits import (
 )
 from shared.platform import log
 from shared.platform.config import Settings
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an admitted attempt writes: its counters' increments and, on an existing order,
+    one of ``slots`` (none: no slot to claim)."""
+
+    order_id: str
+    counters: tuple[Counter, ...]
+    slots: tuple[str, ...]
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -85,30 +100,42 @@ class AttemptGuard:
             raise NotConfigured("the attempt limits are not configured")
         return key.encode()
 
+    def prefetch(self, client_ip: str, payer_email: str | None,
+                 new_order: bool) -> list[Counter]:
+        """The windowed counters an attempt like this one is checked against, for the caller
+        to read ahead with its other documents (``check``'s ``seen``); none without the key
+        (``check`` then refuses)."""
+        subjects = self._subjects(client_ip, payer_email, new_order)
+        key = self._hash_key() if subjects else None
+        if not key:
+            return []
+        return self._counters(key.encode(), subjects, self._clock())
+
     def admit(self, attempt: Attempt) -> None:
         """Count ``attempt`` or raise its 429 (``rate_limited`` / ``too_many_attempts``)."""
+        self.commit(self.check(attempt))
+
+    def check(self, attempt: Attempt, seen: Mapping[str, int] | None = None) -> Admission:
+        """Every check, nothing written: what the attempt writes once admitted, or its 429.
+        ``seen``: counts already read (by counter document id), used when they cover the
+        windowed counters; the card's counter is read here, after the token's card."""
         s = self._s
         now = self._clock()
-        slots: list[str | None] = [None]
+        slots: tuple[str, ...] = ()
         if attempt.card_token is not None and not attempt.new_order and s.max_attempts_per_order:
             if attempt.attempts_made >= s.max_attempts_per_order:
                 raise too_many_attempts(s.max_attempts_per_order)
             # The creating attempt was the first: slots 2..limit. All of them are candidates:
             # racing attempts claim slots in random order, so the count of attempts recorded on
             # the order says nothing about which slots are still free.
-            slots = list(slot_ids(attempt.order_id, s.max_attempts_per_order)[1:])
-        subjects: list[tuple[str, Rate | None, str]] = [(IP, s.rate_limit_ip, attempt.client_ip)]
-        if attempt.payer_email:
-            subjects.append((PAYER, s.rate_limit_payer, normalise_email(attempt.payer_email)))
-        if attempt.new_order:
-            subjects.append((ORDERS_IP, s.rate_limit_orders_ip, attempt.client_ip))
-        active = [(kind, rate, value) for kind, rate, value in subjects if rate is not None]
+            slots = tuple(slot_ids(attempt.order_id, s.max_attempts_per_order)[1:])
+        subjects = self._subjects(attempt.client_ip, attempt.payer_email, attempt.new_order)
+        card_on = attempt.card_token is not None and s.rate_limit_card is not None
         counters: list[Counter] = []
-        if active or (attempt.card_token is not None and s.rate_limit_card is not None):
+        if subjects or card_on:
             key = self._key()
-            counters = [counter(kind, subject_hash(key, kind, value), rate, now)
-                        for kind, rate, value in active]
-            self._refuse_if_full(counters, now)
+            counters = self._counters(key, subjects, now)
+            self._refuse_if_full(counters, now, seen)
             if attempt.card_token is not None and s.rate_limit_card is not None:
                 card = self._card_of(attempt.card_token)
                 fingerprint = card_fingerprint(card.first_six, card.last_four,
@@ -117,19 +144,46 @@ class AttemptGuard:
                                        s.rate_limit_card, now)
                 self._refuse_if_full([card_counter], now)
                 counters.append(card_counter)
-        if slots == [None]:
+        return Admission(attempt.order_id, tuple(counters), slots, now)
+
+    def commit(self, admission: Admission) -> None:
+        """Write what ``check`` admitted: the counters and, on an existing order, a free slot
+        (``too_many_attempts`` when every slot is taken)."""
+        counters = list(admission.counters)
+        if not admission.slots:
             if counters:
-                self._store.commit(counters, None, attempt.order_id, now)
+                self._store.commit(counters, None, admission.order_id, admission.now)
             return
         # In random order: racing attempts spread over the slots instead of queueing on one.
-        candidates = random.sample(slots, len(slots))
-        for slot in candidates:
-            if self._store.commit(counters, slot, attempt.order_id, now):
+        for slot in random.sample(admission.slots, len(admission.slots)):
+            if self._store.commit(counters, slot, admission.order_id, admission.now):
                 return
-        raise too_many_attempts(s.max_attempts_per_order)
+        raise too_many_attempts(self._s.max_attempts_per_order)
 
-    def _refuse_if_full(self, counters: list[Counter], now: datetime) -> None:
-        full = first_exhausted(self._store.counts(counters), counters)
+    def _subjects(self, client_ip: str, payer_email: str | None,
+                  new_order: bool) -> list[tuple[str, Rate, str]]:
+        """The windowed limits that are on, with the subject each counts."""
+        s = self._s
+        subjects: list[tuple[str, Rate | None, str]] = [(IP, s.rate_limit_ip, client_ip)]
+        if payer_email:
+            subjects.append((PAYER, s.rate_limit_payer, normalise_email(payer_email)))
+        if new_order:
+            subjects.append((ORDERS_IP, s.rate_limit_orders_ip, client_ip))
+        return [(kind, rate, value) for kind, rate, value in subjects if rate is not None]
+
+    @staticmethod
+    def _counters(key: bytes, subjects: list[tuple[str, Rate, str]],
+                  now: datetime) -> list[Counter]:
+        return [counter(kind, subject_hash(key, kind, value), rate, now)
+                for kind, rate, value in subjects]
+
+    def _refuse_if_full(self, counters: list[Counter], now: datetime,
+                        seen: Mapping[str, int] | None = None) -> None:
+        if seen is not None and all(c.doc_id in seen for c in counters):
+            counts: Mapping[str, int] = seen
+        else:
+            counts = self._store.counts(counters)
+        full = first_exhausted(dict(counts), counters)
         if full is not None:
             raise rate_limited(full, now)
 

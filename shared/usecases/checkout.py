@@ -4,6 +4,9 @@ Order of writes:
 1. the request's idempotency record (when an ``Idempotency-Key`` is sent);
 2. the order, ``pending`` with no payment yet, so that Mercado Pago's notification for the
    payment always finds it (the notification can arrive before the payment call returns);
+   for a new order, 1 and 2 and the attempt limits' counters are one atomic commit
+   (``shared.adapters.store.checkout_io``); a key claimed meanwhile, or a re-payment, takes
+   the steps one by one;
 3. the payment at Mercado Pago, with ``X-Idempotency-Key = sha256(order_id:card_token)``;
 4. the attempt on the order and the completed request record, in one atomic batch.
 
@@ -35,8 +38,9 @@ from shared.adapters.mercadopago.requests import (
     PreferenceCreated,
     PreferenceRequest,
 )
+from shared.adapters.store.checkout_io import Opening, ReadPlan, Seen
 from shared.adapters.store.client import UNAVAILABLE
-from shared.adapters.store.idempotency import key_hash
+from shared.adapters.store.idempotency import key_hash, replay_of
 from shared.domain.errors import (
     ConcurrentChange,
     DomainError,
@@ -46,6 +50,7 @@ from shared.domain.errors import (
     NotConfigured,
     StorageUnavailable,
 )
+from shared.domain.limits import Counter
 from shared.domain.money import format_amount
 from shared.domain.orders import OrderStatus
 from shared.domain.payment_methods import availability_error
@@ -61,9 +66,10 @@ from shared.platform.schemas import (
     TicketPayment,
 )
 from shared.platform.secrets import SecretError
-from shared.usecases.attempt_limits import AttemptGuard
+from shared.usecases.attempt_limits import Admission, AttemptGuard
 from shared.usecases.charge_outcome import charge_error
 from shared.usecases.checkout_plan import (
+    Begun,
     CheckoutResult,
     DraftStep,
     PricedOrder,
@@ -74,11 +80,18 @@ from shared.usecases.checkout_plan import (
     draft_step,
     is_foreign,
     method_id,
+    opens_in_one_commit,
     payment_key,
     price_items,
     price_stored,
 )
-from shared.usecases.ports import Catalog, IdempotencyRecords, OrderStore, PaymentGateway
+from shared.usecases.ports import (
+    Catalog,
+    CheckoutDocuments,
+    IdempotencyRecords,
+    OrderStore,
+    PaymentGateway,
+)
 
 T = TypeVar("T")
 
@@ -152,7 +165,10 @@ class Checkout:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         guard: AttemptGuard | None = None,
         bot_check: Callable[[str | None], None] | None = None,
+        *,
+        documents: CheckoutDocuments,
     ) -> None:
+        self._documents = documents
         self._guard = guard
         self._bot_check = bot_check
         self._settings = settings
@@ -161,16 +177,6 @@ class Checkout:
         self._catalog = catalog
         self._gateway = gateway
         self._clock = clock
-
-    # -- pricing -------------------------------------------------------------------------
-    def price_new(self, request: CreatePaymentRequest, order_id: str) -> PricedOrder:
-        assert request.items is not None
-        check_quantities(request.items)
-        products = self._catalog.load([i.product_id for i in request.items])
-        return price_items(order_id, request.items, products)
-
-    def price_existing(self, order_id: str, payment: Payment) -> PricedOrder:
-        return price_stored(order_id, self._orders.get(order_id), payment)
 
     # -- the use case: begin → ensure the draft → charge → settle or compensate ---------------
     def create(
@@ -183,44 +189,106 @@ class Checkout:
         begun = self._begin(request, key_digest, body_digest, buyer, bot_token)
         if isinstance(begun, CheckoutResult):
             return begun
-        log.bind(order_id=begun.order_id)
-        created_here = self._ensure_draft(begun, request.payment, key_digest)
+        priced, created_here = begun
+        log.bind(order_id=priced.order_id)
+        if created_here is None:
+            created_here = self._ensure_draft(priced, request.payment, key_digest)
         try:
-            return self._charge(request, begun, buyer or BuyerContext(), key_digest)
+            return self._charge(request, priced, buyer or BuyerContext(), key_digest)
         except DomainError as exc:
-            self._compensate(begun, exc, created_here, key_digest)
+            self._compensate(priced, exc, created_here, key_digest)
             raise
 
     def _begin(self, request: CreatePaymentRequest, key_digest: str | None, body_digest: str,
-               buyer: BuyerContext | None, bot_token: str | None) -> PricedOrder | CheckoutResult:
+               buyer: BuyerContext | None, bot_token: str | None) -> Begun | CheckoutResult:
         """Price the order, answer a replay, run the checks a new attempt passes, and claim
-        the idempotency key: the order to charge, or the answer already given."""
+        the idempotency key: the order to charge (with True when its draft is written, None
+        when it is not yet), or the answer already given."""
+        client_ip = (buyer.ip_address if buyer else None) or "unknown"
         try:
-            priced = self._price(request)
+            seen = self._read(request, key_digest, client_ip)
+            priced = self._price(request, seen)
             if key_digest is not None:
-                replay = self._idempotency.replay(key_digest, body_digest)
+                replay = replay_of(seen.record or {}, body_digest)
                 if replay is not None:  # not a new attempt: no limit counts it
                     return CheckoutResult(replay.status, replay.body, replayed=True)
             if self._bot_check is not None:  # once per new attempt: tokens are single-use
                 self._bot_check(bot_token)
-            self._admit(request, priced, (buyer.ip_address if buyer else None) or "unknown")
-            if key_digest is None:
-                return priced
-            begun = self._idempotency.begin(key_digest, body_digest, priced.order_id,
-                                            self._clock())
-            return claimed(begun, priced, order_given=request.order_id is not None)
+            admission = self._check_limits(request, priced, client_ip, seen.counts)
+            if opens_in_one_commit(priced, key_digest, seen.record, admission) and self._open(
+                    priced, request.payment, key_digest, body_digest, admission):
+                return priced, True
+            return self._claim(request, priced, key_digest, body_digest, admission)
         except UNAVAILABLE as exc:
             raise storage_unavailable() from exc
 
-    def _price(self, request: CreatePaymentRequest) -> PricedOrder:
-        order_id = request.order_id or new_order_id()
-        priced = (self.price_existing(order_id, request.payment) if request.order_id
-                  else self.price_new(request, order_id))
+    def _read(self, request: CreatePaymentRequest, key_digest: str | None,
+              client_ip: str) -> Seen:
+        """One read for what the attempt needs first: the products (or the order), the
+        request record and the windowed counters."""
+        products: tuple[str, ...] = ()
+        if request.order_id is None:
+            assert request.items is not None
+            check_quantities(request.items)
+            products = tuple(dict.fromkeys(i.product_id for i in request.items))
+        counters: list[Counter] = []
+        if self._guard is not None:
+            counters = self._guard.prefetch(
+                client_ip, request.payer.email if request.payer else None,
+                new_order=request.order_id is None)
+        return self._documents.read(ReadPlan(products, request.order_id, key_digest,
+                                             tuple(counters)))
+
+    def _price(self, request: CreatePaymentRequest, seen: Seen) -> PricedOrder:
+        if request.order_id is not None:
+            priced = price_stored(request.order_id, seen.order, request.payment)
+        else:
+            assert request.items is not None
+            priced = price_items(new_order_id(), request.items, seen.products)
         problem = availability_error(method_id(request.payment), priced.currency,
                                      self._settings.mp_country)
         if problem:
             raise MethodNotAvailable(problem, [{"path": "$.payment", "message": problem}])
         return priced
+
+    def _check_limits(self, request: CreatePaymentRequest, priced: PricedOrder,
+                      client_ip: str, counts: dict[str, int]) -> Admission | None:
+        """The abuse limits (``shared.usecases.attempt_limits``), checked, not yet counted; a
+        retry of an attempt already made (same order and card token) is not a new attempt."""
+        if self._guard is None:
+            return None
+        attempt = attempt_to_admit(request, priced, client_ip)
+        return None if attempt is None else self._guard.check(attempt, counts)
+
+    def _open(self, priced: PricedOrder, payment: Payment, key_digest: str | None,
+              body_digest: str, admission: Admission | None) -> bool:
+        """A new order: the counters, the request record and the draft in one commit. False
+        when the key was claimed meanwhile (nothing written)."""
+        opening = Opening(self._draft(priced, payment_key(priced.order_id, payment)),
+                          self._clock(), admission.counters if admission else (),
+                          key_digest, body_digest)
+        try:
+            return self._documents.open_order(opening)
+        except UNAVAILABLE as exc:
+            # Written or not: nothing was charged. A record written stays claimable by a
+            # retry (FAILED resumes its order id); counters written count an attempt.
+            if key_digest is not None:
+                self._idempotency.fail(key_digest)
+            raise storage_unavailable() from exc
+
+    def _claim(self, request: CreatePaymentRequest, priced: PricedOrder,
+               key_digest: str | None, body_digest: str,
+               admission: Admission | None) -> Begun | CheckoutResult:
+        """The sequential path (a re-payment, an existing record): count the attempt, then
+        claim the key; the draft is written after."""
+        if admission is not None:
+            assert self._guard is not None
+            self._guard.commit(admission)
+        if key_digest is None:
+            return priced, None
+        begun = self._idempotency.begin(key_digest, body_digest, priced.order_id, self._clock())
+        result = claimed(begun, priced, order_given=request.order_id is not None)
+        return result if isinstance(result, CheckoutResult) else (result, None)
 
     def _ensure_draft(self, priced: PricedOrder, payment: Payment,
                       key_digest: str | None) -> bool:
@@ -261,15 +329,6 @@ class Checkout:
             exc.detail["order_id"] = priced.order_id
         if key_digest is not None:
             self._idempotency.fail(key_digest)
-
-    def _admit(self, request: CreatePaymentRequest, priced: PricedOrder, client_ip: str) -> None:
-        """The abuse limits (``shared.usecases.attempt_limits``); a retry of an attempt already made
-        (same order and card token) is not a new attempt."""
-        if self._guard is None:
-            return
-        attempt = attempt_to_admit(request, priced, client_ip)
-        if attempt is not None:
-            self._guard.admit(attempt)
 
     def _draft(self, priced: PricedOrder, mp_key: str) -> dict[str, Any]:
         now = self._clock()

@@ -36,7 +36,7 @@ from shared.platform.schemas import (
     PixPayment,
     TicketPayment,
 )
-from shared.usecases.attempt_limits import Attempt
+from shared.usecases.attempt_limits import Admission, Attempt
 
 MAX_QUANTITY = 99
 
@@ -58,6 +58,11 @@ class CheckoutResult:
     status: int
     body: dict[str, Any]
     replayed: bool = False
+
+
+# The order to charge, and whether its draft is written: True (by this request), None (not
+# yet: the draft step decides).
+Begun = tuple[PricedOrder, bool | None]
 
 
 class Product(Protocol):
@@ -186,6 +191,16 @@ def claimed(begun: BeginResult, priced: PricedOrder, order_given: bool) -> Price
     if begun.order_id != priced.order_id and not order_given:
         return replace(priced, order_id=begun.order_id, existing=False, attempt_keys=())
     return priced
+
+
+def opens_in_one_commit(priced: PricedOrder, key_digest: str | None,
+                        record: Mapping[str, Any] | None, admission: Admission | None) -> bool:
+    """A new order whose key has no record yet (or no key) is opened in one commit: counters,
+    record and draft. A re-payment (slots, a remembered key) or an existing record (resumed,
+    in progress, reused, expired) takes the sequential path, which answers each of them."""
+    if priced.existing or (admission is not None and admission.slots):
+        return False
+    return key_digest is None or record is None
 
 
 # -- ensure the draft -------------------------------------------------------------------

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         RefundResult,
     )
     from shared.adapters.store.catalog import Product
+    from shared.adapters.store.checkout_io import Opening, ReadPlan, Seen
     from shared.adapters.store.idempotency import BeginResult, Replay
     from shared.adapters.store.orders import ApplyResult
     from shared.adapters.tasks import HttpTask
@@ -194,3 +195,14 @@ class IdempotencyRecords(Protocol):
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def fail(self, key_digest: str) -> None: ...
+
+
+class CheckoutDocuments(Protocol):
+    """create_payment's documents across stores in few round trips (adapter:
+    ``store.checkout_io.CheckoutDocuments``): ``read`` gets a plan's products, order, request
+    record and counters in one read; ``open_order`` writes a new order's counters, request
+    record and draft in one commit, False (nothing written) when a create found its document."""
+
+    def read(self, plan: ReadPlan) -> Seen: ...
+
+    def open_order(self, opening: Opening) -> bool: ...

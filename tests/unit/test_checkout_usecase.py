@@ -19,8 +19,9 @@ from shared.platform.secrets import MissingSecret
 from shared.usecases.checkout import BuyerContext, Checkout
 from shared.usecases.checkout_plan import CheckoutResult, payment_key
 from tests.support.fakes.catalog import FakeCatalog
+from tests.support.fakes.checkout_io import FakeCheckoutDocuments
 from tests.support.fakes.idempotency import FakeIdempotency
-from tests.support.fakes.world import World, settings
+from tests.support.fakes.world import START, World, settings
 
 NOTIFY = "https://ipn.example/webhook"
 
@@ -32,6 +33,7 @@ class Shop:
     def __post_init__(self) -> None:
         self.catalog = FakeCatalog(self.world.memory)
         self.idempotency = FakeIdempotency(self.world.memory)
+        self.documents = FakeCheckoutDocuments(self.world.memory)
         self.catalog.add("tee", "59.90", title="Tee", category_id="fashion")
         self.catalog.add("mug", "20.10", title="Mug")
         self.catalog.add("retired", "5.00", active=False)
@@ -42,7 +44,8 @@ class Shop:
         return Checkout(settings(**{"notification_url": NOTIFY, **changes}), self.world.orders,
                         self.idempotency, self.catalog, gateway or self.world.gateway_factory(),
                         clock=self.world.clock,
-                        bot_check=self.bot_tokens.append if bot else None)
+                        bot_check=self.bot_tokens.append if bot else None,
+                        documents=self.documents)
 
     def card(self, cardholder: str = "APRO", items: Any = None,
              order_id: str | None = None, token: str | None = None) -> Any:
@@ -170,11 +173,90 @@ def test_a_request_running_with_the_same_key_is_refused_for_now(shop):
 
 
 def test_storage_down_before_the_charge_charges_nothing(shop):
+    shop.documents.fail_next("open_order", gexc.ServiceUnavailable("down"))
+    with pytest.raises(errors.StorageUnavailable) as caught:
+        create(shop, shop.card(), key="key-7")
+    assert not caught.value.outcome_unknown and shop.world.gateway.requests == []
+    assert shop.orders() == {} and shop.idempotency.record(key_hash("key-7")) is None
+    assert create(shop, shop.card(), key="key-7").status == 201  # the key was never taken
+    assert len(shop.world.gateway.requests) == 1
+
+
+def test_storage_down_while_resuming_a_key_marks_it_failed_and_charges_nothing(shop):
+    shop.idempotency.begin(key_hash("key-7"), "body-1", "ord_resumed00000000000000", START)
+    shop.idempotency.fail(key_hash("key-7"))
     shop.world.orders.fail_next("create_draft", gexc.ServiceUnavailable("down"))
     with pytest.raises(errors.StorageUnavailable) as caught:
         create(shop, shop.card(), key="key-7")
     assert not caught.value.outcome_unknown and shop.world.gateway.requests == []
     assert shop.idempotency.record(key_hash("key-7"))["status"] == "failed"
+
+
+def test_a_new_order_is_one_read_and_one_commit_before_the_charge(shop):
+    result = create(shop, shop.card(), key="key-n")
+    assert (shop.documents.reads, shop.documents.opened) == (1, 1)
+    record = shop.idempotency.record(key_hash("key-n"))
+    assert record["order_id"] == result.body["order_id"] and record["status"] == "completed"
+    order = shop.world.orders.get(result.body["order_id"])
+    assert order["status"] == "pending" and order["payment_ids"] == [result.body["payment_id"]]
+
+
+def test_a_key_claimed_between_the_read_and_the_commit_writes_nothing(shop):
+    """A request with the same key claims it after this one's read: the combined commit fails
+    on the record's precondition, writes nothing, and the sequential path answers 409."""
+    def racer(_token: str | None) -> None:
+        shop.idempotency.begin(key_hash("key-r"), "body-1", "ord_racer00000000000000000",
+                               shop.world.clock.now)
+
+    checkout = shop.checkout(bot=True)
+    checkout._bot_check = racer  # runs after the read, before the commit
+    with pytest.raises(errors.RequestInProgress):
+        create(shop, shop.card(), key="key-r", checkout=checkout)
+    assert shop.orders() == {} and shop.world.gateway.requests == []
+    assert shop.documents.opened == 0
+    assert shop.idempotency.record(key_hash("key-r"))["order_id"] == "ord_racer00000000000000000"
+
+
+def test_a_key_completed_between_the_read_and_the_commit_is_replayed(shop):
+    first = create(shop, shop.card(), key="key-c")
+    shop.idempotency.memory.collection("idempotency").pop(key_hash("key-c"))
+    saved = dict(first.body)
+
+    def racer(_token: str | None) -> None:  # the first request's record, completed meanwhile
+        shop.idempotency.begin(key_hash("key-c"), "body-1", saved["order_id"],
+                               shop.world.clock.now)
+        shop.world.orders.record_attempt(saved["order_id"], {"id": saved["payment_id"]},
+                                         shop.world.clock.now,
+                                         (shop.idempotency.ref(key_hash("key-c")),
+                                          shop.idempotency.completion(201, saved)))
+
+    checkout = shop.checkout(bot=True)
+    checkout._bot_check = racer
+    again = create(shop, shop.card(), key="key-c", checkout=checkout)
+    assert again.replayed and again.body == saved
+    assert len(shop.world.gateway.requests) == 1 and len(shop.orders()) == 1
+
+
+def test_a_combined_commit_whose_answer_was_lost_is_resumed_by_the_retry(shop):
+    """UNAVAILABLE after the commit applied: nothing was charged; the record is marked failed
+    so the retry with the same key resumes the same order id (its draft kept), charging once."""
+    real = shop.documents.open_order
+
+    def applied_then_lost(opening: Any) -> bool:
+        real(opening)
+        raise gexc.ServiceUnavailable("connection reset")
+
+    shop.documents.open_order = applied_then_lost  # type: ignore[method-assign]
+    token = shop.world.gateway.card_token("APRO")
+    with pytest.raises(errors.StorageUnavailable) as caught:
+        create(shop, shop.card(token=token), key="key-l")
+    assert not caught.value.outcome_unknown and shop.world.gateway.requests == []
+    assert shop.idempotency.record(key_hash("key-l"))["status"] == "failed"
+    [order_id] = shop.orders()
+    shop.documents.open_order = real  # type: ignore[method-assign]
+    retried = create(shop, shop.card(token=token), key="key-l")
+    assert retried.status == 201 and retried.body["order_id"] == order_id
+    assert list(shop.orders()) == [order_id] and len(shop.world.gateway.requests) == 1
 
 
 def test_storage_down_after_the_charge_is_an_unknown_outcome_and_the_order_stays(shop):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from google.cloud import firestore
 
@@ -23,6 +24,25 @@ class Product:
     category_id: str | None = None
 
 
+def product_from(doc_id: str, data: dict[str, Any]) -> Product | None:
+    """A product document as pricing reads it; None when it is malformed."""
+    try:
+        price = quantize(to_decimal(data.get("unit_price")))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    currency = str(data.get("currency") or "")
+    if price <= 0 or len(currency) != 3:
+        return None
+    return Product(
+        id=doc_id,
+        title=str(data.get("title") or doc_id),
+        unit_price=price,
+        currency=currency.upper(),
+        active=bool(data.get("active", False)),
+        category_id=str(data["category_id"]) if data.get("category_id") else None,
+    )
+
+
 def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
     """The products with these ids that exist and are well-formed (one batched read)."""
     refs = [db.collection(PRODUCTS).document(i) for i in ids]
@@ -30,22 +50,9 @@ def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
     for snap in db.get_all(refs, retry=RETRY, timeout=CALL_TIMEOUT):
         if not snap.exists:
             continue
-        data = snap.to_dict() or {}
-        try:
-            price = quantize(to_decimal(data.get("unit_price")))
-        except (InvalidOperation, TypeError, ValueError):
-            continue
-        currency = str(data.get("currency") or "")
-        if price <= 0 or len(currency) != 3:
-            continue
-        found[snap.id] = Product(
-            id=snap.id,
-            title=str(data.get("title") or snap.id),
-            unit_price=price,
-            currency=currency.upper(),
-            active=bool(data.get("active", False)),
-            category_id=str(data["category_id"]) if data.get("category_id") else None,
-        )
+        product = product_from(snap.id, snap.to_dict() or {})
+        if product is not None:
+            found[snap.id] = product
     return found
 
 

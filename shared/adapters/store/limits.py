@@ -37,12 +37,23 @@ LIMIT_RETRY = RETRY.with_timeout(LIMIT_TIMEOUT)
 ABORTED_TRIES = 4  # an aborted commit wrote nothing: it is tried again this many times in all
 
 
+def counter_ref(db: Any, c: Counter) -> Any:
+    return db.collection(COUNTERS).document(c.doc_id)
+
+
+def stage_increment(db: Any, batch: Any, c: Counter) -> None:
+    """Count one attempt in ``c``'s window, in the caller's batch."""
+    expires = datetime.fromtimestamp(c.window_end + COUNTER_GRACE_SECONDS, UTC)
+    batch.set(counter_ref(db, c), {"kind": c.kind, "count": firestore.Increment(1),
+                                   "expires_at": expires}, merge=True)
+
+
 class LimitStore:
     def __init__(self, db: Any) -> None:
         self._db = db
 
     def _counter_ref(self, c: Counter) -> Any:
-        return self._db.collection(COUNTERS).document(c.doc_id)
+        return counter_ref(self._db, c)
 
     def counts(self, counters: list[Counter]) -> dict[str, int]:
         """The current count of each counter's window (one read for all of them)."""
@@ -65,9 +76,7 @@ class LimitStore:
                 batch.create(self._db.collection(SLOTS).document(slot),
                              {"order_id": order_id, "at": now, "expires_at": now + SLOT_TTL})
             for c in counters:
-                expires = datetime.fromtimestamp(c.window_end + COUNTER_GRACE_SECONDS, UTC)
-                batch.set(self._counter_ref(c), {"kind": c.kind, "count": firestore.Increment(1),
-                                                 "expires_at": expires}, merge=True)
+                stage_increment(self._db, batch, c)
             try:
                 batch.commit(retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT)
             except gexc.AlreadyExists:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.adapters.mercadopago.gateway import MercadoPagoGateway
     from shared.adapters.store.catalog import Catalog
+    from shared.adapters.store.checkout_io import CheckoutDocuments
     from shared.adapters.store.idempotency import IdempotencyStore
     from shared.adapters.store.ledger import Ledger
     from shared.adapters.store.operator_records import OperatorRecords
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from shared.usecases import ports
     from shared.usecases.fraud_alerts import FraudAlerts
     from tests.support.fakes.catalog import FakeCatalog
+    from tests.support.fakes.checkout_io import FakeCheckoutDocuments
     from tests.support.fakes.fraud_alerts import FakeFraudAlerts
     from tests.support.fakes.gateway import FakeGateway
     from tests.support.fakes.idempotency import FakeIdempotency
@@ -69,4 +71,9 @@ def catalogs(real: Catalog, fake: FakeCatalog) -> list[ports.Catalog]:
 
 def idempotency_records(real: IdempotencyStore,
                         fake: FakeIdempotency) -> list[ports.IdempotencyRecords]:
+    return [real, fake]
+
+
+def checkout_documents(real: CheckoutDocuments,
+                       fake: FakeCheckoutDocuments) -> list[ports.CheckoutDocuments]:
     return [real, fake]
