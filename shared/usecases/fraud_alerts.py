@@ -71,18 +71,21 @@ class FraudAlerts:
             data = snap.to_dict() or {}
             if withheld(data):
                 return Recorded(order_id, False)
-            batch = self._db.batch()
-            batch.update(self._ref(order_id), {
+            fields: dict[str, Any] = {
                 "fraud_alert": {"received_at": now, "payment_id": payment_id},
                 "updated_at": now,
                 "history": firestore.ArrayUnion([{"event": "fraud_alert", "at": now,
                                                   "payment_id": payment_id}]),
-            }, option=self._db.write_option(last_update_time=snap.update_time))
+            }
+            batch = self._db.batch()
             if announce and not data.get("fraud_alert_cleared"):
                 # once per order: a cleared alert that comes back is recorded quietly
-                outbox.stage(self._db, batch, outbox.new_event(
-                    EVENT, order_id, payment_id, to_decimal(data["amount"]),
-                    str(data["currency"])), now, ttl_from_creation=not self._emit_events)
+                event = outbox.new_event(EVENT, order_id, payment_id, to_decimal(data["amount"]),
+                                         str(data["currency"]))
+                outbox.stage(self._db, batch, event, now, ttl_from_creation=not self._emit_events)
+                fields.update(outbox.track(self._db, order_id, data, [event["event_id"]]))
+            batch.update(self._ref(order_id), fields,
+                         option=self._db.write_option(last_update_time=snap.update_time))
             try:
                 batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
             except (gexc.FailedPrecondition, gexc.Aborted):

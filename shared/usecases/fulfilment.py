@@ -5,6 +5,13 @@ from Mercado Pago and applied with :meth:`OrderRepository.apply_payment` (monoto
 winner per transition). The effects of a fulfilment (the shop's hooks, the signed
 ``order.paid`` event) run after the transition is committed, under a lease on the fulfilment
 marker; a failure leaves the marker pending and the task is retried to finish them.
+
+Merchant events: the apply commit stages the transition's events and lists them on the order
+as unsent (``shared.domain.unsent_events``), so a payment task sends the events it staged and
+those the order (as it read it) still lists, oldest first, without querying the outbox, then
+marks them all sent in one commit. The outbox is queried where the list may not say it all:
+a hand-over, a retry (it repairs whatever an earlier attempt left) and orders written before
+the list existed. A payment notification's processed record rides the apply commit.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from shared.adapters.mercadopago import webhooks
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import UNAVAILABLE
-from shared.adapters.store.orders import Contention, OrderNotFound
+from shared.adapters.store.orders import ApplyResult, Contention, OrderNotFound
 from shared.adapters.tasks import EnqueueError, HttpTask, task_id
-from shared.domain import events
+from shared.domain import events, unsent_events
 from shared.domain.anomalies import ORPHAN_PAYMENT, is_order_id
 from shared.platform import log
 from shared.platform.config import Settings
@@ -61,6 +68,7 @@ class Outcome:
     handled: Handled
     result: str  # what happened, as the answer's ``result`` says it
     detail: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False  # the notification's processed record is written already
 
     @property
     def done(self) -> bool:
@@ -118,14 +126,14 @@ class Fulfilment:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
         if task.topic == webhooks.PAYMENT:
-            outcome = self.sync_payment(task.resource_id, attempt, task)
+            outcome = self.sync_payment(task.resource_id, attempt, task, record=True)
         elif task.topic == webhooks.FRAUD_ALERT:
             outcome = self._fraud_alert(task, attempt)
         elif task.topic == ORDER_HANDOFF:
             outcome = self._finish_order(task, attempt)
         else:
             outcome = self._sync_container(task, attempt)
-        if outcome.done and task.notification_id:
+        if outcome.done and task.notification_id and not outcome.recorded:
             self._ledger.mark_processed(task.notification_id, {
                 "topic": task.topic, "resource_id": task.resource_id,
                 "order_id": outcome.detail.get("order_id", "")}, self._clock())
@@ -189,8 +197,10 @@ class Fulfilment:
             return Outcome(RETRY, f"{reason}_retrying")
         return self._dead_letter(task, attempt, reason, detail)
 
-    def sync_payment(self, payment_id: str, attempt: Attempt, task: FulfilTask) -> Outcome:
-        """Fetch one payment from Mercado Pago and apply it to its order (the one fulfil path)."""
+    def sync_payment(self, payment_id: str, attempt: Attempt, task: FulfilTask,
+                     record: bool = False) -> Outcome:
+        """Fetch one payment from Mercado Pago and apply it to its order (the one fulfil path).
+        ``record``: the apply commit, if any, carries the task's processed record."""
         try:
             payment = self._gateway().get_payment(payment_id)
         except ResourceNotFound:
@@ -201,8 +211,13 @@ class Fulfilment:
             log.info("payment_foreign", "payment has no external_reference; not ours")
             return Outcome(DONE, "ignored_foreign_payment")
         now = self._clock()
+        processed = None
+        if record and task.notification_id:
+            processed = self._ledger.processed_record(task.notification_id, {
+                "topic": task.topic, "resource_id": task.resource_id,
+                "order_id": payment.external_reference}, now)
         try:
-            applied = self._orders.apply_payment(payment, now)
+            applied = self._orders.apply_payment(payment, now, processed)
         except OrderNotFound:
             if is_order_id(payment.external_reference):
                 return self._orphan(payment, now)
@@ -219,11 +234,11 @@ class Fulfilment:
         if applied.fulfilment_due:
             fulfilled = self._run_effects(payment.external_reference, payment, applied.order,
                                           fresh=applied.decision.fulfil) or fulfilled
-        self.flush_events(payment.external_reference)
+        self._send_events(applied, look_all=attempt.number > 1 or task.topic == ORDER_HANDOFF)
         return Outcome(DONE, "applied", {"order_id": payment.external_reference,
                                         "order_status": applied.after.value,
                                         "payment_status": payment.status,
-                                        "fulfilled": fulfilled})
+                                        "fulfilled": fulfilled}, recorded=applied.processed)
 
     def _orphan(self, payment: PaymentSnapshot, now: datetime) -> Outcome:
         """Our order-id form, but no such order: keep it for an operator, never drop it."""
@@ -251,7 +266,8 @@ class Fulfilment:
         return outcome
 
     def flush_events(self, order_id: str) -> None:
-        """Hand the order's pending merchant events to Cloud Tasks (named: at most once each)."""
+        """Hand all the order's pending merchant events (an outbox query) to Cloud Tasks
+        (named: at most once each); a hand-over process (mpctl) hands the order to fulfill."""
         if self._outbox is None:
             return
         if self._handoff:
@@ -259,11 +275,34 @@ class Fulfilment:
 
             hand_over(self._settings, self._queue(), self._outbox, self._orders, order_id)
             return
-        if not self._settings.merchant_webhook_url:
+        if self._settings.merchant_webhook_url:
+            self._hand_over(order_id, self._outbox.pending(order_id), [])
+
+    def _send_events(self, applied: ApplyResult, look_all: bool) -> None:
+        """After an apply: the events it staged and those the order still listed as unsent
+        (read by id), oldest first; the whole outbox when ``look_all``, on a hand-over or when
+        the order predates the list."""
+        if self._handoff or look_all or unsent_events.untracked(applied.order):
+            self.flush_events(applied.order_id)
             return
-        for event in self._outbox.pending(order_id):
+        if self._outbox is None or not self._settings.merchant_webhook_url:
+            return
+        staged = {str(e["event_id"]) for e in applied.staged}
+        earlier = [i for i in unsent_events.listed(applied.order) if i not in staged]
+        found = self._outbox.unsent(earlier) if earlier else []
+        still = {str(e["event_id"]) for e in found}
+        self._hand_over(applied.order_id, [*found, *applied.staged],
+                        [i for i in earlier if i not in still])
+
+    def _hand_over(self, order_id: str, pending: list[dict[str, Any]],
+                   forget: list[str]) -> None:
+        """Queue each event (in order), then mark them all sent in one commit."""
+        assert self._outbox is not None
+        for event in pending:
             self._send_event(event)
-            self._outbox.mark_sent(str(event["event_id"]), self._clock())
+        if pending or forget:
+            self._outbox.mark_sent(order_id, [str(e["event_id"]) for e in pending],
+                                   self._clock(), forget)
 
     def _run_effects(self, order_id: str, payment: PaymentSnapshot, order: dict[str, Any],
                      fresh: bool) -> bool:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from shared.adapters.store.catalog import Product
     from shared.adapters.store.checkout_io import Opening, ReadPlan, Seen
     from shared.adapters.store.idempotency import BeginResult, Replay
+    from shared.adapters.store.ledger import Processed
     from shared.adapters.store.orders import ApplyResult
     from shared.adapters.tasks import HttpTask
     from shared.usecases.fraud_alerts import Recorded
@@ -64,7 +65,8 @@ class OrderStore(FulfilmentMarkers, Protocol):
     def record_checkout(self, order_id: str, checkout: dict[str, Any], now: datetime,
                         idempotency: tuple[Any, dict[str, Any]] | None) -> None: ...
 
-    def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult: ...
+    def apply_payment(self, snap: PaymentSnapshot, now: datetime,
+                      processed: Processed | None = None) -> ApplyResult: ...
 
     def cancel_unpaid(self, order_id: str, now: datetime) -> None: ...
 
@@ -78,7 +80,11 @@ class OrderStore(FulfilmentMarkers, Protocol):
 
 
 class Ledger(Protocol):
-    """Processed notification ids and dead letters (adapter: ``store.ledger.Ledger``)."""
+    """Processed notification ids and dead letters (adapter: ``store.ledger.Ledger``).
+    ``processed_record`` builds a record for another commit (``OrderStore.apply_payment``) to carry."""
+
+    def processed_record(self, notification_id: str, fields: dict[str, Any],
+                         now: datetime) -> Processed: ...
 
     def mark_processed(self, notification_id: str, fields: dict[str, Any],
                        now: datetime) -> None: ...
@@ -88,11 +94,17 @@ class Ledger(Protocol):
 
 
 class Outbox(Protocol):
-    """Merchant events staged by transitions (adapter: ``store.outbox.Outbox``)."""
+    """Merchant events staged by transitions (adapter: ``store.outbox.Outbox``). ``pending``
+    queries an order's unsent events; ``unsent`` reads those of the named ones still pending
+    (the ids the order lists); ``mark_sent`` marks events handed over and takes them, and
+    ``forget`` (listed ids already sent or gone), off the order's list, in one commit."""
 
     def pending(self, order_id: str) -> list[dict[str, Any]]: ...
 
-    def mark_sent(self, event_id: str, now: datetime) -> None: ...
+    def unsent(self, event_ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def mark_sent(self, order_id: str, event_ids: Sequence[str], now: datetime,
+                  forget: Sequence[str] = ()) -> None: ...
 
 
 class TaskQueue(Protocol):

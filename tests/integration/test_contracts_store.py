@@ -255,11 +255,72 @@ def test_sent_events_leave_the_pending_list(backend):
                                  NOW + timedelta(seconds=1))
     pending = backend.outbox.pending("ord_c1")
     assert [e["type"] for e in pending] == ["order.paid", "order.refunded"]  # oldest first
-    backend.outbox.mark_sent(pending[0]["event_id"], NOW)
+    ids = [e["event_id"] for e in pending]
+    assert backend.read("orders", "ord_c1")["unsent_events"] == ids  # listed as staged
+    assert [e["type"] for e in backend.outbox.unsent(ids[::-1] + ["evt_none"])] == [
+        "order.paid", "order.refunded"]  # those still pending, oldest first
+    backend.outbox.mark_sent("ord_c1", [ids[0]], NOW)
     assert _events(backend) == ["order.refunded"]
+    assert backend.read("orders", "ord_c1")["unsent_events"] == [ids[1]]
+    assert [e["type"] for e in backend.outbox.unsent(ids)] == ["order.refunded"]
     assert backend.outbox.pending("ord_other") == []
     with pytest.raises(gexc.NotFound):
-        backend.outbox.mark_sent("evt_none", NOW)
+        backend.outbox.mark_sent("ord_c1", ["evt_none"], NOW)
+    backend.outbox.mark_sent("ord_c1", [ids[1]], NOW, forget=["evt_gone"])
+    assert backend.read("orders", "ord_c1")["unsent_events"] == []
+    assert backend.read("outbox", ids[1])["state"] == "sent"
+
+
+def test_events_of_an_order_that_is_gone_are_marked_sent_all_the_same(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.cancel_unpaid("ord_c1", NOW)
+    [event] = backend.outbox.pending("ord_c1")
+    assert backend.read("orders", "ord_c1")["unsent_events"] == [event["event_id"]]
+    backend.orders.delete_draft("ord_c1")  # no payment: deleted (as the TTL would)
+    backend.outbox.mark_sent("ord_c1", [event["event_id"]], NOW)
+    assert backend.outbox.pending("ord_c1") == []
+    assert backend.read("orders", "ord_c1") is None
+
+
+def test_the_apply_commit_carries_the_processed_record_and_lists_its_events(backend):
+    backend.orders.create_draft(_order())
+    record = backend.ledger.processed_record("n-7", {"topic": "payment", "resource_id": "9001",
+                                                     "order_id": "ord_c1"}, NOW)
+    applied = backend.orders.apply_payment(_snap(), NOW, record)
+    assert applied.processed is True
+    assert backend.read("processed_notifications", "n-7") == {
+        "topic": "payment", "resource_id": "9001", "order_id": "ord_c1", "processed_at": NOW,
+        "expires_at": NOW + timedelta(days=7)}
+    [staged] = applied.staged
+    assert staged == {**backend.read("outbox", staged["event_id"]), "created_at": NOW}
+    assert staged["type"] == "order.paid" and staged["state"] == "pending"
+    # nothing to write: nothing written, the caller records the notification
+    again = backend.orders.apply_payment(_snap(), NOW, backend.ledger.processed_record(
+        "n-8", {"topic": "payment"}, NOW))
+    assert (again.processed, again.staged) == (False, ())
+    assert backend.read("processed_notifications", "n-8") is None
+    assert again.order["unsent_events"] == [staged["event_id"]]
+
+
+def test_an_order_from_before_the_list_lists_its_pending_events_with_the_next(backend):
+    backend.orders.create_draft(_order())
+    backend.orders.apply_payment(_snap(), NOW)
+    [paid] = backend.outbox.pending("ord_c1")
+    order = backend.read("orders", "ord_c1")
+    del order["unsent_events"]  # as the previous version wrote it
+    backend.write("orders", "ord_c1", order)
+    applied = backend.orders.apply_payment(
+        _snap("refunded", "refunded", second=20, refunded="200.00"), NOW)
+    [refunded] = applied.staged
+    assert backend.read("orders", "ord_c1")["unsent_events"] == [paid["event_id"],
+                                                                 refunded["event_id"]]
+
+
+def test_a_fraud_alert_lists_its_event_on_the_order(backend):
+    backend.orders.create_draft(_order())
+    backend.alerts.record("ord_c1", "9001", NOW)
+    [alert] = backend.outbox.pending("ord_c1")
+    assert backend.read("orders", "ord_c1")["unsent_events"] == [alert["event_id"]]
 
 
 # -- operator records, fraud alerts --------------------------------------------------------
@@ -351,6 +412,7 @@ def test_an_abandoned_order_expires_once_unless_it_changed_since_it_was_read(bac
     assert expired["status"] == "cancelled" and expired["expired_at"] == NOW
     assert expired["expires_at"] == NOW + timedelta(days=30)
     assert _events(backend, "ord_a") == ["order.cancelled"]
+    assert expired["unsent_events"] == [e["event_id"] for e in backend.outbox.pending("ord_a")]
     assert backend.reconcile.expire(a, a_read, NOW, ttl_from_creation=True) is False
     backend.orders.record_attempt("ord_b", {"id": "7", "status": "pending"}, NOW, None)
     assert backend.reconcile.expire(b, b_read, NOW, ttl_from_creation=True) is False

@@ -80,7 +80,7 @@ def test_hand_over_queues_one_named_task_per_pending_state(db):
     [task] = queue.tasks.values()
     assert json.loads(task.body)["topic"] == "order_handoff" and task.url == "https://f.example"
     assert task.oidc_service_account == "t@p.iam.gserviceaccount.com"
-    outbox.mark_sent(outbox.pending("order-1")[0]["event_id"], datetime.now(UTC))
+    outbox.mark_sent("order-1", [outbox.pending("order-1")[0]["event_id"]], datetime.now(UTC))
     assert hand_over(settings, queue, outbox, markers, "order-1") not in (None, first)  # marker left
 
 

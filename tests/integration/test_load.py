@@ -40,9 +40,11 @@ def test_a_small_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
     # without the buyers' polling — a new card order makes 4: one read of the product, the
     # request record and the windowed counters, the card counter's read after the token read,
     # one commit of the counters, record and draft, one commit of the attempt; a re-payment
-    # after a rejected card makes 7 — and 6 in fulfill, the killed processes' retries
-    # included): a change that adds a round trip to either path fails here.
+    # after a rejected card makes 7 — and 4.3-4.7 in fulfill, the killed processes' retries
+    # included: per paying task one read and two commits, plus the reads and commits of applies
+    # that lost the order's precondition to a concurrent writer): a change that adds a round
+    # trip to either path fails here.
     assert 0 < d["create_payment_without_polling"]["firestore_calls_per_paid_order"] <= 5.2, \
         summary
-    assert 0 < d["firestore_calls_per_paid_order"]["fulfill"] <= 7.5, summary
+    assert 0 < d["firestore_calls_per_paid_order"]["fulfill"] <= 5.5, summary
     assert d["firestore_calls_per_paid_order"]["ipn_webhook"] == 0, summary  # no Firestore

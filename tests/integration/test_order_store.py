@@ -81,7 +81,7 @@ def test_outbox_event_expires_only_after_it_was_handed_over(repo, firestore_emul
     (event,) = outbox.pending("order-1")
     assert event["type"] == "order.paid" and "expires_at" not in event  # TTL cannot lose it
     sent = now + timedelta(days=40)  # however long it waited
-    outbox.mark_sent(event["event_id"], sent)
+    outbox.mark_sent("order-1", [event["event_id"]], sent)
     doc = outbox.ref(event["event_id"]).get().to_dict()
     assert doc["state"] == "sent" and doc["expires_at"] == sent + timedelta(days=30)
     assert outbox.pending("order-1") == []

@@ -20,6 +20,7 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.ledger import PROCESSED, Processed
 from shared.domain.apply_plan import (
     EffectsMode,
     FetchedPayment,
@@ -57,6 +58,8 @@ class ApplyResult:
     payment_changed: bool
     fulfilment_due: bool  # a fulfilment marker exists and is not done: run the effects
     order: dict[str, Any] = field(default_factory=dict)  # as read before the write
+    staged: tuple[dict[str, Any], ...] = ()  # the outbox events the commit created, in order
+    processed: bool = False  # the commit wrote the notification's processed record
 
 
 def fetched_payment(snap: PaymentSnapshot) -> FetchedPayment:
@@ -174,12 +177,15 @@ class OrderRepository:
             return EffectsMode.DEFER
         return EffectsMode.RUN_HERE if self._has_effects else EffectsMode.NONE
 
-    def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
+    def apply_payment(self, snap: PaymentSnapshot, now: datetime,
+                      processed: Processed | None = None) -> ApplyResult:
         """Apply Mercado Pago's canonical payment state to its order, monotonically.
 
         Reads the order and the payment's record, asks :func:`plan_apply` what to write, and
         writes it in one batch guarded by preconditions; a concurrent writer makes it re-read
-        and plan again."""
+        and plan again. The batch lists its events on the order as unsent and carries
+        ``processed`` (the notification's record) when given; with nothing to write, nothing
+        is written (the caller records the notification)."""
         order_ref = self.ref(snap.external_reference)
         payment_ref = self._db.collection(PAYMENTS).document(snap.id)
         marker_ref = self._db.collection(FULFILMENTS).document(snap.external_reference)
@@ -198,19 +204,26 @@ class OrderRepository:
                 due = self._has_effects and self._fulfilment_due(marker_ref, now)
                 return ApplyResult(snap.external_reference, writes.state.status,
                                    writes.state.status, writes.decision, False, due, data)
-            batch = self._batch(writes, snap, now, order_snap, pay_snap)
+            batch = self._batch(writes, snap, now, (order_snap, data), pay_snap)
+            if processed is not None:
+                batch.set(self._db.collection(PROCESSED).document(processed.notification_id),
+                          processed.doc)
             try:
                 batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
             except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.NotFound):
                 continue  # someone else wrote first: re-read and decide again
             return ApplyResult(snap.external_reference, writes.state.status, writes.after,
                                writes.decision, writes.newer,
-                               writes.decision.fulfil and self._has_effects, data)
+                               writes.decision.fulfil and self._has_effects, data,
+                               outbox.staged(writes.events, now, not self._emit_events),
+                               processed is not None)
         raise Contention(snap.external_reference)
 
-    def _batch(self, writes: Writes, snap: PaymentSnapshot, now: datetime, order_snap: Any,
-               pay_snap: Any) -> Any:
-        """The plan as one batch; every write is guarded by what was read."""
+    def _batch(self, writes: Writes, snap: PaymentSnapshot, now: datetime,
+               order_read: tuple[Any, dict[str, Any]], pay_snap: Any) -> Any:
+        """The plan as one batch; every write is guarded by what was read (``order_read``: the
+        order's snapshot and its data)."""
+        order_snap, data = order_read
         batch = self._db.batch()
         order_id = snap.external_reference
         if writes.payment_record:
@@ -228,6 +241,9 @@ class OrderRepository:
             doc_id, record = writes.anomaly
             batch.set(self._db.collection(ANOMALIES).document(doc_id), record)
         fields = dict(writes.order_fields)
+        if writes.events:
+            fields.update(outbox.track(self._db, order_id, data,
+                                       [str(e["event_id"]) for e in writes.events]))
         if writes.history is not None:
             fields["history"] = firestore.ArrayUnion([writes.history])
         if writes.keep_order:  # kept for the operator: no TTL deletion
@@ -243,16 +259,17 @@ class OrderRepository:
         data = snap.to_dict() or {}
         if not snap.exists or data.get("status") != OrderStatus.PENDING.value:
             raise OrderNotFound(order_id)
+        event = outbox.new_event("order.cancelled", order_id,
+                                 str(data.get("last_payment_id") or ""),
+                                 to_decimal(data["amount"]), data["currency"])
         batch = self._db.batch()
         batch.update(self.ref(order_id), {
             "status": OrderStatus.CANCELLED.value, "updated_at": now,
             "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,
-                                              "by": "operator"}])},
+                                              "by": "operator"}]),
+            **outbox.track(self._db, order_id, data, [event["event_id"]])},
             option=self._db.write_option(last_update_time=snap.update_time))
-        outbox.stage(self._db, batch, outbox.new_event(
-            "order.cancelled", order_id, str(data.get("last_payment_id") or ""),
-            to_decimal(data["amount"]), data["currency"]), now,
-            ttl_from_creation=not self._emit_events)
+        outbox.stage(self._db, batch, event, now, ttl_from_creation=not self._emit_events)
         batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
     def _fulfilment_due(self, marker_ref: Any, now: datetime) -> bool:

@@ -75,17 +75,18 @@ class ReconcileStore:
         it was read. True when it was cancelled."""
         order_id = str(order["order_id"])
         ref = self._db.collection(ORDERS).document(order_id)
+        event = outbox.new_event("order.cancelled", order_id,
+                                 str(order.get("last_payment_id") or ""),
+                                 to_decimal(order["amount"]), str(order["currency"]))
         batch = self._db.batch()
         batch.update(ref, {
             "status": OrderStatus.CANCELLED.value, "updated_at": now, "expired_at": now,
             "expires_at": now + EXPIRED_ORDER_KEEP,
             "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,
-                                              "by": "expiry"}])},
+                                              "by": "expiry"}]),
+            **outbox.track(self._db, order_id, order, [event["event_id"]])},
             option=self._db.write_option(last_update_time=read_at))
-        outbox.stage(self._db, batch, outbox.new_event(
-            "order.cancelled", order_id, str(order.get("last_payment_id") or ""),
-            to_decimal(order["amount"]), str(order["currency"])), now,
-            ttl_from_creation=ttl_from_creation)
+        outbox.stage(self._db, batch, event, now, ttl_from_creation=ttl_from_creation)
         try:
             batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
         except (gexc.FailedPrecondition, gexc.NotFound, gexc.AlreadyExists):

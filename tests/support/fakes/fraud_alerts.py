@@ -11,7 +11,7 @@ from shared.domain.money import to_decimal
 from shared.usecases.fraud_alerts import EVENT, Recorded, withheld
 from tests.support.fakes.memory import Faults, Memory
 from tests.support.fakes.orders import _union
-from tests.support.fakes.outbox import stage
+from tests.support.fakes.outbox import stage, track
 
 
 class FakeFraudAlerts(Faults):
@@ -34,6 +34,7 @@ class FakeFraudAlerts(Faults):
             if event["event_id"] not in events:  # announced once per order
                 events[event["event_id"]] = stage(self.memory, event, now,
                                                   ttl_from_creation=not self._emit_events)
+                order.update(track(self.memory, order_id, order, [event["event_id"]]))
         order.update({"fraud_alert": {"received_at": now, "payment_id": payment_id},
                       "updated_at": now,
                       "history": _union(order.get("history"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.adapters.store.ledger import DEAD_LETTERS, PROCESSED
+from shared.adapters.store.ledger import DEAD_LETTERS, PROCESSED, Processed, processed_doc
 from tests.support.fakes.memory import Faults, Memory
 
 
@@ -15,10 +15,14 @@ class FakeLedger(Faults):
         self.memory = memory or Memory()
         self._ttl = timedelta(days=processed_ttl_days)
 
+    def processed_record(self, notification_id: str, fields: dict[str, Any],
+                         now: datetime) -> Processed:
+        return Processed(notification_id, processed_doc(fields, now, self._ttl))
+
     def mark_processed(self, notification_id: str, fields: dict[str, Any], now: datetime) -> None:
         self._check("mark_processed")
-        self.memory.collection(PROCESSED)[notification_id] = {
-            **fields, "processed_at": now, "expires_at": now + self._ttl}
+        self.memory.collection(PROCESSED)[notification_id] = processed_doc(fields, now,
+                                                                           self._ttl)
 
     def record_dead_letter(self, letter_id: str, reason: str, task: dict[str, Any],
                            attempts: int, now: datetime, detail: str = "") -> None:

@@ -19,6 +19,7 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox as outbox_store
 from shared.adapters.store.anomalies import _payment_fields
+from shared.adapters.store.ledger import PROCESSED, Processed
 from shared.adapters.store.orders import (
     ANOMALIES,
     FULFILMENT_LEASE_SECONDS,
@@ -38,7 +39,7 @@ from shared.domain.apply_plan import EffectsMode, plan_apply
 from shared.domain.money import format_amount, to_decimal
 from shared.domain.orders import OrderStatus
 from tests.support.fakes.memory import Faults, Memory
-from tests.support.fakes.outbox import stage
+from tests.support.fakes.outbox import stage, track
 
 _DELETE = object()
 
@@ -131,12 +132,14 @@ class FakeOrderStore(Faults):
             self._complete(idempotency)
 
     # -- fulfil ---------------------------------------------------------------------------
-    def apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
+    def apply_payment(self, snap: PaymentSnapshot, now: datetime,
+                      processed: Processed | None = None) -> ApplyResult:
         self._check("apply_payment")
         with self.memory.lock:
-            return self._apply_payment(snap, now)
+            return self._apply_payment(snap, now, processed)
 
-    def _apply_payment(self, snap: PaymentSnapshot, now: datetime) -> ApplyResult:
+    def _apply_payment(self, snap: PaymentSnapshot, now: datetime,
+                       processed: Processed | None) -> ApplyResult:
         order_id = snap.external_reference
         fetched = fetched_payment(snap)
         for _ in range(MAX_OPTIMISTIC_TRIES):
@@ -174,7 +177,13 @@ class FakeOrderStore(Faults):
             if writes.anomaly is not None:
                 doc_id, anomaly = writes.anomaly
                 self.memory.collection(ANOMALIES)[doc_id] = dict(anomaly)
+            if processed is not None:
+                self.memory.collection(PROCESSED)[processed.notification_id] = dict(
+                    processed.doc)
             fields: dict[str, Any] = dict(writes.order_fields)
+            if writes.events:
+                fields.update(track(self.memory, order_id, data,
+                                    [str(e["event_id"]) for e in writes.events]))
             if writes.history is not None:
                 fields["history"] = _union(data.get("history"), [writes.history])
             if writes.keep_order:
@@ -182,7 +191,9 @@ class FakeOrderStore(Faults):
             if fields:
                 self._update(ORDERS, order_id, fields)
             return ApplyResult(order_id, writes.state.status, writes.after, writes.decision,
-                               writes.newer, writes.decision.fulfil and self._has_effects, data)
+                               writes.newer, writes.decision.fulfil and self._has_effects, data,
+                               outbox_store.staged(writes.events, now, not self._emit_events),
+                               processed is not None)
         raise Contention(order_id)
 
     def _effects_mode(self) -> EffectsMode:
@@ -211,7 +222,8 @@ class FakeOrderStore(Faults):
         self._update(ORDERS, order_id, {
             "status": OrderStatus.CANCELLED.value, "updated_at": now,
             "history": _union(data.get("history"), [{
-                "status": OrderStatus.CANCELLED.value, "at": now, "by": "operator"}])})
+                "status": OrderStatus.CANCELLED.value, "at": now, "by": "operator"}]),
+            **track(self.memory, order_id, data, [event["event_id"]])})
 
     def claim_fulfilment(self, order_id: str, now: datetime) -> dict[str, Any] | None:
         self._check("claim_fulfilment")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from shared.adapters.store.outbox import KEEP, OUTBOX
+from shared.adapters.store.orders import ORDERS
+from shared.adapters.store.outbox import KEEP, OUTBOX, staged_doc
+from shared.domain import unsent_events
 from tests.support.fakes.memory import Faults, Memory
 
 
@@ -15,10 +18,20 @@ def stage(memory: Memory, event: dict[str, Any], now: datetime,
           ttl_from_creation: bool = False) -> dict[str, Any]:
     """The document ``shared.adapters.store.outbox.stage`` creates (the caller checks that
     it does not exist: a create)."""
-    doc = {**event, "state": "pending", "created_at": now}
-    if ttl_from_creation:
-        doc["expires_at"] = now + KEEP
-    return doc
+    return staged_doc(event, now, ttl_from_creation)
+
+
+def track(memory: Memory, order_id: str, order: Mapping[str, Any],
+          event_ids: Sequence[str]) -> dict[str, Any]:
+    """The order's fields ``shared.adapters.store.outbox.track`` writes (its ArrayUnion on
+    ``order``'s current list; an order from before the list lists its pending events too)."""
+    ids = list(event_ids)
+    if unsent_events.untracked(order):
+        ids = [str(e["event_id"]) for e in FakeOutbox(memory).pending(order_id)] + ids
+    current = order.get(unsent_events.FIELD)
+    out = list(current) if isinstance(current, list) else []
+    out.extend(i for i in ids if i not in out)
+    return {unsent_events.FIELD: out}
 
 
 class FakeOutbox(Faults):
@@ -32,12 +45,29 @@ class FakeOutbox(Faults):
                 if d.get("order_id") == order_id and d.get("state") == "pending"]
         return sorted(docs, key=lambda d: d.get("created_at") or 0)
 
-    def mark_sent(self, event_id: str, now: datetime) -> None:
+    def unsent(self, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+        self._check("unsent")
+        docs = [d for d in (self.memory.read(OUTBOX, i) for i in event_ids)
+                if d is not None and d.get("state") == "pending"]
+        return sorted(docs, key=lambda d: d.get("created_at") or 0)
+
+    def mark_sent(self, order_id: str, event_ids: Sequence[str], now: datetime,
+                  forget: Sequence[str] = ()) -> None:
         self._check("mark_sent")
-        doc = self.memory.collection(OUTBOX).get(event_id)
-        if doc is None:
-            raise gexc.NotFound(f"no outbox event {event_id}")  # type: ignore[no-untyped-call]
-        doc.update({"state": "sent", "sent_at": now, "expires_at": now + KEEP})
+        with self.memory.lock:  # one commit
+            events = self.memory.collection(OUTBOX)
+            for event_id in event_ids:
+                if event_id not in events:
+                    raise gexc.NotFound(f"no outbox event {event_id}")  # type: ignore[no-untyped-call]
+            for event_id in event_ids:
+                events[event_id].update({"state": "sent", "sent_at": now,
+                                         "expires_at": now + KEEP})
+            order = self.memory.collection(ORDERS).get(order_id)
+            if order is not None:  # Firestore's ArrayRemove (an empty list if none)
+                gone = {*event_ids, *forget}
+                listed = order.get(unsent_events.FIELD)
+                order[unsent_events.FIELD] = [i for i in (
+                    listed if isinstance(listed, list) else []) if i not in gone]
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         return self.memory.read(OUTBOX, event_id)

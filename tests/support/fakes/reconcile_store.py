@@ -20,7 +20,7 @@ from shared.domain.money import to_decimal
 from shared.domain.orders import OrderStatus
 from tests.support.fakes.memory import Faults, Memory
 from tests.support.fakes.orders import _union
-from tests.support.fakes.outbox import stage
+from tests.support.fakes.outbox import stage, track
 
 
 class FakeReconcileStore(Faults):
@@ -82,5 +82,6 @@ class FakeReconcileStore(Faults):
                 "status": OrderStatus.CANCELLED.value, "updated_at": now, "expired_at": now,
                 "expires_at": now + EXPIRED_ORDER_KEEP,
                 "history": _union(current.get("history"), [{
-                    "status": OrderStatus.CANCELLED.value, "at": now, "by": "expiry"}])})
+                    "status": OrderStatus.CANCELLED.value, "at": now, "by": "expiry"}]),
+                **track(self.memory, order_id, current, [event["event_id"]])})
             return True
