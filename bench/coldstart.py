@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.fixtures import fulfil_task_body, signed_notification
 from bench.procs import Probe, Variant, cold_start_ms
 from local.stack import REPO_ROOT
+from local.stack_config import function_threads
 
 FUNCTIONS = ("create_payment", "ipn_webhook", "fulfill")
 BARE = Variant("bare", "bench/bare_function.py", "bare", {})
@@ -40,6 +41,8 @@ def cases(env: Mapping[str, str], order_id: str, payment_id: str) -> list[Functi
     """The three functions, each with its floor and the request that must answer 200."""
     fulfill_env = {**env, "CALLER_AUTH": "off"}  # the token check off (the stack's emulators are set)
     envs = {"create_payment": dict(env), "ipn_webhook": dict(env), "fulfill": fulfill_env}
+    for name in envs:  # each function and its floor with the gunicorn threads it is deployed with
+        envs[name].update(function_threads(name))
 
     def notification() -> tuple[bytes | None, dict[str, str]]:
         n = signed_notification(payment_id)

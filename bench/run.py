@@ -22,6 +22,7 @@ from bench.load import LoadResult, run_load
 from bench.procs import Probe, Server, Variant
 from local.seed import seed
 from local.stack import HOST, REPO_ROOT, StackOptions, StackPorts, find_functions_framework, start_stack
+from local.stack_config import function_threads
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 PYCACHE = REPO_ROOT / ".local-run" / "bench-pycache"
@@ -119,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ipn = _throughput(ff, ipn_case.function, order.payment_id, args.requests, args.warmup,
                           args.concurrency, log_dir, expect_text='"queued"')
         bare = _throughput(ff, Variant("bare-load", coldstart.BARE.source, coldstart.BARE.target,
-                                       env), order.payment_id, args.requests, args.warmup,
+                                       {**env, **function_threads("ipn_webhook")}),
+                           order.payment_id, args.requests, args.warmup,
                            args.concurrency, log_dir, expect_text="ok")
         queue.purge()
         stack.check_alive()

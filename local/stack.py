@@ -45,6 +45,7 @@ from local.stack_config import (
     StackUrls,
     cors_origins,
     function_env,
+    function_threads,
     service_env,
     stack_urls,
 )
@@ -203,7 +204,7 @@ def standard_services(
                     f"--host={host}",
                     f"--port={port}",
                 ],
-                env=fenv,
+                env={**fenv, **function_threads(name, opts)},
                 cwd=REPO_ROOT,
                 # create_payment answers GET /orders/<unknown> with 404; the others
                 # answer GET / with some 4xx: any answer below 500 means it is serving.

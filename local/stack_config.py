@@ -52,6 +52,20 @@ LOCAL_LIMITS = {
 }
 
 
+# gunicorn threads per function, as deployed: Terraform sets ``THREADS`` to each function's
+# request concurrency (infra/terraform/modules/limits ``concurrency`` defaults; reconcile runs
+# one request at a time, modules/stack). functions-framework's own default (4 per core) is
+# not what any deployed instance runs; tests/checks/test_local_threads.py keeps them equal.
+FUNCTION_THREADS = {"create_payment": 20, "ipn_webhook": 40, "fulfill": 20, "reconcile": 1}
+
+
+def function_threads(name: str, options: StackOptions | None = None) -> dict[str, str]:
+    """``THREADS`` for function ``name``'s process (``options.function_env`` may set it)."""
+    if options is not None and "THREADS" in options.function_env:
+        return {"THREADS": options.function_env["THREADS"]}
+    return {"THREADS": str(FUNCTION_THREADS[name])}
+
+
 @dataclass(frozen=True)
 class StackPorts:
     create_payment: int = 8081

@@ -9,9 +9,10 @@ what tests call after changing the environment.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,6 +51,49 @@ def per_instance(build: Callable[[], T]) -> Callable[[], T]:
     with _instance_lock:
         _instance_caches.append(cached.cache_clear)
     return cached
+
+
+def warm_after_fork(*steps: Callable[[], object],
+                    register: Callable[..., None] = os.register_at_fork) -> None:
+    """Run ``steps`` on a background thread of every process forked from this one.
+
+    functions-framework imports a function in gunicorn's master process, which then forks the
+    worker that serves it, and a gRPC channel must not cross a fork: clients cannot be built
+    at import. Each worker starts ``steps`` right after its fork instead, so the clients are
+    built and their connections opened while the worker boots and its first request arrives
+    (a cold start's first request otherwise pays for them). A step that fails is left to the
+    request path, which builds what it needs itself and answers as it always did.
+    """
+
+    def start() -> None:
+        threading.Thread(target=warm, args=(steps,), name="warm-up", daemon=True).start()
+
+    register(after_in_child=start)
+
+
+def warm(steps: Sequence[Callable[[], object]]) -> None:
+    """Run each step once; a failure skips that step only."""
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: S112 - the request path reports it when it matters
+            continue
+
+
+WARM_CONNECT_SECONDS = 5.0
+
+
+def firestore_connected() -> None:
+    """The instance's Firestore client with its generated client built (about 15 ms of CPU
+    on first use) and its channel connected (bounded wait)."""
+    import grpc
+
+    api = firestore_db()._firestore_api
+    ready = grpc.channel_ready_future(api.transport.grpc_channel)
+    try:
+        ready.result(timeout=WARM_CONNECT_SECONDS)
+    except grpc.FutureTimeoutError:
+        ready.cancel()
 
 
 def reset() -> None:

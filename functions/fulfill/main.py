@@ -29,6 +29,11 @@ def _fulfilment() -> Fulfilment:
     return wiring.fulfilment()
 
 
+# Each worker builds the use case and opens its Firestore and Mercado Pago clients as soon as
+# it is forked, before its first request needs them (fulfill's cold start).
+wiring.warm_after_fork(_fulfilment, wiring.firestore_connected, wiring.mp_gateway)
+
+
 def _attempt(request: flask.Request) -> Attempt:
     try:
         retries = int(request.headers.get("X-CloudTasks-TaskRetryCount", "0"))
