@@ -3,14 +3,15 @@
 ``DocumentReference.get()`` and ``Client.get_all()`` use ``BatchGetDocuments``, a
 server-streaming RPC. For every streaming call made while no other call is in flight, grpcio
 starts a "channel spin" thread (``grpc/_channel.py``, ``_run_channel_spin_thread``), and
-handing the answer over between threads costs about 1 ms of CPU per call. A unary call is
-answered on the calling thread. Measured with ``bench/firestore_calls.py`` (the official
-client, google-cloud-firestore 2.34 and grpcio 1.75, against the emulator, CPU per call; the
-figures in docs/performance.md): ``DocumentReference.get()`` 1.3-1.9 ms, :func:`read`
-0.5-0.6 ms; ``get_all`` of 2 / 3 / 5 documents 1.6 / 1.7 / 2.0 ms against 1.0 / 1.5 / 2.6 ms
-for as many unary reads. So :func:`read_all` reads up to ``UNARY_UP_TO`` (2) documents one by
-one and more with one ``get_all``; two unary reads are two round trips where ``get_all`` is
-one (Firestore bills per document read either way).
+handing the answer over between threads costs about 1 ms of CPU per call; a unary call is
+answered on the calling thread. ``bench/firestore_calls.py`` (google-cloud-firestore 2.34,
+grpcio 1.85, the emulator, one thread; medians of two runs on a busy shared machine, the
+table in docs/performance.md), CPU per call: ``DocumentReference.get()`` 1.7-1.8 ms,
+:func:`read` 1.1 ms (a missing document 0.8 ms); ``get_all`` of 2 / 3 / 5 documents
+2.6-2.7 / 3.5-3.7 / 4.9-5.3 ms against 1.9-2.0 / 3.4-3.8 / 5.3-5.5 ms for as many unary
+reads. The crossover is at 3 documents, so :func:`read_all` reads up to ``UNARY_UP_TO`` (2)
+documents one by one and more with one ``get_all``. Two unary reads are two round trips where
+``get_all`` is one (Firestore bills per document read either way).
 
 :func:`read` answers a real ``DocumentSnapshot`` (the client's own decoding), so callers keep
 using ``.exists``, ``.to_dict()``, ``.id``, ``.reference`` and ``.update_time`` (a
