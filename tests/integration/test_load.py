@@ -39,10 +39,10 @@ def test_a_small_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
     # Firestore round trips per paid order (docs/performance.md: about 9 in create_payment
     # without the buyers' polling — of which the attempt limits, on as deployed, take 3: the
     # windowed counters' read, the card counter's read after the token read, one commit — and
-    # about 7.5 in fulfill, the killed processes' retries included: apply_payment reads the
+    # about 8 in fulfill, the killed processes' retries included: apply_payment reads the
     # order and the payment's record with two unary reads, cheaper in CPU than one streamed
     # BatchGet, store/reads.py): a change that adds a round trip to either path fails here.
     assert 0 < d["create_payment_without_polling"]["firestore_calls_per_paid_order"] <= 10.0, \
         summary
-    assert 0 < d["firestore_calls_per_paid_order"]["fulfill"] <= 9.0, summary
+    assert 0 < d["firestore_calls_per_paid_order"]["fulfill"] <= 9.5, summary
     assert d["firestore_calls_per_paid_order"]["ipn_webhook"] == 0, summary  # no Firestore
