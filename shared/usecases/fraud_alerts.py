@@ -21,6 +21,7 @@ from google.cloud import firestore
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.orders import FULFILMENTS, ORDERS, Contention, OrderNotFound
+from shared.adapters.store.reads import read
 from shared.adapters.tasks import TaskQueue
 from shared.domain.money import to_decimal
 from shared.platform.config import Settings
@@ -65,7 +66,7 @@ class FraudAlerts:
         """Put the alert on the order (once) with its ``order.fraud_alert`` event."""
         announce = True
         for _ in range(_TRIES):
-            snap = self._ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+            snap = read(self._ref(order_id))
             if not snap.exists:
                 raise OrderNotFound(order_id)
             data = snap.to_dict() or {}
@@ -98,7 +99,7 @@ class FraudAlerts:
 
     def clear(self, order_id: str, now: datetime, by: str = "operator") -> dict[str, Any]:
         """Remove a false alert; a withheld fulfilment becomes claimable again at once."""
-        snap = self._ref(order_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        snap = read(self._ref(order_id))
         if not snap.exists:
             raise OrderNotFound(order_id)
         data = snap.to_dict() or {}
@@ -114,7 +115,7 @@ class FraudAlerts:
                                               "by": by}]),
         }, option=self._db.write_option(last_update_time=snap.update_time))
         marker_ref = self._db.collection(FULFILMENTS).document(order_id)
-        marker = marker_ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+        marker = read(marker_ref)
         pending = marker.exists and (marker.to_dict() or {}).get("state") != "done"
         if pending:
             batch.update(marker_ref, {"lease_until": now})

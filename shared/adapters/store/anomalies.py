@@ -10,6 +10,7 @@ from google.cloud import firestore
 
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.reads import read
 from shared.domain.anomalies import ORPHAN_PAYMENT, orphan_id
 from shared.domain.money import format_amount
 
@@ -39,8 +40,7 @@ def record_orphan(db: firestore.Client, snap: PaymentSnapshot, now: datetime) ->
 
 
 def get_orphan(db: firestore.Client, payment_id: str) -> dict[str, Any] | None:
-    snap = db.collection(ANOMALIES).document(orphan_id(payment_id)).get(
-        retry=RETRY, timeout=CALL_TIMEOUT)
+    snap = read(db.collection(ANOMALIES).document(orphan_id(payment_id)))
     return snap.to_dict() if snap.exists else None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.reads import read_all
 from shared.domain.money import quantize, to_decimal
 
 PRODUCTS = "products"
@@ -47,7 +47,7 @@ def load_products(db: firestore.Client, ids: list[str]) -> dict[str, Product]:
     """The products with these ids that exist and are well-formed (one batched read)."""
     refs = [db.collection(PRODUCTS).document(i) for i in ids]
     found: dict[str, Product] = {}
-    for snap in db.get_all(refs, retry=RETRY, timeout=CALL_TIMEOUT):
+    for snap in read_all(refs):
         if not snap.exists:
             continue
         product = product_from(snap.id, snap.to_dict() or {})

@@ -35,6 +35,7 @@ from shared.adapters.store.limits import (
     stage_increment,
 )
 from shared.adapters.store.orders import ORDERS
+from shared.adapters.store.reads import read, read_all
 from shared.domain.limits import Counter
 
 
@@ -103,7 +104,7 @@ class CheckoutDocuments:
         # Counters may queue behind a burst's writes of the same documents (LimitStore).
         retry, timeout = (LIMIT_RETRY, LIMIT_TIMEOUT) if plan.counters else (RETRY, CALL_TIMEOUT)
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for snap in self._db.get_all(refs, retry=retry, timeout=timeout):
+        for snap in read_all(refs, retry=retry, timeout=timeout):
             if snap.exists:
                 found[wanted[snap.reference.path]] = snap.to_dict() or {}
         return _seen(plan, found)
@@ -124,8 +125,7 @@ class CheckoutDocuments:
                 batch.commit(retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT)
             except gexc.AlreadyExists:
                 # A new id's draft exists only if this commit applied and was re-sent.
-                return bool(self._order_ref(opening.order_id).get(
-                    retry=RETRY, timeout=CALL_TIMEOUT).exists)
+                return read(self._order_ref(opening.order_id)).exists
             except gexc.Aborted:
                 continue  # a lost lock race on a shared counter: nothing was written
             return True

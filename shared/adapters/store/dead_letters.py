@@ -12,6 +12,7 @@ from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.ledger import DEAD_LETTERS
+from shared.adapters.store.reads import read
 
 
 def list_dead_letters(db: firestore.Client, limit: int = 50,
@@ -25,7 +26,7 @@ def list_dead_letters(db: firestore.Client, limit: int = 50,
 
 
 def get_dead_letter(db: firestore.Client, letter_id: str) -> dict[str, Any] | None:
-    snap = db.collection(DEAD_LETTERS).document(letter_id).get(retry=RETRY, timeout=CALL_TIMEOUT)
+    snap = read(db.collection(DEAD_LETTERS).document(letter_id))
     return (snap.to_dict() or {}) if snap.exists else None
 
 

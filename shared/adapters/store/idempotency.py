@@ -22,6 +22,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.reads import read
 
 COLLECTION = "idempotency"
 IN_PROGRESS_SECONDS = 30
@@ -137,7 +138,7 @@ class IdempotencyStore:
                 return Started(new_order_id, resumed=False)
             except gexc.AlreadyExists:
                 pass
-            snap = ref.get(retry=RETRY, timeout=CALL_TIMEOUT)
+            snap = read(ref)
             if not snap.exists:
                 continue
             data = snap.to_dict() or {}
@@ -163,7 +164,7 @@ class IdempotencyStore:
         """The recorded answer of a completed request with this key and body, read without
         writing: a replay is answered before any limit or bot check runs (they count attempts,
         and a replay is not one)."""
-        snap = self.ref(key_digest).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        snap = read(self.ref(key_digest))
         return replay_of((snap.to_dict() or {}) if snap.exists else {}, body_digest)
 
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:

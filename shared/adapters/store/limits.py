@@ -23,6 +23,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.store.client import RETRY
+from shared.adapters.store.reads import read_all
 from shared.domain.limits import Counter
 
 COUNTERS = "rate_limits"
@@ -61,7 +62,7 @@ class LimitStore:
             return {}
         refs = [self._counter_ref(c) for c in counters]
         found: dict[str, int] = {}
-        for snap in self._db.get_all(refs, retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT):
+        for snap in read_all(refs, retry=LIMIT_RETRY, timeout=LIMIT_TIMEOUT):
             if snap.exists:
                 found[snap.id] = int((snap.to_dict() or {}).get("count") or 0)
         return found

@@ -10,8 +10,8 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.store import anomalies, refund_log
-from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.orders import PAYMENTS
+from shared.adapters.store.reads import read
 
 
 class OperatorRecords:
@@ -34,6 +34,5 @@ class OperatorRecords:
         anomalies.mark_orphan_refunded(self._db, payment_id, refund, now)
 
     def payment(self, payment_id: str) -> dict[str, Any] | None:
-        snap = self._db.collection(PAYMENTS).document(payment_id).get(
-            retry=RETRY, timeout=CALL_TIMEOUT)
+        snap = read(self._db.collection(PAYMENTS).document(payment_id))
         return snap.to_dict() if snap.exists else None

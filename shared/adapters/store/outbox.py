@@ -22,6 +22,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.reads import read, read_all
 from shared.domain import unsent_events
 from shared.domain.order_events import order_event
 
@@ -82,8 +83,7 @@ class Outbox:
         """Those of the events that exist and are still pending, oldest first (one read)."""
         if not event_ids:
             return []
-        snaps = self._db.get_all([self.ref(i) for i in event_ids], retry=RETRY,
-                                 timeout=CALL_TIMEOUT)
+        snaps = read_all([self.ref(i) for i in event_ids])
         docs = [d for d in (s.to_dict() or {} for s in snaps if s.exists)
                 if d.get("state") == "pending"]
         return sorted(docs, key=lambda d: d.get("created_at") or 0)
@@ -101,7 +101,7 @@ class Outbox:
         try:
             batch.commit(retry=RETRY, timeout=CALL_TIMEOUT)
         except gexc.NotFound:
-            if order.get(retry=RETRY, timeout=CALL_TIMEOUT).exists:
+            if read(order).exists:
                 raise  # an event is missing
             if event_ids:  # the order is gone (its TTL): the events are marked all the same
                 self._sent(event_ids, now).commit(retry=RETRY, timeout=CALL_TIMEOUT)

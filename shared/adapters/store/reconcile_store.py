@@ -17,6 +17,7 @@ from google.cloud import firestore
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.orders import ORDERS, PAYMENTS
+from shared.adapters.store.reads import read, read_all
 from shared.domain.expiry import EXPIRED_ORDER_KEEP, LIVE
 from shared.domain.money import to_decimal
 from shared.domain.orders import OrderStatus
@@ -29,7 +30,7 @@ class ReconcileStore:
         self._db = db
 
     def cursor(self, name: str) -> dict[str, Any]:
-        snap = self._db.collection(STATE).document(name).get(retry=RETRY, timeout=CALL_TIMEOUT)
+        snap = read(self._db.collection(STATE).document(name))
         return snap.to_dict() or {}
 
     def save_cursor(self, name: str, fields: dict[str, Any]) -> None:
@@ -66,8 +67,7 @@ class ReconcileStore:
         if not payment_ids:
             return {}
         refs = [self._db.collection(PAYMENTS).document(pid) for pid in payment_ids]
-        return {doc.id: doc.to_dict() or {} for doc in self._db.get_all(
-            refs, retry=RETRY, timeout=CALL_TIMEOUT) if doc.exists}
+        return {doc.id: doc.to_dict() or {} for doc in read_all(refs) if doc.exists}
 
     def expire(self, order: dict[str, Any], read_at: Any, now: datetime,
                ttl_from_creation: bool) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.reads import read
 from shared.domain.money import format_amount
 
 OPERATOR_REFUNDS = "operator_refunds"
@@ -27,8 +28,7 @@ def request_id(order_id: str, amount: Decimal | None) -> str:
 def recent(db: firestore.Client, order_id: str, amount: Decimal | None,
            now: datetime) -> dict[str, Any] | None:
     """The same request's earlier success, if it happened within the window."""
-    snap = db.collection(OPERATOR_REFUNDS).document(request_id(order_id, amount)).get(
-        retry=RETRY, timeout=CALL_TIMEOUT)
+    snap = read(db.collection(OPERATOR_REFUNDS).document(request_id(order_id, amount)))
     data = snap.to_dict() if snap.exists else None
     if not data or data.get("at") is None or data["at"] <= now - REPEAT_WINDOW:
         return None
