@@ -90,6 +90,18 @@ def test_a_repeated_idempotency_key_answers_the_first_payment(mp):
     assert _pay(mp, key=key, token=token).id == first.id
 
 
+def test_a_spent_card_token_still_reads_but_cannot_pay_again(mp):
+    # A request racing a payment with the same token reads the card (the per-card limit)
+    # after the token was spent: the read must still answer, a second charge must not.
+    token = mp.card_token("APRO")
+    _pay(mp, token=token)
+    card = mp.gateway.get_card_token(token)
+    assert (card.first_six, card.last_four) == ("503143", "6351")
+    with pytest.raises(ProviderRejected) as refused:
+        _pay(mp, token=token)
+    assert refused.value.status == 400 and refused.value.cause_codes == ["3003"]
+
+
 def test_unknown_resources_are_resource_not_found(mp):
     with pytest.raises(ResourceNotFound):
         mp.gateway.get_payment("999999999")

@@ -65,6 +65,9 @@ class FakeGateway(Faults):
         self.hold_refunds = False
         self.preferences: list[PreferenceRequest] = []
         self._tokens: dict[str, str] = {}
+        # Spent tokens stay readable (``GET /v1/card_tokens/{id}`` answers them, status
+        # ``used``, as the simulator does); paying with one again is refused.
+        self._used: set[str] = set()
         self._by_key: dict[tuple[str, str], Any] = {}
         self._ids = itertools.count(1_000_001)
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
@@ -127,7 +130,10 @@ class FakeGateway(Faults):
             if request.token is not None:
                 if request.token not in self._tokens:
                     raise _rejected("Card Token not found", 2006)
-                status, detail = CARD_OUTCOMES.get(self._tokens.pop(request.token).upper(),
+                if request.token in self._used:
+                    raise _rejected("Invalid card_token_id: already used", 3003)
+                self._used.add(request.token)
+                status, detail = CARD_OUTCOMES.get(self._tokens[request.token].upper(),
                                                    CARD_OUTCOMES["APRO"])
             return self.add_payment(request.external_reference, request.amount, status, detail,
                                     payment_method_id=request.payment_method_id)
