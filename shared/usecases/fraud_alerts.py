@@ -20,7 +20,8 @@ from google.cloud import firestore
 
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.adapters.store.orders import FULFILMENTS, ORDERS, Contention, OrderNotFound
+from shared.adapters.store.collections import FULFILMENTS, ORDERS
+from shared.adapters.store.orders import Contention, OrderNotFound
 from shared.adapters.store.reads import read
 from shared.adapters.tasks import TaskQueue
 from shared.domain.money import to_decimal

@@ -25,6 +25,7 @@ from google.api_core import exceptions as gexc
 
 from shared.adapters.store.catalog import PRODUCTS, Product, product_from
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.collections import ORDERS
 from shared.adapters.store.idempotency import COLLECTION as RECORDS
 from shared.adapters.store.idempotency import new_record
 from shared.adapters.store.limits import (
@@ -34,7 +35,6 @@ from shared.adapters.store.limits import (
     LIMIT_TIMEOUT,
     stage_increment,
 )
-from shared.adapters.store.orders import ORDERS
 from shared.adapters.store.reads import read, read_all
 from shared.domain.limits import Counter
 

@@ -10,7 +10,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.store import anomalies, refund_log
-from shared.adapters.store.orders import PAYMENTS
+from shared.adapters.store.collections import PAYMENTS
 from shared.adapters.store.reads import read
 
 

@@ -20,6 +20,7 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.collections import FULFILMENTS, ORDERS, PAYMENTS
 from shared.adapters.store.ledger import PROCESSED, Processed
 from shared.adapters.store.reads import read, read_all
 from shared.domain.apply_plan import (
@@ -34,9 +35,6 @@ from shared.domain.money import format_amount, to_decimal
 from shared.domain.orders import Anomaly, Decision, OrderStatus
 from shared.domain.payments import PaymentProgress
 
-ORDERS = "orders"
-PAYMENTS = "payments"
-FULFILMENTS = "fulfilments"
 ANOMALIES = "anomalies"
 FULFILMENT_LEASE_SECONDS = 60
 MAX_OPTIMISTIC_TRIES = 8

@@ -22,6 +22,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.adapters.store.collections import ORDERS
 from shared.adapters.store.reads import read, read_all
 from shared.domain import unsent_events
 from shared.domain.order_events import order_event
@@ -93,7 +94,6 @@ class Outbox:
         """Mark the order's events handed over and take them (and ``forget``: ids it lists
         that are sent or gone) off its unsent list, in one commit. An event that does not
         exist fails it (``NotFound``)."""
-        from shared.adapters.store.orders import ORDERS
 
         order = self._db.collection(ORDERS).document(order_id)
         batch = self._sent(event_ids, now)

@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from shared.adapters.store import outbox
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
-from shared.adapters.store.orders import ORDERS, PAYMENTS
+from shared.adapters.store.collections import ORDERS, PAYMENTS
 from shared.adapters.store.reads import read, read_all
 from shared.domain.expiry import EXPIRED_ORDER_KEEP, LIVE
 from shared.domain.money import to_decimal

@@ -9,10 +9,10 @@ from typing import Any
 
 from shared.adapters.store.catalog import PRODUCTS, Product, product_from
 from shared.adapters.store.checkout_io import Opening, ReadPlan, Seen
+from shared.adapters.store.collections import ORDERS
 from shared.adapters.store.idempotency import COLLECTION as RECORDS
 from shared.adapters.store.idempotency import new_record
 from shared.adapters.store.limits import COUNTER_GRACE_SECONDS, COUNTERS
-from shared.adapters.store.orders import ORDERS
 from tests.support.fakes.memory import Faults, Memory
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.adapters.store import outbox as outbox_store
-from shared.adapters.store.orders import ORDERS, OrderNotFound
+from shared.adapters.store.collections import ORDERS
+from shared.adapters.store.orders import OrderNotFound
 from shared.adapters.store.outbox import OUTBOX
 from shared.domain.money import to_decimal
 from shared.usecases.fraud_alerts import EVENT, Recorded, withheld

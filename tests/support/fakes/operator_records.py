@@ -9,7 +9,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from shared.adapters.store.anomalies import ANOMALIES
-from shared.adapters.store.orders import PAYMENTS
+from shared.adapters.store.collections import PAYMENTS
 from shared.adapters.store.refund_log import KEEP, OPERATOR_REFUNDS, REPEAT_WINDOW, request_id
 from shared.domain.anomalies import orphan_id
 from shared.domain.money import format_amount

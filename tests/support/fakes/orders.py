@@ -19,14 +19,12 @@ from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.mercadopago.status import progress
 from shared.adapters.store import outbox as outbox_store
 from shared.adapters.store.anomalies import _payment_fields
+from shared.adapters.store.collections import FULFILMENTS, ORDERS, PAYMENTS
 from shared.adapters.store.ledger import PROCESSED, Processed
 from shared.adapters.store.orders import (
     ANOMALIES,
     FULFILMENT_LEASE_SECONDS,
-    FULFILMENTS,
     MAX_OPTIMISTIC_TRIES,
-    ORDERS,
-    PAYMENTS,
     ApplyResult,
     Contention,
     OrderNotFound,

@@ -8,7 +8,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from shared.adapters.store.orders import ORDERS
+from shared.adapters.store.collections import ORDERS
 from shared.adapters.store.outbox import KEEP, OUTBOX, staged_doc
 from shared.domain import unsent_events
 from tests.support.fakes.memory import Faults, Memory

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.adapters.store import outbox as outbox_store
-from shared.adapters.store.orders import ORDERS, PAYMENTS
+from shared.adapters.store.collections import ORDERS, PAYMENTS
 from shared.adapters.store.outbox import OUTBOX
 from shared.adapters.store.reconcile_store import STATE
 from shared.domain.expiry import EXPIRED_ORDER_KEEP, LIVE
