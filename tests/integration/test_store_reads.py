@@ -227,3 +227,20 @@ def test_the_store_reads_one_document_unary_and_several_in_one_batch(
     # counters, the two products); every single-document read is unary.
     assert calls["batch_get_documents"] == 4, calls
     assert calls["get_document"] == 7, calls
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_to_dict_answers_a_copy_the_caller_may_change(db: Any, count: int) -> None:
+    # The snapshot keeps the data it decoded without a defensive copy; to_dict() still hands
+    # each caller its own copy, as the client's DocumentSnapshot does.
+    now = datetime.now(UTC)
+    refs = [db.collection("orders").document(f"copy-{count}-{i}") for i in range(count)]
+    for ref in refs:
+        ref.create(_order(now))
+    snap = read_all(refs)[0]
+    first = snap.to_dict()
+    first["items"].append({"product_id": "changed"})
+    first["last_payment"]["status"] = "changed"
+    second = snap.to_dict()
+    assert second == refs[0].get().to_dict()
+    assert second["last_payment"]["status"] == "approved"

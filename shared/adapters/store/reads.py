@@ -14,14 +14,23 @@ reads. Two unary reads cost less CPU than one ``get_all`` of two, but they are t
 that must not grow (``tests/integration/test_load.py``): :func:`read_all` reads a single
 document with :func:`read` and several with one ``get_all``.
 
-:func:`read` answers a real ``DocumentSnapshot`` (the client's own decoding), so callers keep
+:func:`read` and :func:`read_all` answer a ``DocumentSnapshot`` (a :class:`Snapshot`: the
+client's own decoding and class, minus one copy), so callers keep
 using ``.exists``, ``.to_dict()``, ``.id``, ``.reference`` and ``.update_time`` (a
 ``last_update_time`` precondition). A missing document comes back from ``GetDocument`` as
 NOT_FOUND and is answered, like ``get()`` does, as a snapshot whose ``exists`` is False; a
 NOT_FOUND that names a missing database is raised. Retries and deadlines are the caller's,
 exactly as with ``get()``; a Firestore that does not answer raises what it raised before (see
 ``store.client.UNAVAILABLE``).
+
+The client's ``DocumentSnapshot`` deep-copies the data it is given ("so callers can't modify
+this value") and again on every ``to_dict()``. The data :func:`read` and :func:`read_all`
+decode is fresh and held by nobody else, so :class:`Snapshot` skips the first copy (about
+0.45 ms of CPU for an order document with its history); ``to_dict()`` still answers a deep
+copy, as the client's does. :func:`read_all` decodes ``BatchGetDocuments``' answers itself for
+that reason (the same request and parsing as ``Client.get_all``).
 """
+
 
 from __future__ import annotations
 
@@ -40,6 +49,19 @@ from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 UNARY_UP_TO = 1
 
 
+class Snapshot(DocumentSnapshot):  # type: ignore[type-arg]
+    """A ``DocumentSnapshot`` of data decoded for it alone: kept without a defensive copy."""
+
+    def __init__(self, reference: Any, data: Any, exists: bool,
+                 read_time: Any, create_time: Any, update_time: Any) -> None:
+        self._reference = reference
+        self._data = data
+        self._exists = exists
+        self.read_time = read_time
+        self.create_time = create_time
+        self.update_time = update_time
+
+
 def read(ref: Any, retry: Any = RETRY, timeout: float = CALL_TIMEOUT) -> DocumentSnapshot[Any]:
     """The document at ``ref`` now (``exists`` False when there is none), in one unary call."""
     client = ref._client
@@ -50,11 +72,10 @@ def read(ref: Any, retry: Any = RETRY, timeout: float = CALL_TIMEOUT) -> Documen
     except gexc.NotFound as exc:
         if _database_missing(exc):
             raise
-        return DocumentSnapshot(ref, None, exists=False, read_time=_now(), create_time=None,
-                                update_time=None)
-    return DocumentSnapshot(ref, _helpers.decode_dict(doc.fields, client), exists=True,
-                            read_time=_now(), create_time=doc.create_time,
-                            update_time=doc.update_time)
+        return Snapshot(ref, None, exists=False, read_time=_now(), create_time=None,
+                        update_time=None)
+    return Snapshot(ref, _helpers.decode_dict(doc.fields, client), exists=True,
+                    read_time=_now(), create_time=doc.create_time, update_time=doc.update_time)
 
 
 def read_all(refs: Sequence[Any], retry: Any = RETRY,
@@ -64,10 +85,32 @@ def read_all(refs: Sequence[Any], retry: Any = RETRY,
     if len(unique) <= UNARY_UP_TO:
         found = {ref._document_path: read(ref, retry, timeout) for ref in unique}
     else:
-        client = unique[0]._client
-        found = {snap.reference._document_path: snap
-                 for snap in client.get_all(unique, retry=retry, timeout=timeout)}
+        found = _batch_get(unique, retry, timeout)
     return [found[ref._document_path] for ref in refs]
+
+
+def _batch_get(refs: Sequence[Any], retry: Any, timeout: float) -> dict[str, DocumentSnapshot[Any]]:
+    """One ``BatchGetDocuments`` for ``refs`` (distinct), as ``Client.get_all`` sends it."""
+    client = refs[0]._client
+    by_path = {ref._document_path: ref for ref in refs}
+    answers = client._firestore_api.batch_get_documents(
+        request={"database": client._database_string, "documents": list(by_path)},
+        metadata=client._rpc_metadata, retry=retry, timeout=timeout)
+    found: dict[str, DocumentSnapshot[Any]] = {}
+    for answer in answers:
+        kind = answer._pb.WhichOneof("result")
+        if kind == "found":
+            doc = answer.found
+            found[doc.name] = Snapshot(by_path[doc.name], _helpers.decode_dict(doc.fields, client),
+                                       exists=True, read_time=answer.read_time,
+                                       create_time=doc.create_time, update_time=doc.update_time)
+        elif kind == "missing":
+            found[answer.missing] = Snapshot(by_path[answer.missing], None, exists=False,
+                                             read_time=answer.read_time, create_time=None,
+                                             update_time=None)
+        else:
+            raise ValueError(f"unexpected BatchGetDocuments result {kind!r}")
+    return found
 
 
 def _database_missing(exc: gexc.NotFound) -> bool:
