@@ -36,6 +36,7 @@ from shared.adapters.store.limits import (
     stage_increment,
 )
 from shared.adapters.store.reads import read, read_all
+from shared.adapters.store.writes import RawBatch
 from shared.domain.limits import Counter
 
 
@@ -113,7 +114,7 @@ class CheckoutDocuments:
         """Counters, request record and draft in one commit; False when a create found its
         document (then nothing was written)."""
         for _ in range(ABORTED_TRIES):
-            batch = self._db.batch()
+            batch = RawBatch(self._db)
             for c in opening.counters:
                 stage_increment(self._db, batch, c)
             if opening.key_digest is not None:

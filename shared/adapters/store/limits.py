@@ -24,6 +24,7 @@ from google.cloud import firestore
 
 from shared.adapters.store.client import RETRY
 from shared.adapters.store.reads import read_all
+from shared.adapters.store.writes import RawBatch
 from shared.domain.limits import Counter
 
 COUNTERS = "rate_limits"
@@ -72,7 +73,7 @@ class LimitStore:
         """Count the attempt (and claim ``slot``) in one commit; False when the slot is taken
         (then nothing was written)."""
         for _ in range(ABORTED_TRIES):
-            batch = self._db.batch()
+            batch = RawBatch(self._db)
             if slot is not None:
                 batch.create(self._db.collection(SLOTS).document(slot),
                              {"order_id": order_id, "at": now, "expires_at": now + SLOT_TTL})

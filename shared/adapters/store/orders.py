@@ -23,6 +23,7 @@ from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.collections import FULFILMENTS, ORDERS, PAYMENTS
 from shared.adapters.store.ledger import PROCESSED, Processed
 from shared.adapters.store.reads import read, read_all
+from shared.adapters.store.writes import RawBatch
 from shared.domain.apply_plan import (
     EffectsMode,
     FetchedPayment,
@@ -149,7 +150,7 @@ class OrderRepository:
         idempotency: tuple[Any, dict[str, Any]] | None,
     ) -> None:
         """Record a payment attempt on its order and complete the request record, atomically."""
-        batch = self._db.batch()
+        batch = RawBatch(self._db)
         batch.update(self.ref(order_id), {
             "last_payment_id": attempt["id"],
             "last_payment": attempt,
@@ -165,7 +166,7 @@ class OrderRepository:
         idempotency: tuple[Any, dict[str, Any]] | None,
     ) -> None:
         """Record a Checkout Pro preference on its order and complete the request record."""
-        batch = self._db.batch()
+        batch = RawBatch(self._db)
         batch.update(self.ref(order_id), {"checkout": checkout, "updated_at": now})
         if idempotency is not None:
             batch.update(idempotency[0], idempotency[1])
@@ -221,7 +222,7 @@ class OrderRepository:
         """The plan as one batch; every write is guarded by what was read (``order_read``: the
         order's snapshot and its data)."""
         order_snap, data = order_read
-        batch = self._db.batch()
+        batch = RawBatch(self._db)
         order_id = snap.external_reference
         if writes.payment_record:
             payment_ref = self._db.collection(PAYMENTS).document(snap.id)
@@ -259,7 +260,7 @@ class OrderRepository:
         event = outbox.new_event("order.cancelled", order_id,
                                  str(data.get("last_payment_id") or ""),
                                  to_decimal(data["amount"]), data["currency"])
-        batch = self._db.batch()
+        batch = RawBatch(self._db)
         batch.update(self.ref(order_id), {
             "status": OrderStatus.CANCELLED.value, "updated_at": now,
             "history": firestore.ArrayUnion([{"status": OrderStatus.CANCELLED.value, "at": now,

@@ -24,6 +24,7 @@ from google.cloud import firestore
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.collections import ORDERS
 from shared.adapters.store.reads import read, read_all
+from shared.adapters.store.writes import RawBatch
 from shared.domain import unsent_events
 from shared.domain.order_events import order_event
 
@@ -107,7 +108,7 @@ class Outbox:
                 self._sent(event_ids, now).commit(retry=RETRY, timeout=CALL_TIMEOUT)
 
     def _sent(self, event_ids: Sequence[str], now: datetime) -> Any:
-        batch = self._db.batch()
+        batch = RawBatch(self._db)
         for event_id in event_ids:
             batch.update(self.ref(event_id), {"state": "sent", "sent_at": now,
                                               "expires_at": now + KEEP})
