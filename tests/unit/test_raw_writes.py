@@ -67,7 +67,9 @@ def _same(stage: Any) -> None:
     theirs, ours = CLIENT.batch(), RawBatch(CLIENT)
     try:
         stage(theirs)
-    except (ValueError, TypeError) as exc:
+    # whatever the client raises for input it refuses (ValueError, TypeError; AttributeError
+    # for conflicting paths such as "a": None with "a.a"): the raw batch raises the same
+    except Exception as exc:
         with pytest.raises(type(exc)):
             stage(ours)
         return
@@ -77,7 +79,8 @@ def _same(stage: Any) -> None:
     assert got == expected
 
 
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
