@@ -8,7 +8,7 @@ largest single part of ``create_payment``'s CPU. :class:`RawBatch` has ``WriteBa
 the client's own field classification (``_helpers.DocumentExtractor*``: plain Python, which
 decides the data, the update mask, the transforms and their order, and raises the client's
 ``ValueError``\\ s) and replaces only the message building with the raw ``_pb`` classes.
-``tests/unit/test_raw_writes.py`` (hypothesis) asserts the serialised writes are
+``tests/integration/test_raw_writes_encoding.py`` (hypothesis) asserts the serialised writes are
 byte-identical to ``WriteBatch._write_pbs`` for generated documents, field maps, transforms
 and preconditions.
 
