@@ -242,7 +242,7 @@ class ProcessMeter:
         for name, pgid in self.stack.pgids.items():
             per_pid = self.samples.setdefault(name, {})
             for pid in process_group_members(pgid):
-                ticks, hwm = _read_proc(pid)
+                ticks, hwm = read_proc(pid)
                 if ticks is None:
                     continue
                 s = per_pid.setdefault(pid, _PidSample())
@@ -266,7 +266,7 @@ class ProcessMeter:
         return out
 
 
-def _read_proc(pid: int) -> tuple[int | None, int]:
+def read_proc(pid: int) -> tuple[int | None, int]:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()

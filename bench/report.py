@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.coldstart import ColdStartResult, FunctionCase, ModuleDiff
-from bench.load import LoadResult
 
 COLD_TARGET = 1.15  # function / floor, at most
 THROUGHPUT_TARGET = 0.5  # ipn_webhook / bare requests per second, at least
 
 
-def _yes(ok: bool) -> str:
+def yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
@@ -33,7 +32,7 @@ def cold_table(result: ColdStartResult, cases: Sequence[FunctionCase]) -> str:
             f / fl for f, fl in zip(result.samples[case.function.name],
                                      result.samples[case.floor.name], strict=True))
         rows.append(f"| {case.name} | {fn:.0f} | {floor:.0f} | {bare:.0f} | {ratio:.3f} "
-                    f"| {fn / bare:.2f} | {_yes(ratio <= COLD_TARGET)} | {paired:.3f} |")
+                    f"| {fn / bare:.2f} | {yes(ratio <= COLD_TARGET)} | {paired:.3f} |")
     return "\n".join(rows)
 
 
@@ -54,22 +53,6 @@ def cold_samples(result: ColdStartResult) -> str:
         f"- {name}: " + ", ".join(f"{v:.0f} ({lt:.0f})"
                                   for v, lt in zip(values, result.listening[name], strict=True))
         for name, values in result.samples.items())
-
-
-def load_table(ipn: LoadResult, bare: LoadResult, concurrency: int) -> str:
-    ratio = ipn.rps / bare.rps if bare.rps else float("nan")
-    rows = ["| server | requests ok / sent | errors | concurrency | requests/s | p50 ms | p99 ms |",
-            "|---|---:|---|---:|---:|---:|---:|"]
-    for name, r in (("ipn_webhook", ipn), ("bare", bare)):
-        errors = ", ".join(f"{k}: {v}" for k, v in sorted(r.errors.items())) or "0"
-        if r.timed_out:
-            errors += " (deadline hit)"
-        rows.append(f"| {name} | {r.ok} / {r.sent} | {errors} | {concurrency} | {r.rps:.0f} "
-                    f"| {r.p50:.1f} | {r.p99:.1f} |")
-    rows.append("")
-    rows.append(f"ipn_webhook / bare throughput: **{ratio:.2f}** (target ≥ {THROUGHPUT_TARGET}): "
-                f"{_yes(ratio >= THROUGHPUT_TARGET)}")
-    return "\n".join(rows)
 
 
 def modules_section(diffs: Sequence[ModuleDiff]) -> str:

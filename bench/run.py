@@ -1,6 +1,6 @@
 """The benchmark: cold start of each function against its floor, ipn_webhook warm throughput.
 
-    python -m bench.run [--runs 7] [--requests 2000] [--concurrency 16]
+    python -m bench.run [--runs 7] [--requests 2000] [--concurrency 16] [--throughput-rounds 3]
 
 Starts the local stack on free ports (stopped at the end), seeds the catalog, creates one
 order through create_payment, pauses the fulfil queue, then measures (see bench/README.md).
@@ -16,45 +16,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from bench import coldstart, report
-from bench.fixtures import FulfilQueue, create_order, signed_notification
-from bench.load import LoadResult, run_load
-from bench.procs import Probe, Server, Variant
+from bench import coldstart, report, throughput
+from bench.fixtures import FulfilQueue, create_order
+from bench.procs import Variant
 from local.seed import seed
-from local.stack import HOST, REPO_ROOT, StackOptions, StackPorts, find_functions_framework, start_stack
+from local.stack import REPO_ROOT, StackOptions, StackPorts, find_functions_framework, start_stack
 from local.stack_config import function_threads
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 PYCACHE = REPO_ROOT / ".local-run" / "bench-pycache"
-LOAD_DEADLINE = 60.0  # seconds, per load run
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _throughput(ff: str, variant: Variant, payment_id: str, requests_: int, warmup: int,
-                concurrency: int, log_dir: Path, expect_text: str) -> LoadResult:
-    """Start ``variant``, warm it up, then time ``requests_`` unique signed notifications."""
-    server = Server(ff, variant, log_dir)
-    try:
-        server.spawn()
-
-        def one() -> tuple[bytes | None, dict[str, str]]:
-            n = signed_notification(payment_id)
-            return n.body, n.headers
-
-        server.wait_ready(Probe("POST", signed_notification(payment_id).path, one))
-        url = f"http://{HOST}:{server.port}"
-        warm = [signed_notification(payment_id) for _ in range(warmup)]
-        run_load(url, warm, concurrency, LOAD_DEADLINE, expect_text=expect_text)
-        batch = [signed_notification(payment_id) for _ in range(requests_)]  # signed before timing
-        result = run_load(url, batch, concurrency, LOAD_DEADLINE, expect_text=expect_text)
-        if server.proc is None or server.proc.poll() is not None:
-            raise server.failure("died under load")
-        return result
-    finally:
-        server.stop()
 
 
 def _without_dont_write(env: Mapping[str, str]) -> dict[str, str]:
@@ -81,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000,
                         help="timed notifications per throughput run (default 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
+    parser.add_argument("--throughput-rounds", type=int, default=3,
+                        help="alternating ipn_webhook/bare throughput pairs (default 3)")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up requests (default 200)")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="run the servers with the environment as it is (with "
@@ -88,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "compiled from source at every start)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--runs, --requests and --concurrency must be positive")
+    if (args.runs < 1 or args.requests < 1 or args.concurrency < 1 or args.warmup < 0
+            or args.throughput_rounds < 1):
+        parser.error("--runs, --requests, --concurrency and --throughput-rounds must be positive")
     command = "python -m bench.run" + "".join(
         " " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
@@ -115,14 +92,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _progress(f"cold starts: {args.runs} rounds of {1 + 2 * len(cases)} variants")
         cold = coldstart.measure(ff, cases, env, args.runs, log_dir, _progress, warm_env)
 
-        _progress(f"throughput: {args.requests} notifications, {args.concurrency} threads")
+        _progress(f"throughput: {args.throughput_rounds} rounds of {args.requests} "
+                  f"notifications each for ipn_webhook and bare, {args.concurrency} threads")
         ipn_case = next(c for c in cases if c.name == "ipn_webhook")
-        ipn = _throughput(ff, ipn_case.function, order.payment_id, args.requests, args.warmup,
-                          args.concurrency, log_dir, expect_text='"queued"')
-        bare = _throughput(ff, Variant("bare-load", coldstart.BARE.source, coldstart.BARE.target,
-                                       {**env, **function_threads("ipn_webhook")}),
-                           order.payment_id, args.requests, args.warmup,
-                           args.concurrency, log_dir, expect_text="ok")
+        servers = throughput.variants(
+            ipn_case.function,
+            Variant("bare-load", coldstart.BARE.source, coldstart.BARE.target,
+                    {**env, **function_threads("ipn_webhook")}))
+        emulator_pgid = stack.pgids.get("cloudtasks")
+
+        def run_one(label: str, round_no: int) -> throughput.ThroughputRun:
+            variant, expect = servers[label]
+            return throughput.one_run(ff, variant, label, round_no, order.payment_id,
+                                      args.requests, args.warmup, args.concurrency, log_dir,
+                                      expect, emulator_pgid)
+
+        rates = throughput.measure(args.throughput_rounds, run_one, _progress)
         queue.purge()
         stack.check_alive()
 
@@ -137,14 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     bytecode = ("compiled from source at each start where PYTHONDONTWRITEBYTECODE is set"
                 if args.no_bytecode_cache else f"every module from a warm cache ({PYCACHE.name})")
     cold_md = report.cold_table(cold, cases)
-    load_md = report.load_table(ipn, bare, args.concurrency)
+    load_md = throughput.table(rates, args.concurrency, report.THROUGHPUT_TARGET, report.yes)
     modules_md = report.modules_section(diffs)
     samples_md = report.cold_samples(cold)
     breakdown_md = report.cold_breakdown(cold)
     console = (f"\n## Cold start (median of {args.runs}, ms: spawn → first 2xx on the real path)\n\n"
                f"{cold_md}\n\nMedians of spawn → listening (imports done) and listening → first "
                f"2xx (worker boot and the first request's own work):\n\n{breakdown_md}\n\n"
-               f"## ipn_webhook warm throughput ({args.requests} requests)\n\n"
+               f"## ipn_webhook warm throughput ({args.throughput_rounds} alternating rounds of "
+               f"{args.requests} requests each)\n\n"
                f"{load_md}\n\n## Modules each function loads beyond its floor\n\n{modules_md}\n\n"
                f"Bytecode: {bytecode}.\nBenchmark wall time: {elapsed:.0f} s\n")
     print(console)
