@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     )
     from shared.adapters.store.catalog import Product
     from shared.adapters.store.checkout_io import Opening, ReadPlan, Seen
-    from shared.adapters.store.idempotency import BeginResult, Replay
+    from shared.adapters.store.idempotency import BeginResult
     from shared.adapters.store.ledger import Processed
     from shared.adapters.store.orders import ApplyResult
     from shared.adapters.tasks import HttpTask
@@ -201,8 +201,6 @@ class IdempotencyRecords(Protocol):
 
     def begin(self, key_digest: str, body_digest: str, new_order_id: str,
               now: datetime) -> BeginResult: ...
-
-    def replay(self, key_digest: str, body_digest: str) -> Replay | None: ...
 
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]: ...
 

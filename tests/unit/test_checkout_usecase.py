@@ -12,7 +12,7 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from shared.adapters.mercadopago.errors import ProviderRejected, ProviderUnavailable
-from shared.adapters.store.idempotency import key_hash
+from shared.adapters.store.idempotency import key_hash, replay_of
 from shared.domain import errors
 from shared.platform.schemas import parse_request
 from shared.platform.secrets import MissingSecret
@@ -326,7 +326,8 @@ def test_checkout_pro_creates_a_preference_and_records_it(shop):
     assert order["checkout"]["preference_id"] == result.body["preference_id"]
     [pref] = shop.world.gateway.preferences
     assert pref.back_urls == {"success": "https://shop.example/ok"}
-    assert shop.idempotency.replay(key_hash("key-8"), "body-1").body == result.body
+    record = shop.idempotency.record(key_hash("key-8"))
+    assert record is not None and replay_of(record, "body-1").body == result.body
 
 
 def test_the_provider_key_is_derived_from_the_order_and_the_card_token(shop):

@@ -160,13 +160,6 @@ class IdempotencyStore:
                 continue
         return InProgress()
 
-    def replay(self, key_digest: str, body_digest: str) -> Replay | None:
-        """The recorded answer of a completed request with this key and body, read without
-        writing: a replay is answered before any limit or bot check runs (they count attempts,
-        and a replay is not one)."""
-        snap = read(self.ref(key_digest))
-        return replay_of((snap.to_dict() or {}) if snap.exists else {}, body_digest)
-
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:
         """The fields that mark a record COMPLETED (written in the caller's batch)."""
         return {

@@ -15,12 +15,10 @@ from shared.adapters.store.idempotency import (
     COLLECTION,
     BeginResult,
     RecordStatus,
-    Replay,
     Started,
     answer_for,
     is_expired,
     new_record,
-    replay_of,
     taken_over,
 )
 from tests.support.fakes.memory import Faults, Memory
@@ -53,10 +51,6 @@ class FakeIdempotency(Faults):
                 return answer
             data.update(taken_over(now))
             return Started(str(data["order_id"]), resumed=True)
-
-    def replay(self, key_digest: str, body_digest: str) -> Replay | None:
-        self._check("replay")
-        return replay_of(self.memory.read(COLLECTION, key_digest) or {}, body_digest)
 
     def completion(self, status: int, body: dict[str, Any]) -> dict[str, Any]:
         return {"status": RecordStatus.COMPLETED.value, "response_status": status,
