@@ -7,21 +7,34 @@ import json
 import pytest
 
 from tests.support.e2e_client import StackClient, mpctl
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
 
-def _paid_order(c: StackClient) -> dict:
+def _paid_order(c: StackClient, receiver: Receiver | None = None) -> dict:
+    """A paid order; with ``receiver``, once its ``order.paid`` has also reached the shop.
+
+    Each event is its own Cloud Task, retried on its own: two events of one order can reach
+    the shop in either order. A test that asserts the order in which they arrived waits for
+    one before causing the next."""
     r = c.pay()
     assert r.status_code == 201
     answer = dict(r.json())
     c.wait_order(answer["order_id"], "paid")
+    if receiver is not None:
+        _wait_event(c, receiver, "order.paid")
     return answer
+
+
+def _wait_event(c: StackClient, receiver: Receiver, event_type: str) -> None:
+    c.wait_for(lambda: event_type in [e["type"] for e in receiver.payloads()],
+               what=f"{event_type} delivered")
 
 
 def test_full_refund_through_mpctl(live, receiver):
     c = StackClient(live)
-    answer = _paid_order(c)
+    answer = _paid_order(c, receiver)
     code, out, err = mpctl(live, "refund", answer["order_id"])
     assert code == 0, err
     assert out["amount"] == "200.00" and out["order_status"] == "refunded"
@@ -83,7 +96,7 @@ def test_cancel_a_pending_pix_order(live, receiver):
 
 def test_chargeback_after_approval(live, receiver):
     c = StackClient(live)
-    answer = _paid_order(c)
+    answer = _paid_order(c, receiver)
     c.sim("POST", f"/_sim/payments/{answer['payment_id']}/chargeback", json={})
     c.wait_order(answer["order_id"], "charged_back")
     c.wait_for(lambda: [e["type"] for e in receiver.payloads()] == ["order.paid",
@@ -101,11 +114,12 @@ def test_chargeback_after_approval(live, receiver):
 def test_each_event_once_under_duplicate_storms(live, receiver):
     c = StackClient(live)
     c.sim("POST", "/_sim/notifications", json={"mode": "deliver", "duplicates": 5})
-    answer = _paid_order(c)
+    answer = _paid_order(c, receiver)
     c.sim("POST", f"/_sim/payments/{answer['payment_id']}/status",
           json={"status": "approved", "status_detail": "partially_refunded"})
     for _ in range(3):
         c.sim("POST", "/_sim/webhooks/resend", json={"payment_id": answer["payment_id"]})
+    _wait_event(c, receiver, "order.partially_refunded")
     code, _, err = mpctl(live, "refund", answer["order_id"])
     assert code == 0, err
     c.wait_order(answer["order_id"], "refunded")
