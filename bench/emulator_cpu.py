@@ -79,7 +79,7 @@ def emulator() -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     grpc_port, http_port = free_ports(2)
     argv = [sys.executable, "-m", "local.cloudtasks_emulator", "--grpc-port", str(grpc_port),
             "--http-port", str(http_port), "--project", PROJECT, "--location", LOCATION,
-            "--queue", StackOptions().fulfill_queue, "--log-level", "WARNING"]
+            "--queue", StackOptions().fulfill_queue]
     proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.DEVNULL)
     http = f"http://127.0.0.1:{http_port}"
 
