@@ -1,6 +1,7 @@
 """CPU the local Cloud Tasks emulator spends per CreateTask (and per dispatched task).
 
     python -m bench.emulator_cpu [--tasks 3000] [--threads 16] [--mode paused|running|both]
+                                 [--backlog N]
 
 Starts the emulator as local/stack.py does (its own process, the stack's fulfil queue),
 creates ``--tasks`` named OIDC tasks, shaped like ipn_webhook's, through the product's adapter
@@ -8,7 +9,8 @@ creates ``--tasks`` named OIDC tasks, shaped like ipn_webhook's, through the pro
 (utime + stime from /proc) before and after. ``paused``: the queue is paused, as bench/run.py
 does, so only CreateTask is measured. ``running``: the queue runs and the target (in this
 process) answers 200; the figure covers CreateTask plus the dispatch, and is read once every
-task has been delivered and the queue is empty.
+task has been delivered and the queue is empty. ``--backlog N`` first fills the paused queue
+with N tasks (not measured), as successive ``make bench`` runs do.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def emulator() -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
         proc.wait(timeout=10)
 
 
-def measure(mode: str, tasks: int, threads: int) -> float:
+def measure(mode: str, tasks: int, threads: int, backlog: int = 0) -> float:
     """ms of emulator CPU per task in ``mode``."""
     target = _Target(("127.0.0.1", 0), _Handler)
     threading.Thread(target=target.serve_forever, args=(0.05,), daemon=True).start()
@@ -123,6 +125,9 @@ def measure(mode: str, tasks: int, threads: int) -> float:
 
             for i in range(-50, 0):  # warm up the channel and the server's threads
                 create(i)
+            if mode == "paused" and backlog:
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(create, range(tasks, tasks + backlog)))
             _wait(lambda: mode == "paused" or target.received >= 50, 60, "warm-up not delivered")
             before = cpu_seconds(proc.pid)
             with ThreadPoolExecutor(threads) as pool:
@@ -134,8 +139,8 @@ def measure(mode: str, tasks: int, threads: int) -> float:
             spent = cpu_seconds(proc.pid) - before
             if mode == "paused":
                 count = sum(1 for _ in client.list_tasks(request={"parent": path, "page_size": 1000}))
-                if count != tasks + 50:
-                    raise RuntimeError(f"{count} tasks held, want {tasks + 50}")
+                if count != tasks + backlog + 50:
+                    raise RuntimeError(f"{count} tasks held, want {tasks + backlog + 50}")
     finally:
         target.shutdown()
         target.server_close()
@@ -147,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--mode", choices=("paused", "running", "both"), default="both")
+    parser.add_argument("--backlog", type=int, default=0, help="paused tasks created first")
     args = parser.parse_args(argv)
     modes = ("paused", "running") if args.mode == "both" else (args.mode,)
     for mode in modes:
-        per_task = measure(mode, args.tasks, args.threads)
+        per_task = measure(mode, args.tasks, args.threads, args.backlog if mode == "paused" else 0)
+        backlog = f", backlog {args.backlog}" if mode == "paused" and args.backlog else ""
         print(f"{mode}: {per_task:.3f} ms emulator CPU per task "
-              f"({args.tasks} tasks, {args.threads} threads)", flush=True)
+              f"({args.tasks} tasks, {args.threads} threads{backlog})", flush=True)
     return 0
 
 
