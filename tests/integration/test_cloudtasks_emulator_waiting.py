@@ -195,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def target() -> Iterator[Target]:
-    server = Target(hold=0.05)
+    server = Target(hold=0.1)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
