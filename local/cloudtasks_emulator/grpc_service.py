@@ -3,6 +3,10 @@
 Implements CreateQueue, UpdateQueue, GetQueue, ListQueues, DeleteQueue, PurgeQueue,
 PauseQueue, ResumeQueue, CreateTask, GetTask, ListTasks, DeleteTask and RunTask; any other
 method answers UNIMPLEMENTED. Errors carry the real service's status codes.
+
+CreateTask, the one RPC on the product's hot path (one per notification), is decoded and
+answered with the generated protobuf classes rather than proto-plus, which costs several
+times less CPU; the other RPCs use proto-plus.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .dispatcher import Dispatcher
 from .errors import ApiError, invalid
 from .names import InvalidName, check_location_name
 from .store import Store
-from .task_input import build_record
+from .task_input import build_record_pb
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
 MAX_TASK_PAGE = 1000
@@ -30,6 +34,10 @@ T = TypeVar("T")
 
 def _empty(_: object) -> bytes:
     return b""
+
+
+def _serialize_pb(message: Any) -> bytes:
+    return bytes(message.SerializeToString())
 
 
 def _page(items: Sequence[T], page_size: int, token: str, limit: int) -> tuple[list[T], str]:
@@ -92,12 +100,13 @@ class CloudTasksService:
         return self.store.set_state(req.name, tasks_v2.Queue.State.RUNNING)
 
     # Tasks
-    def create_task(self, req: tasks_v2.CreateTaskRequest) -> tasks_v2.Task:
-        self.store.get_queue(req.parent)
-        record = build_record(req.parent, req.task, self.min_dispatch_deadline)
+    def create_task(self, req: Any) -> Any:
+        """CreateTask on the generated messages: a CreateTaskRequest in, a Task out."""
+        self.store.check_queue(req.parent)
+        record = build_record_pb(req.parent, req.task, self.min_dispatch_deadline)
         self.store.add_task(record)
         with self.store.lock:
-            return record.to_proto(req.response_view)
+            return record.to_pb(req.response_view)
 
     def get_task(self, req: tasks_v2.GetTaskRequest) -> tasks_v2.Task:
         with self.store.lock:
@@ -133,27 +142,27 @@ def _wrap(fn: Callable[[Any], Any]) -> Callable[[Any, grpc.ServicerContext], Any
 def generic_handler(service: CloudTasksService) -> grpc.GenericRpcHandler:
     """The gRPC handler that serves ``service`` under the CloudTasks service name."""
     t = tasks_v2
-    table: dict[str, tuple[Callable[[Any], Any], Any, Callable[[Any], bytes]]] = {
-        "CreateQueue": (service.create_queue, t.CreateQueueRequest, t.Queue.serialize),
-        "UpdateQueue": (service.update_queue, t.UpdateQueueRequest, t.Queue.serialize),
-        "GetQueue": (service.get_queue, t.GetQueueRequest, t.Queue.serialize),
-        "ListQueues": (service.list_queues, t.ListQueuesRequest, t.ListQueuesResponse.serialize),
-        "DeleteQueue": (service.delete_queue, t.DeleteQueueRequest, _empty),
-        "PurgeQueue": (service.purge_queue, t.PurgeQueueRequest, t.Queue.serialize),
-        "PauseQueue": (service.pause_queue, t.PauseQueueRequest, t.Queue.serialize),
-        "ResumeQueue": (service.resume_queue, t.ResumeQueueRequest, t.Queue.serialize),
-        "CreateTask": (service.create_task, t.CreateTaskRequest, t.Task.serialize),
-        "GetTask": (service.get_task, t.GetTaskRequest, t.Task.serialize),
-        "ListTasks": (service.list_tasks, t.ListTasksRequest, t.ListTasksResponse.serialize),
-        "DeleteTask": (service.delete_task, t.DeleteTaskRequest, _empty),
-        "RunTask": (service.run_task, t.RunTaskRequest, t.Task.serialize),
+    table: dict[str, tuple[Callable[[Any], Any], Callable[[bytes], Any], Callable[[Any], bytes]]] = {
+        "CreateQueue": (service.create_queue, t.CreateQueueRequest.deserialize, t.Queue.serialize),
+        "UpdateQueue": (service.update_queue, t.UpdateQueueRequest.deserialize, t.Queue.serialize),
+        "GetQueue": (service.get_queue, t.GetQueueRequest.deserialize, t.Queue.serialize),
+        "ListQueues": (service.list_queues, t.ListQueuesRequest.deserialize, t.ListQueuesResponse.serialize),
+        "DeleteQueue": (service.delete_queue, t.DeleteQueueRequest.deserialize, _empty),
+        "PurgeQueue": (service.purge_queue, t.PurgeQueueRequest.deserialize, t.Queue.serialize),
+        "PauseQueue": (service.pause_queue, t.PauseQueueRequest.deserialize, t.Queue.serialize),
+        "ResumeQueue": (service.resume_queue, t.ResumeQueueRequest.deserialize, t.Queue.serialize),
+        "CreateTask": (service.create_task, t.CreateTaskRequest.pb().FromString, _serialize_pb),
+        "GetTask": (service.get_task, t.GetTaskRequest.deserialize, t.Task.serialize),
+        "ListTasks": (service.list_tasks, t.ListTasksRequest.deserialize, t.ListTasksResponse.serialize),
+        "DeleteTask": (service.delete_task, t.DeleteTaskRequest.deserialize, _empty),
+        "RunTask": (service.run_task, t.RunTaskRequest.deserialize, t.Task.serialize),
     }
     handlers = {
         method: grpc.unary_unary_rpc_method_handler(
             _wrap(fn),
-            request_deserializer=request_type.deserialize,
+            request_deserializer=deserialize,
             response_serializer=serialize,
         )
-        for method, (fn, request_type, serialize) in table.items()
+        for method, (fn, deserialize, serialize) in table.items()
     }
     return grpc.method_handlers_generic_handler(SERVICE, handlers)

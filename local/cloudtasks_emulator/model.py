@@ -12,6 +12,7 @@ from google.rpc import code_pb2, status_pb2
 from .names import short_id
 from .timeutil import duration, iso, timestamp
 
+_TASK_PB: Any = tasks_v2.Task.pb()
 _HTTP_TO_RPC = {
     400: code_pb2.INVALID_ARGUMENT,
     401: code_pb2.UNAUTHENTICATED,
@@ -112,6 +113,35 @@ class TaskRecord:
                 attempt.response_time = timestamp(last.response_time)
                 attempt.response_status = last.rpc_status()
             task.last_attempt = attempt
+        return task
+
+    def to_pb(self, view: int) -> Any:
+        """``to_proto`` as the generated ``google.cloud.tasks.v2.Task`` message (CreateTask's
+        answer, serialized without going through proto-plus): the same fields, the same bytes."""
+        full = view == tasks_v2.Task.View.FULL
+        task = _TASK_PB(
+            name=self.name,
+            schedule_time=timestamp(self.schedule_time),
+            create_time=timestamp(float(int(self.create_time))),
+            dispatch_deadline=duration(self.dispatch_deadline),
+            dispatch_count=self.dispatch_count,
+            response_count=self.response_count,
+            view=tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC,
+        )
+        request = task.http_request
+        request.CopyFrom(tasks_v2.HttpRequest.pb(self.http_request))
+        if not full:
+            request.ClearField("body")
+        if self.first_dispatch_time is not None:
+            task.first_attempt.dispatch_time.CopyFrom(timestamp(self.first_dispatch_time))
+        if self.attempts:
+            last = self.attempts[-1]
+            attempt = task.last_attempt
+            attempt.schedule_time.CopyFrom(timestamp(last.schedule_time))
+            attempt.dispatch_time.CopyFrom(timestamp(last.dispatch_time))
+            if last.response_time is not None:
+                attempt.response_time.CopyFrom(timestamp(last.response_time))
+                attempt.response_status.CopyFrom(last.rpc_status())
         return task
 
     def to_json(self, outcome: str | None = None, finished: float | None = None) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Everything is guarded by one lock; ``changed`` (a Condition on it) wakes the dispatcher
 whenever something it may act on changes. Finished tasks (succeeded, dropped after the last
 attempt, deleted, purged) keep their name reserved for ``reservation_seconds`` and leave a
-JSON snapshot, with every attempt, in ``history``.
+JSON snapshot, with every attempt, in ``history``. Tasks are also indexed per queue, and
+those waiting for a dispatch sit in per-queue heaps (``waiting.py``), so the dispatcher's
+wake-up and CreateTask cost does not grow with the number of tasks held.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .model import AttemptRecord, TaskRecord
 from .names import InvalidName, check_location_name, check_queue_name, split_task_name
 from .queues import InvalidQueueConfig, max_concurrent, retry_policy, with_defaults
 from .timeutil import timestamp
+from .waiting import WaitingTasks
 
 log = logging.getLogger("cloudtasks_emulator")
 
@@ -58,6 +61,8 @@ class Store:
         self.changed = threading.Condition(self.lock)
         self.queues: dict[str, tasks_v2.Queue] = {}
         self.tasks: dict[str, TaskRecord] = {}
+        self.by_queue: dict[str, dict[str, TaskRecord]] = {}
+        self.waiting = WaitingTasks()
         self.reservations: dict[str, float] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=HISTORY_LIMIT)
         self.inflight: collections.Counter[str] = collections.Counter()
@@ -126,6 +131,8 @@ class Store:
             del self.queues[name]
             for record in self._queue_tasks(name):
                 self._finish(record, "queue_deleted", time.time())
+            self.by_queue.pop(name, None)
+            self.waiting.drop_queue(name)
 
     def purge_queue(self, name: str) -> tasks_v2.Queue:
         """PurgeQueue: delete every task of the queue."""
@@ -134,6 +141,7 @@ class Store:
             now = time.time()
             for record in self._queue_tasks(name):
                 self._finish(record, "purged", now)
+            self.waiting.drop_queue(name)
             queue.purge_time = timestamp(now)
             return copy_queue(queue)
 
@@ -150,7 +158,7 @@ class Store:
     def add_task(self, record: TaskRecord) -> TaskRecord:
         """CreateTask: store ``record``; ALREADY_EXISTS if the name exists or is reserved."""
         with self.lock:
-            self._queue(record.queue_name)
+            queue = self._queue(record.queue_name)
             if record.name in self.tasks:
                 raise already_exists()
             reserved_until = self.reservations.get(record.name)
@@ -159,8 +167,16 @@ class Store:
                     raise already_exists(TOO_RECENT)
                 del self.reservations[record.name]
             self.tasks[record.name] = record
-            self.changed.notify_all()
+            self.by_queue.setdefault(record.queue_name, {})[record.name] = record
+            self.waiting.push(record)
+            if queue.state == tasks_v2.Queue.State.RUNNING:  # a paused queue's tasks wait for resume
+                self.changed.notify_all()
             return record
+
+    def check_queue(self, name: str) -> None:
+        """INVALID_ARGUMENT for a malformed queue name, NOT_FOUND for a missing queue."""
+        with self.lock:
+            self._queue(name)
 
     def get_task(self, name: str) -> TaskRecord:
         """GetTask / RunTask target; NOT_FOUND if the queue or the task is missing."""
@@ -194,22 +210,14 @@ class Store:
         with self.lock:
             due: list[TaskRecord] = []
             wake: float | None = None
-            by_queue: dict[str, list[TaskRecord]] = collections.defaultdict(list)
-            for record in self.tasks.values():
-                if record.in_flight == 0:
-                    by_queue[record.queue_name].append(record)
-            for queue_name, records in by_queue.items():
-                queue = self.queues.get(queue_name)
-                if queue is None or queue.state != tasks_v2.Queue.State.RUNNING:
+            for queue_name, queue in self.queues.items():
+                if queue.state != tasks_v2.Queue.State.RUNNING:
                     continue
                 room = max_concurrent(queue) - self.inflight[queue_name]
-                for record in sorted(records, key=lambda r: r.schedule_time):
-                    if record.schedule_time <= now and room > 0:
-                        due.append(record)
-                        room -= 1
-                    elif record.schedule_time > now:
-                        wake = record.schedule_time if wake is None else min(wake, record.schedule_time)
-                        break
+                records, next_time = self.waiting.due(queue_name, now, room)
+                due.extend(records)
+                if next_time is not None:
+                    wake = next_time if wake is None else min(wake, next_time)
             return due, wake
 
     def begin_attempt(self, record: TaskRecord) -> AttemptRecord:
@@ -224,6 +232,7 @@ class Store:
             )
             record.dispatch_count += 1
             record.in_flight += 1
+            self.waiting.discard(record)
             if record.first_dispatch_time is None:
                 record.first_dispatch_time = now
             record.attempts.append(attempt)
@@ -267,6 +276,8 @@ class Store:
                 delay = max(delay, retry_after * self.time_scale)
             attempt.next_delay = delay
             record.schedule_time = now + delay
+            if record.in_flight == 0:
+                self.waiting.push(record)
             return Outcome(done=None, delay=delay)
 
     # Admin --------------------------------------------------------------------------------
@@ -293,6 +304,8 @@ class Store:
             for record in list(self.tasks.values()):
                 record.live = False
             self.tasks.clear()
+            self.by_queue.clear()
+            self.waiting.clear()
             self.history.clear()
             self.reservations.clear()
             self.changed.notify_all()
@@ -310,11 +323,14 @@ class Store:
         return queue
 
     def _queue_tasks(self, queue_name: str) -> list[TaskRecord]:
-        return [r for r in self.tasks.values() if r.queue_name == queue_name]
+        return list(self.by_queue.get(queue_name, {}).values())
 
     def _finish(self, record: TaskRecord, outcome: str, now: float) -> None:
         record.live = False
-        self.tasks.pop(record.name, None)
+        if self.tasks.get(record.name) is record:
+            del self.tasks[record.name]
+            self.by_queue.get(record.queue_name, {}).pop(record.name, None)
+        self.waiting.discard(record)
         self.reservations[record.name] = now + self.reservation_seconds
         self.history.append(record.to_json(outcome=outcome, finished=now))
         self.changed.notify_all()

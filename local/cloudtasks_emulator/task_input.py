@@ -5,11 +5,15 @@ queue and has a valid id; only HTTP tasks are supported (App Engine tasks and OA
 are UNIMPLEMENTED here); the URL is http(s) and at most 2083 characters; a body only with
 POST, PUT or PATCH; ``dispatch_deadline`` within [min, 30 min] (the service's minimum is 15 s;
 tests may lower it); ``schedule_time`` at most 30 days ahead; a task of at most 1 MB.
+
+``build_record_pb`` works on the generated protobuf message (``tasks_v2.Task.pb()``), which
+CreateTask decodes directly: cheaper than proto-plus, and the rules are the same.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import grpc
 from google.cloud import tasks_v2
@@ -25,6 +29,7 @@ SERVICE_MIN_DISPATCH_DEADLINE = 15.0
 MAX_SCHEDULE_AHEAD = 30 * 24 * 3600.0
 MAX_TASK_BYTES = 1024 * 1024
 MAX_URL_LENGTH = 2083
+_HTTP_REQUEST_PB: Any = tasks_v2.HttpRequest.pb()
 _BODY_METHODS = {tasks_v2.HttpMethod.POST, tasks_v2.HttpMethod.PUT, tasks_v2.HttpMethod.PATCH}
 
 
@@ -35,8 +40,17 @@ def build_record(
     now: float | None = None,
 ) -> TaskRecord:
     """Validate ``task`` for ``queue_name`` and return a new record (not yet stored)."""
+    return build_record_pb(queue_name, tasks_v2.Task.pb(task), min_dispatch_deadline, now)
+
+
+def build_record_pb(
+    queue_name: str,
+    pb: Any,
+    min_dispatch_deadline: float = SERVICE_MIN_DISPATCH_DEADLINE,
+    now: float | None = None,
+) -> TaskRecord:
+    """``build_record`` for a generated ``google.cloud.tasks.v2.Task`` message ``pb``."""
     current = time.time() if now is None else now
-    pb = tasks_v2.Task.pb(task)
     if pb.ByteSize() > MAX_TASK_BYTES:
         raise invalid("Task size exceeds the maximum of 1 MB")
     name = _task_name(queue_name, pb.name)
@@ -45,7 +59,8 @@ def build_record(
         raise ApiError(grpc.StatusCode.UNIMPLEMENTED, "App Engine tasks are not emulated")
     if kind != "http_request":
         raise invalid("Task.http_request is required")
-    request = tasks_v2.HttpRequest.deserialize(pb.http_request.SerializeToString())
+    request = _HTTP_REQUEST_PB()
+    request.CopyFrom(pb.http_request)
     _check_http_request(request)
     schedule = ts_seconds(pb.schedule_time) if pb.HasField("schedule_time") else current
     if schedule > current + MAX_SCHEDULE_AHEAD:
@@ -61,7 +76,7 @@ def build_record(
     return TaskRecord(
         name=name,
         queue_name=queue_name,
-        http_request=request,
+        http_request=tasks_v2.HttpRequest.wrap(request),
         schedule_time=max(schedule, 0.0),
         create_time=current,
         dispatch_deadline=deadline,
@@ -80,8 +95,7 @@ def _task_name(queue_name: str, given: str) -> str:
     return given
 
 
-def _check_http_request(request: tasks_v2.HttpRequest) -> None:
-    pb = tasks_v2.HttpRequest.pb(request)
+def _check_http_request(pb: Any) -> None:
     if not pb.url.startswith(("http://", "https://")):
         raise invalid("HttpRequest.url must start with http:// or https://")
     if len(pb.url) > MAX_URL_LENGTH:
