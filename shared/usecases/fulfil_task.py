@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.adapters.mercadopago import webhooks
 from shared.adapters.tasks import HttpTask, task_id
+from shared.domain.records import record
 from shared.platform import jsonsafe
 from shared.platform.config import Settings
 from shared.usecases.ports import TaskQueue
@@ -54,7 +54,7 @@ class BadField(MalformedTask):
     """``topic`` or ``resource_id`` missing, or a field of the wrong type or size."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FulfilTask:
     topic: str
     resource_id: str

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -33,6 +33,7 @@ from shared.adapters.store.orders import ApplyResult, Contention, OrderNotFound
 from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.domain import events, unsent_events
 from shared.domain.anomalies import ORPHAN_PAYMENT, is_order_id
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
@@ -41,7 +42,7 @@ from shared.usecases.fulfil_task import HANDLED_TOPICS, ORDER_HANDOFF, FulfilTas
 from shared.usecases.ports import FraudAlertStore, Ledger, OrderStore, Outbox, PaymentGateway, TaskQueue
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     """Where this delivery stands in the queue's retry budget."""
 
@@ -63,7 +64,7 @@ class Handled(StrEnum):
 DONE, RETRY = Handled.DONE, Handled.RETRY
 
 
-@dataclass
+@record
 class Outcome:
     handled: Handled
     result: str  # what happened, as the answer's ``result`` says it

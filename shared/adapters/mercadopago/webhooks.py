@@ -37,9 +37,10 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from shared.domain.records import record
 
 # -- topics ---------------------------------------------------------------------------------
 PAYMENT = "payment"
@@ -89,7 +90,7 @@ class SignatureFailure(StrEnum):
     MISMATCH = "mismatch"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignatureResult:
     ok: bool
     failure: SignatureFailure | None = None
@@ -100,7 +101,7 @@ class SignatureResult:
         return self.ok
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParsedSignature:
     ts: str
     v1: tuple[str, ...]
@@ -229,7 +230,7 @@ class MalformedNotification(ValueError):
     """A signed notification without the resource it must name (answered 400)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notification:
     topic: str  # the project's topic name (payment, merchant_order, chargebacks, fraud_alert)
     resource_id: str
