@@ -178,12 +178,22 @@ def _frozen(cls: type, names: frozenset[str]) -> tuple[Callable[..., None], Call
     return __setattr__, __delattr__
 
 
+def _text_signature(cls: type) -> str:
+    """``str(inspect.signature(cls))``, read off the record's own ``__init__`` when it has one."""
+    own: inspect.Signature | None = getattr(cls.__dict__.get("__init__"), "__signature__", None)
+    if own is None:
+        return str(inspect.signature(cls))
+    return str(own.replace(parameters=list(own.parameters.values())[1:]))
+
+
 def _build(cls: C, frozen: bool, eq: bool) -> C:
     _refuse(cls)
     class_hash = cls.__dict__.get("__hash__", dataclasses.MISSING)
     explicit_hash = not (class_hash is dataclasses.MISSING
                          or (class_hash is None and "__eq__" in cls.__dict__))
     documented = bool(cls.__dict__.get("__doc__"))
+    if not documented:
+        cls.__doc__ = "(set below)"  # dataclass would read a signature the record replaces
     # Only the bookkeeping (fields, __match_args__): no method is generated.
     dataclasses.dataclass(cls, init=False, repr=False, eq=False)
     fields = dataclasses.fields(cls)
@@ -207,7 +217,7 @@ def _build(cls: C, frozen: bool, eq: bool) -> C:
         else:
             cls.__hash__ = None  # type: ignore[assignment]
     if not documented:
-        cls.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
+        cls.__doc__ = cls.__name__ + _text_signature(cls).replace(" -> None", "")
     return cls
 
 

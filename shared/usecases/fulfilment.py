@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.adapters import hooks
-from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago import topics
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import UNAVAILABLE
@@ -126,9 +126,9 @@ class Fulfilment:
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
-        if task.topic == webhooks.PAYMENT:
+        if task.topic == topics.PAYMENT:
             outcome = self.sync_payment(task.resource_id, attempt, task, record=True)
-        elif task.topic == webhooks.FRAUD_ALERT:
+        elif task.topic == topics.FRAUD_ALERT:
             outcome = self._fraud_alert(task, attempt)
         elif task.topic == ORDER_HANDOFF:
             outcome = self._finish_order(task, attempt)
