@@ -96,6 +96,9 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
              else f"from {len(required) + 1} to {count + 1} positional arguments")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) == count and not kwargs:  # every field, in order
+            self.__dict__.update(zip(names, args, strict=True))
+            return
         if args:
             if kwargs:
                 _check_keywords(cls, kwargs, known, names[:len(args)])
