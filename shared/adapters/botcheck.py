@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from shared.domain.errors import BotCheckFailed, BotCheckUnavailable
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 
@@ -32,7 +32,7 @@ TOKEN_HEADER = "X-Recaptcha-Token"
 MAX_TOKEN_CHARS = 4096
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """What an assessment said about a token."""
 

@@ -10,7 +10,8 @@ answered 503 (Cloud Tasks retries); a configuration that went bad is 503, never 
 
 from __future__ import annotations
 
-from shared.adapters import idtoken
+from typing import TYPE_CHECKING
+
 from shared.domain.errors import (
     CallerCheckUnavailable,
     CallerForbidden,
@@ -19,6 +20,9 @@ from shared.domain.errors import (
 )
 from shared.platform import log
 from shared.platform.config import CallerPolicy, ConfigError, settings
+
+if TYPE_CHECKING:
+    from shared.adapters.idtoken import Headers
 
 
 def policy(function: str) -> CallerPolicy:
@@ -33,13 +37,15 @@ def startup_check(function: str) -> None:
     except ConfigError:
         return
     try:
-        s.caller_policy(function)
+        mode = s.caller_policy(function).mode
     except ConfigError as exc:
         log.emit("CRITICAL", "caller_auth_misconfigured", str(exc), function=function)
         raise
+    if mode != "off":  # every request checks a token: load the checker now, not on the first
+        from shared.adapters import idtoken  # noqa: F401
 
 
-def authenticate(function: str, headers: idtoken.Headers, who: str) -> None:
+def authenticate(function: str, headers: Headers, who: str) -> None:
     """Raise a domain error (``shared.domain.errors``) unless the request comes from
     ``function``'s one allowed caller."""
     try:
@@ -49,6 +55,8 @@ def authenticate(function: str, headers: idtoken.Headers, who: str) -> None:
         raise NotConfigured("the function is misconfigured") from exc
     if p.mode == "off":
         return
+    from shared.adapters import idtoken  # loaded at start unless the check is off
+
     s = settings()
     check = idtoken.verify(idtoken.authorization(headers), audience=p.audience,
                            allowed_email=p.allowed_account, certs_url=s.id_token_certs_url,

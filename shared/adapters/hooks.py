@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from shared.domain.records import record
 from shared.platform.config import settings
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PaidOrder:
     fulfilment_id: str
     order_id: str

@@ -28,9 +28,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
+
+from shared.domain.records import record
 
 MARKER = "SIGNATURE_REMOVED_BY_GOOGLE"
 CLOCK_SKEW_SECONDS = 10
@@ -56,7 +57,7 @@ class TokenFailure(StrEnum):
 _FORBIDDEN = frozenset({TokenFailure.WRONG_ACCOUNT, TokenFailure.UNVERIFIED_EMAIL})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TokenCheck:
     ok: bool
     failure: TokenFailure | None = None

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from shared.domain.records import record
 
 ENQUEUE_TIMEOUT = 10.0
 
@@ -27,7 +28,7 @@ class EnqueueError(RuntimeError):
     """The task could not be created; the caller answers 5xx so its sender retries."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HttpTask:
     queue: str
     task_id: str

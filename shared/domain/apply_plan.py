@@ -9,7 +9,7 @@ concurrent writer makes it re-read and plan again).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -21,6 +21,7 @@ from shared.domain.money import format_amount, to_decimal
 from shared.domain.order_events import order_event
 from shared.domain.orders import Decision, OrderState, OrderStatus, PaymentState, decide
 from shared.domain.payments import PaymentOutcome, PaymentProgress, is_newer
+from shared.domain.records import record
 
 FULFILMENT_LEASE = timedelta(seconds=60)
 
@@ -33,7 +34,7 @@ class EffectsMode(StrEnum):
     NONE = "none"          # no hooks configured: nothing left to run, done at once
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FetchedPayment:
     """A payment's canonical state as just fetched from the provider."""
 
@@ -45,7 +46,7 @@ class FetchedPayment:
     refunded_amount: Decimal = Decimal("0")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Writes:
     """What one application writes. ``order_fields`` are plain values; ``history`` is appended
     to the order's history and ``keep_order`` removes its TTL field (the store spells both)."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from shared.domain.money import format_amount
+from shared.domain.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MerchantEvent:
     id: str
     type: str

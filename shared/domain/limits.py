@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from datetime import datetime
+
+from shared.domain.records import record
 
 # Kinds of windowed counters; the first part of a counter document's id.
 CARD = "card"
@@ -34,7 +35,7 @@ IP = "ip"
 ORDERS_IP = "orders_ip"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rate:
     """At most ``count`` events per ``seconds``."""
 
@@ -75,7 +76,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Counter:
     """One windowed counter an attempt increments: ``kind`` of subject ``subject`` (a hash)."""
 

@@ -9,12 +9,12 @@ whose amount and currency match the order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
 from shared.domain.money import same_money
 from shared.domain.payments import PaymentOutcome
+from shared.domain.records import record
 
 
 class OrderStatus(StrEnum):
@@ -56,7 +56,7 @@ class Anomaly(StrEnum):
     PAID_AFTER_EXPIRY = "paid_after_expiry"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OrderState:
     status: OrderStatus
     amount: Decimal
@@ -67,7 +67,7 @@ class OrderState:
     expired: bool = False  # cancelled by shared.usecases.expiry as abandoned
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PaymentState:
     """One payment as the order rules judge it: what its state means, and its money."""
 
@@ -78,7 +78,7 @@ class PaymentState:
     refunded_amount: Decimal = Decimal("0")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decision:
     """What applying one payment state to an order does."""
 

@@ -7,8 +7,9 @@ they only carry them as text to record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from shared.domain.records import record
 
 
 class PaymentOutcome(StrEnum):
@@ -24,7 +25,7 @@ class PaymentOutcome(StrEnum):
     IN_MEDIATION = "in_mediation"      # a dispute is open; money is held
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PaymentProgress:
     """One state of one payment: the provider's text (recorded as is), what it means, and its
     rank (a fetched state never replaces a further one)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, field, fields
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from shared.domain.limits import Rate, format_rate, parse_rate
+from shared.domain.records import record
 from shared.platform.secrets import SecretRef, secret_ref
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -159,7 +160,7 @@ def _secret(env: Mapping[str, str], name: str, default: SecretRef) -> SecretRef:
     return secret_ref(env, name)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     """One environment variable: how it is read and what the table says about it."""
 
@@ -197,7 +198,7 @@ def _show(default: object) -> str:
     return f"`{default}`"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CallerPolicy:
     """How one function checks its caller (``CALLER_AUTH`` and that function's two settings)."""
 
@@ -207,7 +208,7 @@ class CallerPolicy:
     allowed_account: str
 
 
-@dataclass(frozen=True, eq=False)  # nothing compares settings; skipping eq/hash is faster
+@record(frozen=True, eq=False)  # nothing compares settings; skipping eq/hash is faster
 class Settings:
     """Everything the functions read from their environment.
 

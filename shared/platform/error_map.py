@@ -7,14 +7,15 @@ one table serves them all: status, stable wire code, fixed extra body fields and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from shared.domain import errors as e
+from shared.domain.records import record
 from shared.platform.web import ApiError
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Answer:
     status: int
     code: str

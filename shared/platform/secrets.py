@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from shared.domain.records import record
 
 API_READ_SECONDS = 3.0
 
@@ -37,7 +38,7 @@ class SecretUnavailable(SecretError):
     """A source is configured but reading it failed (file missing, API error, empty value)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SecretRef:
     """Where one secret comes from. ``name`` is the logical name, e.g. ``MP_ACCESS_TOKEN``."""
 

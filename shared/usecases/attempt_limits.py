@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +38,12 @@ from shared.domain.limits import (
     slot_ids,
     subject_hash,
 )
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Admission:
     """What an admitted attempt writes: its counters' increments and, on an existing order,
     one of ``slots`` (none: no slot to claim)."""
@@ -54,7 +54,7 @@ class Admission:
     now: datetime
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     order_id: str
     new_order: bool

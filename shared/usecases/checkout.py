@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -54,6 +53,7 @@ from shared.domain.limits import Counter
 from shared.domain.money import format_amount
 from shared.domain.orders import OrderStatus
 from shared.domain.payment_methods import availability_error
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 from shared.platform.schemas import (
@@ -98,7 +98,7 @@ T = TypeVar("T")
 __all__ = ["BuyerContext", "Checkout"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuyerContext:
     """What the request tells about the buyer: Mercado Pago's approval inputs, and the address
     the attempt limits count per."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from shared.domain.errors import (
 )
 from shared.domain.money import format_amount, quantize
 from shared.domain.orders import OrderStatus
+from shared.domain.records import record
 from shared.platform.schemas import (
     BankTransferPayment,
     CardPayment,
@@ -41,7 +42,7 @@ from shared.usecases.attempt_limits import Admission, Attempt
 MAX_QUANTITY = 99
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PricedOrder:
     order_id: str
     amount: Decimal
@@ -53,7 +54,7 @@ class PricedOrder:
     attempt_keys: tuple[str, ...] = ()  # Mercado Pago keys already used for this order
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckoutResult:
     status: int
     body: dict[str, Any]
@@ -223,7 +224,7 @@ def draft_step(priced: PricedOrder, mp_key: str) -> DraftStep:
 
 # -- settle or compensate ------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Compensation:
     """What a failed charge leaves behind."""
 

@@ -11,7 +11,6 @@ the withheld hooks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from shared.adapters.store.orders import Contention, OrderNotFound
 from shared.adapters.store.reads import read
 from shared.adapters.tasks import TaskQueue
 from shared.domain.money import to_decimal
+from shared.domain.records import record
 from shared.platform.config import Settings
 from shared.usecases import fulfil_task
 from shared.usecases.fulfil_task import FulfilTask
@@ -47,7 +47,7 @@ def public_view(order: dict[str, Any]) -> dict[str, Any] | None:
             else received}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Recorded:
     order_id: str
     new: bool  # False: the order already carried an alert (a second notification)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago import topics
 from shared.adapters.tasks import HttpTask, task_id
+from shared.domain.records import record
 from shared.platform import jsonsafe
 from shared.platform.config import Settings
 from shared.usecases.ports import TaskQueue
@@ -31,7 +31,7 @@ from shared.usecases.ports import TaskQueue
 ORDER_HANDOFF = "order_handoff"
 # The topics fulfill acts on: Mercado Pago's (project names, never the wire names) and the
 # hand-over. A task with any other topic is answered ``ignored``.
-HANDLED_TOPICS = webhooks.PROJECT_TOPICS | {ORDER_HANDOFF}
+HANDLED_TOPICS = topics.PROJECT_TOPICS | {ORDER_HANDOFF}
 MAX_RESOURCE_ID = 64
 DISPATCH_DEADLINE_SECONDS = 60
 
@@ -54,7 +54,7 @@ class BadField(MalformedTask):
     """``topic`` or ``resource_id`` missing, or a field of the wrong type or size."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FulfilTask:
     topic: str
     resource_id: str
@@ -82,7 +82,7 @@ class FulfilTask:
         """reconcile: named from the payment's state, so a second run (or a late
         notification's task) for the same state is the same task."""
         key = f"{payment_id}|{status}|{status_detail}|{date_last_updated}"
-        return cls._named("r", key, topic=webhooks.PAYMENT, resource_id=payment_id,
+        return cls._named("r", key, topic=topics.PAYMENT, resource_id=payment_id,
                           action="reconcile")
 
     @classmethod
@@ -98,7 +98,7 @@ class FulfilTask:
                                 cleared_at: datetime) -> FulfilTask:
         """mpctl order clear-fraud-alert: the paying payment again, so the withheld hooks run."""
         return cls._named("c", f"clear-fraud-alert:{order_id}:{cleared_at.isoformat()}",
-                          topic=webhooks.PAYMENT, resource_id=payment_id,
+                          topic=topics.PAYMENT, resource_id=payment_id,
                           action="fraud_alert_cleared")
 
     def replayed(self, letter_id: str, replay_count: int) -> FulfilTask:

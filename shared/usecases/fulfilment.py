@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from shared.adapters import hooks
-from shared.adapters.mercadopago import webhooks
+from shared.adapters.mercadopago import topics
 from shared.adapters.mercadopago.errors import ProviderError, ResourceNotFound
 from shared.adapters.mercadopago.models import PaymentSnapshot
 from shared.adapters.store.client import UNAVAILABLE
@@ -33,6 +33,7 @@ from shared.adapters.store.orders import ApplyResult, Contention, OrderNotFound
 from shared.adapters.tasks import EnqueueError, HttpTask, task_id
 from shared.domain import events, unsent_events
 from shared.domain.anomalies import ORPHAN_PAYMENT, is_order_id
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 from shared.platform.secrets import SecretError, reader
@@ -41,7 +42,7 @@ from shared.usecases.fulfil_task import HANDLED_TOPICS, ORDER_HANDOFF, FulfilTas
 from shared.usecases.ports import FraudAlertStore, Ledger, OrderStore, Outbox, PaymentGateway, TaskQueue
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     """Where this delivery stands in the queue's retry budget."""
 
@@ -63,7 +64,7 @@ class Handled(StrEnum):
 DONE, RETRY = Handled.DONE, Handled.RETRY
 
 
-@dataclass
+@record
 class Outcome:
     handled: Handled
     result: str  # what happened, as the answer's ``result`` says it
@@ -125,9 +126,9 @@ class Fulfilment:
     def _route(self, task: FulfilTask, attempt: Attempt) -> Outcome:
         # Every path starts by building the gateway, which reads the access token: a missing
         # one raises SecretError before any work (fail closed).
-        if task.topic == webhooks.PAYMENT:
+        if task.topic == topics.PAYMENT:
             outcome = self.sync_payment(task.resource_id, attempt, task, record=True)
-        elif task.topic == webhooks.FRAUD_ALERT:
+        elif task.topic == topics.FRAUD_ALERT:
             outcome = self._fraud_alert(task, attempt)
         elif task.topic == ORDER_HANDOFF:
             outcome = self._finish_order(task, attempt)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from shared.adapters.mercadopago.refund_errors import refund_refusal
 from shared.adapters.mercadopago.requests import RefundResult
 from shared.domain.money import format_amount, quantize
 from shared.domain.orders import OrderStatus
+from shared.domain.records import record
 from shared.platform import log
 from shared.usecases.fulfil_task import FulfilTask
 from shared.usecases.fulfilment import Attempt, Fulfilment
@@ -37,7 +37,7 @@ class OperationError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OperationResult:
     order_id: str
     action: str

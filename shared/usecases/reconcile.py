@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.mercadopago.conventions import mp_datetime, parse_mp_datetime
 from shared.adapters.mercadopago.models import PaymentSnapshot
+from shared.domain.records import record
 from shared.platform import log
 from shared.platform.config import Settings
 from shared.usecases import fulfil_task
@@ -52,7 +53,7 @@ ORDER_SEARCH_SLACK = timedelta(days=1)
 LIVE_FIRST = 100
 
 
-@dataclass
+@record
 class ReconcileReport:
     mode: str = "scheduled"  # or "window" (an explicit ``since``)
     window_start: str = ""
@@ -75,7 +76,7 @@ class ReconcileReport:
         return asdict(self)
 
 
-@dataclass
+@record
 class Cursor:
     """Where a sweep resumes: the last ``date_last_updated`` covered and the payments already
     seen at exactly that instant (Mercado Pago's timestamps have millisecond precision)."""

@@ -6,15 +6,16 @@ which only the paths that write to Mercado Pago import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.adapters.mercadopago.errors import MalformedResource
 from shared.domain.money import to_decimal
+from shared.domain.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PaymentSnapshot:
     """The canonical state of one payment, as fetched from Mercado Pago."""
 
@@ -113,7 +114,7 @@ def _three_ds(body: dict[str, Any], out: dict[str, str]) -> None:
             out["creq"] = str(three_ds["creq"])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MerchantOrderSnapshot:
     id: str
     external_reference: str
@@ -133,7 +134,7 @@ class MerchantOrderSnapshot:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChargebackSnapshot:
     id: str
     payment_ids: tuple[str, ...]
@@ -147,7 +148,7 @@ class ChargebackSnapshot:
         return cls(id=str(body["id"]), payment_ids=tuple(i for i in ids if i and i != "None"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CardTokenSnapshot:
     """What ``GET /v1/card_tokens/{id}`` tells about a token's card: enough to recognise the
     card (first six, last four, expiry), never the number."""

@@ -6,12 +6,13 @@ reads, does not pay for these classes at start-up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.domain.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class PayerInfo:
     """Payer data passed through to Mercado Pago; never stored, never logged."""
 
@@ -24,7 +25,7 @@ class PayerInfo:
     phone: dict[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PaymentRequest:
     """A payment to create, for any method. ``token`` is a card token, never card data."""
 
@@ -48,7 +49,7 @@ class PaymentRequest:
     device_session_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PreferenceRequest:
     items: list[dict[str, Any]]
     external_reference: str
@@ -59,14 +60,14 @@ class PreferenceRequest:
     payer_email: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PreferenceCreated:
     id: str
     init_point: str
     sandbox_init_point: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RefundResult:
     id: str
     amount: Decimal

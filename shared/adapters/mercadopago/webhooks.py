@@ -18,17 +18,9 @@ the ``mercadopago`` package (importing it loads the whole SDK, which ipn_webhook
 otherwise need), it tries only one casing and one secret, and its freshness check treats a
 13-digit ``ts`` as seconds. The unit tests check that both accept the same vectors.
 
-**Topics**: the names on the wire and the names inside the project, the one place that maps
-them. Webhooks name a topic in ``type`` (query and body) with the dashboard's wire names;
-inside the project (fulfil task bodies, dead letters, logs) a topic keeps its short name, so
-task bodies and dead letters written before the mapping existed stay valid and replayable.
-
-| wire ``type``              | project topic    | what ``data.id`` (query) names     |
-|----------------------------|------------------|------------------------------------|
-| ``payment``                | ``payment``      | the payment                        |
-| ``topic_merchant_order_wh``| ``merchant_order``| the merchant order                |
-| ``topic_chargebacks_wh``   | ``chargebacks``  | the chargeback (18 digits)         |
-| ``stop_delivery_op_wh``    | ``fraud_alert``  | not documented: the body has no ``data.id`` |
+**Topics**: the names on the wire and inside the project live in
+:mod:`shared.adapters.mercadopago.topics` (fulfill needs them, not the signature check) and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -37,40 +29,21 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-# -- topics ---------------------------------------------------------------------------------
-PAYMENT = "payment"
-MERCHANT_ORDER = "merchant_order"
-CHARGEBACKS = "chargebacks"
-FRAUD_ALERT = "fraud_alert"
+from shared.adapters.mercadopago import topics as _topics
+from shared.domain.records import record
 
-# Topics fulfil acts on (project names). Task bodies carry these, never the wire names.
-PROJECT_TOPICS = frozenset({PAYMENT, MERCHANT_ORDER, CHARGEBACKS, FRAUD_ALERT})
-
-_FROM_WIRE = {
-    "payment": PAYMENT,
-    "topic_merchant_order_wh": MERCHANT_ORDER,
-    "topic_chargebacks_wh": CHARGEBACKS,
-    "stop_delivery_op_wh": FRAUD_ALERT,
-}
-_TO_WIRE = {project: wire for wire, project in _FROM_WIRE.items()}
-
-# Topics whose resource is named by the signed query ``data.id`` (required there).
-RESOURCE_IN_QUERY = frozenset({PAYMENT, MERCHANT_ORDER, CHARGEBACKS})
-
-
-def from_wire(wire_type: str) -> str | None:
-    """The project topic for a Webhooks ``type``; None for topics this project ignores."""
-    return _FROM_WIRE.get(wire_type)
-
-
-def to_wire(topic: str) -> str:
-    """The Webhooks ``type`` Mercado Pago uses for a project topic (for test tools)."""
-    return _TO_WIRE.get(topic, topic)
-
+# -- topics: defined in shared.adapters.mercadopago.topics, named here as before ---------------
+PAYMENT = _topics.PAYMENT
+MERCHANT_ORDER = _topics.MERCHANT_ORDER
+CHARGEBACKS = _topics.CHARGEBACKS
+FRAUD_ALERT = _topics.FRAUD_ALERT
+PROJECT_TOPICS = _topics.PROJECT_TOPICS
+RESOURCE_IN_QUERY = _topics.RESOURCE_IN_QUERY
+from_wire = _topics.from_wire
+to_wire = _topics.to_wire
 
 # -- the x-signature ----------------------------------------------------------------------
 _MS_THRESHOLD = 100_000_000_000  # a ts above this is in milliseconds (year 5138 in seconds)
@@ -89,7 +62,7 @@ class SignatureFailure(StrEnum):
     MISMATCH = "mismatch"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignatureResult:
     ok: bool
     failure: SignatureFailure | None = None
@@ -100,7 +73,7 @@ class SignatureResult:
         return self.ok
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParsedSignature:
     ts: str
     v1: tuple[str, ...]
@@ -229,7 +202,7 @@ class MalformedNotification(ValueError):
     """A signed notification without the resource it must name (answered 400)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notification:
     topic: str  # the project's topic name (payment, merchant_order, chargebacks, fraud_alert)
     resource_id: str

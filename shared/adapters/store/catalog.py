@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,11 +9,12 @@ from google.cloud import firestore
 
 from shared.adapters.store.reads import read_all
 from shared.domain.money import quantize, to_decimal
+from shared.domain.records import record
 
 PRODUCTS = "products"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Product:
     id: str
     title: str

@@ -17,7 +17,7 @@ was written by this very commit (the client's retry re-sent a commit that had ap
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -38,9 +38,10 @@ from shared.adapters.store.limits import (
 from shared.adapters.store.reads import read, read_all
 from shared.adapters.store.writes import RawBatch
 from shared.domain.limits import Counter
+from shared.domain.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReadPlan:
     """What to read: every part is optional."""
 
@@ -50,7 +51,7 @@ class ReadPlan:
     counters: tuple[Counter, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Seen:
     """What was read. ``record`` is the request record as stored (None: there is none);
     ``counts`` holds every counter read (0: no document yet in its window)."""
@@ -61,7 +62,7 @@ class Seen:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Opening:
     """A new order's writes before the charge: ``draft`` (with a new ``order_id``), the
     counters to increment and, with an ``Idempotency-Key``, its in-progress record."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,6 +22,7 @@ from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
 from shared.adapters.store.reads import read
+from shared.domain.records import record
 
 COLLECTION = "idempotency"
 IN_PROGRESS_SECONDS = 30
@@ -34,7 +34,7 @@ class RecordStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Started:
     """This request runs; ``order_id`` is the order to use (reused after a failed attempt)."""
 
@@ -42,18 +42,18 @@ class Started:
     resumed: bool
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Replay:
     status: int
     body: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeyReused:
     """Same key, different body."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InProgress:
     """Another request with this key is running now."""
 

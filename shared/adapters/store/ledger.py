@@ -8,7 +8,6 @@ payment notification's id is written in the commit that applies the payment when
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,12 +15,13 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.adapters.store.client import CALL_TIMEOUT, RETRY
+from shared.domain.records import record
 
 PROCESSED = "processed_notifications"
 DEAD_LETTERS = "dead_letters"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Processed:
     """A ``processed_notifications/{notification_id}`` document, to be written by whoever
     commits next."""

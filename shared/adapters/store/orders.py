@@ -9,7 +9,7 @@ left to do. (Firestore's emulator handles contended transactions badly; precondi
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from shared.domain.apply_plan import (
 from shared.domain.money import format_amount, to_decimal
 from shared.domain.orders import Anomaly, Decision, OrderStatus
 from shared.domain.payments import PaymentProgress
+from shared.domain.records import record
 
 ANOMALIES = "anomalies"
 FULFILMENT_LEASE_SECONDS = 60
@@ -49,7 +50,7 @@ class OrderNotFound(LookupError):
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ApplyResult:
     order_id: str
     before: OrderStatus
