@@ -8,6 +8,7 @@ from __future__ import annotations
 import flask
 
 from shared import wiring
+from shared.adapters import tasks
 from shared.platform import log
 from shared.platform.config import revision, settings
 from shared.platform.http_context import handle
@@ -46,7 +47,9 @@ def ipn_webhook(request: flask.Request) -> flask.Response:
 
 # The Cloud Tasks client is created on the first request, not at import: functions-framework
 # imports this module in gunicorn's master process, which then forks the worker, and a gRPC
-# channel must not cross a fork.
+# channel must not cross a fork. Its library's modules can: they load here, before the fork
+# (every accepted notification enqueues a task).
+tasks.load_client_library()
 
 __all__ = ["ApiError", "ipn_webhook"]
 

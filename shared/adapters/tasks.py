@@ -2,7 +2,11 @@
 
 The client is created once per instance. With ``CLOUD_TASKS_EMULATOR_HOST`` set it talks to a
 local gRPC server over an insecure channel; otherwise to Cloud Tasks with the instance's
-credentials. ``google.cloud.tasks_v2`` is imported only when a task is first enqueued.
+credentials. ``google.cloud.tasks_v2`` is imported when a task is first enqueued, or ahead of
+that by :func:`load_client_library`: ipn_webhook, whose every accepted notification enqueues,
+calls it at import, in gunicorn's master before the fork (modules cross a fork, channels must
+not). Imported by the forked worker under its first request instead, the same modules made
+ipn_webhook's cold start 27 to 61 ms longer (docs/performance.md).
 
 ``CreateTask`` is sent on the client's own channel (its credentials, TLS and endpoint) with the
 request built as a protobuf message, not through the generated client's wrapper: that wrapper
@@ -38,6 +42,16 @@ class HttpTask:
     oidc_service_account: str = ""
     oidc_audience: str = ""
     dispatch_deadline_seconds: int = 60
+
+
+def load_client_library() -> None:
+    """Import what the first enqueue needs (no client, no channel: safe before a fork)."""
+    import grpc  # noqa: F401
+    from google.cloud import tasks_v2  # noqa: F401
+    from google.cloud.tasks_v2.services.cloud_tasks.transports import (  # noqa: F401
+        CloudTasksGrpcTransport,
+    )
+    from google.cloud.tasks_v2.types import cloudtasks  # noqa: F401
 
 
 def task_id(prefix: str, key: str) -> str:

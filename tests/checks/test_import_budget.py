@@ -47,6 +47,9 @@ NOT_LOADED = {
 LOADED = {
     ("fulfill", "cloud_run_iam"): [ID_TOKENS],
     ("reconcile", "verify"): [ID_TOKENS],
+    # every accepted notification enqueues: its client library loads before gunicorn forks
+    ("ipn_webhook", "cloud_run_iam"): ["google.cloud.tasks_v2",
+                                        "google.cloud.tasks_v2.types.cloudtasks"],
 }
 
 _PROBE = """
