@@ -12,24 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.offline_env import OFFLINE_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 
-# Enough configuration for every entry point to load; nothing is contacted at import.
-ENV = {
-    "GOOGLE_CLOUD_PROJECT": "demo-mp-local",
-    "NOTIFICATION_URL": "http://127.0.0.1:9/ipn",
-    "FULFILL_URL": "http://127.0.0.1:9/fulfill",
-    "TASKS_SERVICE_ACCOUNT": "tasks@demo-mp-local.iam.gserviceaccount.com",
-    "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
-    "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9",
-    "SECRET_MANAGER_EMULATOR_HOST": "127.0.0.1:9",
-    "MP_API_BASE_URL": "http://127.0.0.1:9",
-    "FULFILL_AUTH_AUDIENCE": "http://127.0.0.1:9/fulfill",
-    "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks@demo-mp-local.iam.gserviceaccount.com",
-    "RECONCILE_AUTH_AUDIENCE": "http://127.0.0.1:9/reconcile",
-    "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
-    "NO_GCE_CHECK": "true",
-}
+ENV = OFFLINE_ENV  # every entry point loads; nothing is contacted at import
 
 WEBHOOK_SIGNATURE = "shared.adapters.mercadopago.webhooks"
 ID_TOKENS = "shared.adapters.idtoken"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.offline_env import OFFLINE_ENV
 from tests.support.waiting import wait_until
 
 from .conftest import REPO
@@ -60,28 +61,15 @@ FORBIDDEN_MODULES = {
     "reconcile": ["shared.adapters.mercadopago.webhooks"],
 }
 
-# Enough configuration for the modules to load and answer the requests above; every backing
-# service points at a closed loopback port, and NO_GCE_CHECK stops google-auth from probing the
-# metadata server (no traffic leaves the machine).
+# Enough configuration for the modules to load and answer the requests above, with no traffic
+# leaving the machine (tests/support/offline_env.py).
 RUNTIME_ENV = {
-    "GOOGLE_CLOUD_PROJECT": "demo-mp-local",
-    "NOTIFICATION_URL": "http://127.0.0.1:9/ipn",
-    "FULFILL_URL": "http://127.0.0.1:9/fulfill",
-    "TASKS_SERVICE_ACCOUNT": "tasks@demo-mp-local.iam.gserviceaccount.com",
-    "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
-    "CLOUD_TASKS_EMULATOR_HOST": "127.0.0.1:9",
-    "SECRET_MANAGER_EMULATOR_HOST": "127.0.0.1:9",
-    "MP_API_BASE_URL": "http://127.0.0.1:9",
+    **OFFLINE_ENV,
     "MP_ACCESS_TOKEN": "TEST-not-a-token",
     "MP_WEBHOOK_SECRET": "test-webhook-secret",
     "MERCHANT_WEBHOOK_SECRET": "test-merchant-secret",
     # fulfill and reconcile refuse to start without their caller check (as deployed)
     "CALLER_AUTH": "cloud_run_iam",
-    "FULFILL_AUTH_AUDIENCE": "http://127.0.0.1:9/fulfill",
-    "FULFILL_ALLOWED_SERVICE_ACCOUNT": "tasks@demo-mp-local.iam.gserviceaccount.com",
-    "RECONCILE_AUTH_AUDIENCE": "http://127.0.0.1:9/reconcile",
-    "RECONCILE_ALLOWED_SERVICE_ACCOUNT": "scheduler@demo-mp-local.iam.gserviceaccount.com",
-    "NO_GCE_CHECK": "true",
     "LOG_LEVEL": "INFO",
 }
 
