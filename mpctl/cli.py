@@ -237,7 +237,7 @@ def cmd_dead_letters_replay(args: argparse.Namespace) -> Any:
 
 def cmd_webhook_sign(args: argparse.Namespace) -> Any:
     from shared.adapters.mercadopago import webhooks
-    from shared.adapters.mercadopago.webhooks import to_wire
+    from shared.adapters.mercadopago.topics import to_wire
     from shared.platform.secrets import MissingSecret, SecretError, reader
 
     ctx = Context()

@@ -243,16 +243,16 @@ def test_order_ids_are_unguessable_and_never_look_like_options():
 
 # -- wire topics and task bodies --------------------------------------------------------------
 def test_wire_topics_map_to_project_topics_in_one_place():
-    from shared.adapters.mercadopago import webhooks
+    from shared.adapters.mercadopago import topics
 
-    assert webhooks.from_wire("payment") == "payment"
-    assert webhooks.from_wire("topic_merchant_order_wh") == "merchant_order"
-    assert webhooks.from_wire("topic_chargebacks_wh") == "chargebacks"
-    assert webhooks.from_wire("stop_delivery_op_wh") == "fraud_alert"
+    assert topics.from_wire("payment") == "payment"
+    assert topics.from_wire("topic_merchant_order_wh") == "merchant_order"
+    assert topics.from_wire("topic_chargebacks_wh") == "chargebacks"
+    assert topics.from_wire("stop_delivery_op_wh") == "fraud_alert"
     for ipn_name in ("merchant_order", "chargebacks", "subscription_preapproval", ""):
-        assert webhooks.from_wire(ipn_name) is None
-    for topic in webhooks.PROJECT_TOPICS:
-        assert webhooks.from_wire(webhooks.to_wire(topic)) == topic
+        assert topics.from_wire(ipn_name) is None
+    for topic in topics.PROJECT_TOPICS:
+        assert topics.from_wire(topics.to_wire(topic)) == topic
 
 
 @pytest.mark.parametrize("topic", ["payment", "merchant_order", "chargebacks"])

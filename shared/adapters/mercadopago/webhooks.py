@@ -19,8 +19,7 @@ otherwise need), it tries only one casing and one secret, and its freshness chec
 13-digit ``ts`` as seconds. The unit tests check that both accept the same vectors.
 
 **Topics**: the names on the wire and inside the project live in
-:mod:`shared.adapters.mercadopago.topics` (fulfill needs them, not the signature check) and are
-re-exported here.
+:mod:`shared.adapters.mercadopago.topics` (fulfill needs them, not the signature check).
 """
 
 from __future__ import annotations
@@ -32,18 +31,8 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
-from shared.adapters.mercadopago import topics as _topics
+from shared.adapters.mercadopago import topics
 from shared.domain.records import record
-
-# -- topics: defined in shared.adapters.mercadopago.topics, named here as before ---------------
-PAYMENT = _topics.PAYMENT
-MERCHANT_ORDER = _topics.MERCHANT_ORDER
-CHARGEBACKS = _topics.CHARGEBACKS
-FRAUD_ALERT = _topics.FRAUD_ALERT
-PROJECT_TOPICS = _topics.PROJECT_TOPICS
-RESOURCE_IN_QUERY = _topics.RESOURCE_IN_QUERY
-from_wire = _topics.from_wire
-to_wire = _topics.to_wire
 
 # -- the x-signature ----------------------------------------------------------------------
 _MS_THRESHOLD = 100_000_000_000  # a ts above this is in milliseconds (year 5138 in seconds)
@@ -224,9 +213,9 @@ def check_query_id(query: Mapping[str, str]) -> str | None:
     """The query ``data.id``, checked before any verification: ASCII, 1-64 characters, and
     present when the query's topic names its resource there. :class:`Rejected` otherwise."""
     data_id = query.get("data.id")
-    topic = from_wire(query.get("type", ""))
+    topic = topics.from_wire(query.get("type", ""))
     if data_id is None:
-        if topic in RESOURCE_IN_QUERY:
+        if topic in topics.RESOURCE_IN_QUERY:
             raise Rejected(SignatureFailure.MALFORMED_DATA_ID, "data.id missing from the query")
         return None
     if not _RESOURCE_ID.fullmatch(data_id):
@@ -249,7 +238,7 @@ def parse_notification(query: Mapping[str, str], headers: Mapping[str, str],
     :class:`Rejected` when the body names another resource than the signed query,
     :class:`MalformedNotification` when no resource is named."""
     wire = query.get("type") or (body.get("type") if isinstance(body.get("type"), str) else "")
-    topic = from_wire(str(wire))
+    topic = topics.from_wire(str(wire))
     if topic is None:
         return None
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
@@ -263,7 +252,7 @@ def parse_notification(query: Mapping[str, str], headers: Mapping[str, str],
     signed_key = "|".join(["signed", (query_id or "").lower(), request_id, ts])
     if query_id is not None:
         resource, resource_signed = query_id, True
-    elif topic == FRAUD_ALERT:
+    elif topic == topics.FRAUD_ALERT:
         # Mercado Pago's documented fraud alert has no data.id: the payment is named only in
         # the body. Fulfil then records the alert only for a payment of one of our orders.
         payment_id = str(data.get("payment_id") or "")
